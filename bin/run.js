@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The credential helper is called by the AWS CLI on every run and must start fast: it never loads oclif.
+if (process.argv[2] === 'credential-helper' && process.argv[3] === 'aws') {
+  // eslint-disable-next-line import/no-unresolved -- built by `npm run build`
+  const {main} = await import('../dist/lib/helper-main.js')
+  process.exitCode = await main(process.argv.slice(4))
+} else if (process.argv[2] === 'run') {
+  // `av run` splits its own argv at `--` (oclif would reorder repeated tokens) and must not pay for oclif either.
+  // eslint-disable-next-line import/no-unresolved -- built by `npm run build`
+  const {main} = await import('../dist/lib/run-main.js')
+  process.exitCode = await main(process.argv.slice(3))
+} else {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

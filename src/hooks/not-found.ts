@@ -1,0 +1,13 @@
+/** `command_not_found`: `av s3 ls` → "did you mean `av run -- aws s3 ls`?" */
+import {Hook} from '@oclif/core'
+
+import {EXIT} from '../lib/errors.js'
+import {suggestRun} from '../lib/sudo-guard.js'
+
+const hook: Hook<'command_not_found'> = async function (options) {
+  const suggestion = suggestRun(options.id, options.argv ?? [])
+  const next = suggestion ?? 'Run `av help` for the list of commands.'
+  this.error(`"${options.id.replaceAll(':', ' ')}" is not an av command.\nTry this: ${next}`, {exit: EXIT.usage})
+}
+
+export default hook

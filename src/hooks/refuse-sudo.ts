@@ -1,0 +1,14 @@
+/**
+ * `prerun`: refuse user commands run under sudo. They would touch root's keychain, root's ~/.aws and root's
+ * state, not the user's, and leave the user thinking their keys moved. Only install/uninstall want root.
+ */
+import {Hook} from '@oclif/core'
+
+import {sudoRefusal} from '../lib/sudo-guard.js'
+
+const hook: Hook<'prerun'> = async function (options) {
+  const refusal = sudoRefusal(options.Command.id, process.env, process.getuid?.() ?? -1)
+  if (refusal) this.error(`${refusal.message}\nTry this: ${refusal.suggestion}`, {exit: refusal.exit})
+}
+
+export default hook

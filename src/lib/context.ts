@@ -1,0 +1,53 @@
+/**
+ * The world as av's lib sees it. Commands build the real one with `realContext()`; tests build their own
+ * with fakes (memory store, fixed clock, captured output). No module reads process.env, the clock or the
+ * keychain behind the context's back.
+ */
+import {homedir, tmpdir} from 'node:os'
+
+import type {AuditSink} from './audit.js'
+import type {Clock} from './clock.js'
+import type {SecretStore} from './secret-store.js'
+
+import {FileAuditLog} from './audit.js'
+import {systemClock} from './clock.js'
+import {stateDir} from './paths.js'
+import {KeyringStore} from './secret-store.js'
+
+export interface Output {
+  write(text: string): void
+}
+
+export interface Context {
+  audit: AuditSink
+  clock: Clock
+  env: NodeJS.ProcessEnv
+  home: string
+  /** Whether a person can answer on this terminal (stdin and stderr are TTYs). */
+  interactive: boolean
+  platform: NodeJS.Platform
+  stderr: Output
+  stdout: Output
+  store: SecretStore
+  tmpdir: string
+  uid: number
+}
+
+export function realContext(overrides: Partial<Context> = {}): Context {
+  const env = overrides.env ?? process.env
+  const home = overrides.home ?? env.HOME ?? homedir()
+  const platform = overrides.platform ?? process.platform
+  return {
+    audit: overrides.audit ?? new FileAuditLog(stateDir({env, home, platform})),
+    clock: overrides.clock ?? systemClock,
+    env,
+    home,
+    interactive: overrides.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY),
+    platform,
+    stderr: overrides.stderr ?? {write: (t) => process.stderr.write(t)},
+    stdout: overrides.stdout ?? {write: (t) => process.stdout.write(t)},
+    store: overrides.store ?? new KeyringStore({platform}),
+    tmpdir: overrides.tmpdir ?? tmpdir(),
+    uid: overrides.uid ?? process.getuid?.() ?? -1,
+  }
+}

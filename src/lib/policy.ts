@@ -1,0 +1,151 @@
+/**
+ * The root-owned policy: the only place that may loosen av (which AWS CLI runs, which endpoints and approvers
+ * are allowed, per-category decisions). `/etc/av/policy.json`, or the file named by AV_POLICY; honoured only
+ * when it passes the trust rule (see trust.ts). A policy that fails the check is ignored whole with a warning.
+ * The user's ~/.config/av/config.json may carry `decisions` too, applied only where stricter (see gate).
+ */
+import {readFileSync} from 'node:fs'
+
+import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
+
+export const DEFAULT_POLICY_PATH = '/etc/av/policy.json'
+
+export type Decision = 'allow' | 'approve' | 'deny'
+
+export type ApproverSpec = 'gui' | 'tty' | {program: string}
+
+export interface Policy {
+  /** Argv prefix of the AWS CLI runtime, e.g. ["/usr/bin/python3", "-I", "/usr/bin/aws"]. */
+  awsCli?: string[]
+  /** URL patterns `--endpoint-url` may name without approval; `*` matches any run of characters. */
+  endpoints: string[]
+  sts?: {endpoint?: string}
+  approvers: ApproverSpec[]
+  /** Per category (`signed-url`) or per command (`ssm get-parameter`). */
+  decisions: Record<string, Decision>
+  sessions?: {maxDurationSeconds?: number}
+}
+
+export const DEFAULT_POLICY: Policy = {approvers: ['gui', 'tty'], decisions: {}, endpoints: []}
+
+function defaults(): Policy {
+  return {...DEFAULT_POLICY, approvers: [...DEFAULT_POLICY.approvers], decisions: {}, endpoints: []}
+}
+
+export interface LoadedPolicy {
+  policy: Policy
+  /** The file that was honoured, or null when the built-in defaults apply. */
+  source: null | string
+  warnings: string[]
+}
+
+const DECISIONS = new Set(['allow', 'approve', 'deny'])
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string')
+}
+
+/** Validate a parsed policy document. Returns the problems; an empty list means it is usable. */
+export function validatePolicy(doc: unknown): {policy?: Policy; problems: string[]} {
+  const problems: string[] = []
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return {problems: ['is not a JSON object']}
+  const raw = doc as Record<string, unknown>
+  const policy = defaults()
+
+  if (raw.awsCli !== undefined) {
+    if (isStringArray(raw.awsCli) && raw.awsCli.length > 0 && raw.awsCli.every((a) => a.length > 0)) {
+      if (raw.awsCli[0]!.startsWith('/')) policy.awsCli = raw.awsCli
+      else problems.push('awsCli[0] must be an absolute path')
+    } else problems.push('awsCli must be a non-empty array of strings')
+  }
+
+  if (raw.endpoints !== undefined) {
+    if (isStringArray(raw.endpoints)) policy.endpoints = raw.endpoints
+    else problems.push('endpoints must be an array of URL patterns')
+  }
+
+  if (raw.sts !== undefined) {
+    const sts = raw.sts as Record<string, unknown>
+    if (typeof sts === 'object' && sts !== null && (sts.endpoint === undefined || typeof sts.endpoint === 'string')) {
+      policy.sts = sts.endpoint === undefined ? {} : {endpoint: sts.endpoint as string}
+    } else problems.push('sts must be an object with an optional string endpoint')
+  }
+
+  if (raw.approvers !== undefined) {
+    const list = raw.approvers
+    const ok =
+      Array.isArray(list) &&
+      list.every(
+        (a) =>
+          a === 'gui' ||
+          a === 'tty' ||
+          (typeof a === 'object' &&
+            a !== null &&
+            typeof (a as {program?: unknown}).program === 'string' &&
+            (a as {program: string}).program.startsWith('/')),
+      )
+    if (ok) policy.approvers = list as ApproverSpec[]
+    else problems.push('approvers must list "gui", "tty" or {"program": "/absolute/path"}')
+  }
+
+  if (raw.decisions !== undefined) {
+    const decisions = raw.decisions as Record<string, unknown>
+    if (typeof decisions === 'object' && decisions !== null && !Array.isArray(decisions)) {
+      for (const [key, value] of Object.entries(decisions)) {
+        if (typeof value === 'string' && DECISIONS.has(value)) policy.decisions[key] = value as Decision
+        else problems.push(`decisions.${key} must be allow, approve or deny`)
+      }
+    } else problems.push('decisions must be an object')
+  }
+
+  if (raw.sessions !== undefined) {
+    const s = raw.sessions as Record<string, unknown>
+    const max = s?.maxDurationSeconds
+    if (typeof s === 'object' && s !== null && (max === undefined || (Number.isInteger(max) && (max as number) > 0))) {
+      policy.sessions = max === undefined ? {} : {maxDurationSeconds: max as number}
+    } else problems.push('sessions.maxDurationSeconds must be a positive integer')
+  }
+
+  return problems.length > 0 ? {problems} : {policy, problems}
+}
+
+export interface PolicyDeps {
+  env: NodeJS.ProcessEnv
+  fs?: TrustFs
+  readFile?: (p: string) => string
+}
+
+/** Load the policy per the trust rule. Never throws: a bad policy is ignored whole, with a warning. */
+export function loadPolicy(deps: PolicyDeps): LoadedPolicy {
+  const file = deps.env.AV_POLICY || DEFAULT_POLICY_PATH
+  const named = Boolean(deps.env.AV_POLICY)
+  const fs = deps.fs ?? realTrustFs
+  const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'))
+
+  const trust = checkRootOwned(file, fs)
+  if (!trust.ok) {
+    if (!named && trust.reason === 'does not exist') return {policy: defaults(), source: null, warnings: []}
+    return {
+      policy: defaults(),
+      source: null,
+      warnings: [
+        `ignoring policy ${file}: ${trust.path} ${trust.reason} (a policy must be root-owned and not writable by others)`,
+      ],
+    }
+  }
+
+  let doc: unknown
+  try {
+    doc = JSON.parse(readFile(trust.path))
+  } catch (error) {
+    const why = error instanceof SyntaxError ? 'is not valid JSON' : 'cannot be read'
+    return {policy: defaults(), source: null, warnings: [`ignoring policy ${file}: it ${why}`]}
+  }
+
+  const {policy, problems} = validatePolicy(doc)
+  if (!policy) {
+    return {policy: defaults(), source: null, warnings: [`ignoring policy ${file}: ${problems.join('; ')}`]}
+  }
+
+  return {policy, source: trust.path, warnings: []}
+}

@@ -1,0 +1,141 @@
+/**
+ * av's secret store: the OS keychain (macOS Keychain, Linux Secret Service) through @napi-rs/keyring.
+ *
+ * Two results must never be confused: "not stored" (null) and "the store cannot be used" (a typed AvError with
+ * code `store-unavailable`). On Linux the library would silently fall back to the kernel keyutils store, which
+ * loses everything on reboot; every entry here is pinned to the Secret Service instead. A Secret Service with no
+ * unlocked default collection answers reads with "nothing here", so `get` alone cannot tell the two apart:
+ * callers that need certainty call `probe()` (a write, read back and delete of a marker item) first.
+ */
+import {AvError} from './errors.js'
+
+export const SERVICE = 'av'
+
+export interface SecretStore {
+  /** The item's value, or null when nothing is stored under that account. */
+  get(account: string): Promise<null | string>
+  set(account: string, value: string): Promise<void>
+  /** True when an item was deleted, false when there was none. */
+  delete(account: string): Promise<boolean>
+  /** Accounts of av's items (never their values). */
+  list(): Promise<string[]>
+  /** Throws `store-unavailable` unless the store can be written and read back now. */
+  probe(): Promise<void>
+}
+
+const PROBE_ACCOUNT = 'probe'
+
+const UNAVAILABLE_HINT_LINUX =
+  'Start or unlock your keyring: a desktop session normally does this; headless, run inside `dbus-run-session` ' +
+  'with `gnome-keyring-daemon --unlock --components=secrets` (Debian/Ubuntu: apt-get install gnome-keyring dbus).'
+const UNAVAILABLE_HINT_MAC = 'Unlock your login keychain (Keychain Access, or `security unlock-keychain`).'
+
+function hint(platform: NodeJS.Platform): string {
+  return platform === 'darwin' ? UNAVAILABLE_HINT_MAC : UNAVAILABLE_HINT_LINUX
+}
+
+/** Library messages name the platform problem but never a value; keep only their first line, bounded. */
+function reasonOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.split('\n')[0]!.slice(0, 200)
+}
+
+export function storeUnavailable(cause: unknown, platform: NodeJS.Platform = process.platform): AvError {
+  const reason = reasonOf(cause)
+  const noBus = /DBUS_SESSION_BUS_ADDRESS|dbus/i.test(reason) && !/no result/i.test(reason)
+  const what = noBus
+    ? 'no D-Bus session bus, so the Secret Service cannot be reached'
+    : 'it is locked, has no default keyring, or refused access'
+  return new AvError('store-unavailable', `the OS keychain is unavailable: ${what} (${reason})`, {
+    cause,
+    suggestion: hint(platform),
+  })
+}
+
+interface KeyringModule {
+  Entry: new (
+    service: string,
+    account: string,
+    options?: {linux?: {store?: 'keyutils' | 'secret-service'}},
+  ) => {
+    deleteCredential(): boolean
+    getPassword(): null | string
+    setPassword(value: string): void
+  }
+  findCredentials(service: string): Array<{account: string; password: string}>
+}
+
+/** The real store. The native module is loaded on first use so that commands that never touch it stay fast. */
+export class KeyringStore implements SecretStore {
+  private module?: KeyringModule
+  private readonly service: string
+  private readonly platform: NodeJS.Platform
+
+  constructor(options: {platform?: NodeJS.Platform; service?: string} = {}) {
+    this.service = options.service ?? SERVICE
+    this.platform = options.platform ?? process.platform
+  }
+
+  async delete(account: string): Promise<boolean> {
+    const entry = await this.entry(account)
+    return this.call(() => entry.deleteCredential())
+  }
+
+  async get(account: string): Promise<null | string> {
+    const entry = await this.entry(account)
+    return this.call(() => entry.getPassword())
+  }
+
+  async list(): Promise<string[]> {
+    // findCredentials cannot be pinned to a store: only trust it once the Secret Service answered a probe.
+    await this.probe()
+    const module = await this.load()
+    const found = this.call(() => module.findCredentials(this.service))
+    return found
+      .map((c) => c.account)
+      .filter((a) => a !== PROBE_ACCOUNT)
+      .sort()
+  }
+
+  async probe(): Promise<void> {
+    const entry = await this.entry(PROBE_ACCOUNT)
+    const marker = `probe-${process.pid}-${Date.now()}`
+    this.call(() => entry.setPassword(marker))
+    const back = this.call(() => entry.getPassword())
+    this.call(() => entry.deleteCredential())
+    if (back !== marker) throw storeUnavailable(new Error('a test item could not be read back'), this.platform)
+  }
+
+  async set(account: string, value: string): Promise<void> {
+    const entry = await this.entry(account)
+    this.call(() => entry.setPassword(value))
+  }
+
+  private call<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (error) {
+      throw storeUnavailable(error, this.platform)
+    }
+  }
+
+  private async entry(account: string) {
+    const module = await this.load()
+    return this.call(() => new module.Entry(this.service, account, {linux: {store: 'secret-service'}}))
+  }
+
+  private async load(): Promise<KeyringModule> {
+    if (!this.module) {
+      try {
+        this.module = (await import('@napi-rs/keyring')) as unknown as KeyringModule
+      } catch (error) {
+        throw new AvError('store-unavailable', `the keychain library could not be loaded (${reasonOf(error)})`, {
+          cause: error,
+          suggestion: 'Reinstall av (`npm ci` in a checkout); @napi-rs/keyring ships prebuilt for this platform.',
+        })
+      }
+    }
+
+    return this.module
+  }
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {loadPolicy} from '../../src/lib/policy.js'
+import {checkRootOwned, type FileFacts, type TrustFs} from '../../src/lib/trust.js'
+
+function fakeFs(facts: Record<string, FileFacts>, links: Record<string, string> = {}): TrustFs {
+  return {
+    realpath(p) {
+      const target = links[p] ?? p
+      if (!(target in facts)) throw new Error('ENOENT')
+      return target
+    },
+    stat(p) {
+      const f = facts[p]
+      if (!f) throw new Error('ENOENT')
+      return f
+    },
+  }
+}
+
+const dir = (uid: number, mode: number): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})
+const file = (uid: number, mode: number): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
+
+describe('trust rule', () => {
+  const base = {'/': dir(0, 0o755), '/etc': dir(0, 0o755), '/tmp': dir(0, 0o1777)}
+  const cases: Array<[string, Record<string, FileFacts>, string, boolean, RegExp?]> = [
+    [
+      'root file in root dirs',
+      {...base, '/etc/av': dir(0, 0o755), '/etc/av/p.json': file(0, 0o644)},
+      '/etc/av/p.json',
+      true,
+    ],
+    [
+      'user-owned file',
+      {...base, '/etc/av': dir(0, 0o755), '/etc/av/p.json': file(1000, 0o644)},
+      '/etc/av/p.json',
+      false,
+      /uid 1000/,
+    ],
+    [
+      'group-writable file',
+      {...base, '/etc/av': dir(0, 0o755), '/etc/av/p.json': file(0, 0o664)},
+      '/etc/av/p.json',
+      false,
+      /writable/,
+    ],
+    [
+      'user-owned parent',
+      {...base, '/etc/av': dir(1000, 0o755), '/etc/av/p.json': file(0, 0o644)},
+      '/etc/av/p.json',
+      false,
+      /\/etc\/av is owned/,
+    ],
+    [
+      'root file under sticky /tmp',
+      {...base, '/tmp/x': dir(0, 0o755), '/tmp/x/p.json': file(0, 0o644)},
+      '/tmp/x/p.json',
+      true,
+    ],
+    [
+      'world-writable non-sticky parent',
+      {...base, '/tmp/w': dir(0, 0o777), '/tmp/w/p.json': file(0, 0o644)},
+      '/tmp/w/p.json',
+      false,
+      /writable/,
+    ],
+    ['sticky bit on the file itself does not help', {...base, '/tmp/f': file(0, 0o1666)}, '/tmp/f', false, /writable/],
+    ['missing file', base, '/etc/none', false, /does not exist/],
+  ]
+  for (const [name, facts, target, ok, reason] of cases) {
+    it(name, () => {
+      const verdict = checkRootOwned(target, fakeFs(facts))
+      assert.equal(verdict.ok, ok)
+      if (!verdict.ok && reason) assert.match(`${verdict.path} ${verdict.reason}`, reason)
+    })
+  }
+
+  it('judges a symlink by its target', () => {
+    const facts = {
+      ...base,
+      '/etc/av': dir(0, 0o755),
+      '/etc/av/p.json': file(0, 0o644),
+      '/home': dir(0, 0o755),
+      '/home/u': dir(1000, 0o755),
+    }
+    assert.equal(checkRootOwned('/home/u/link', fakeFs(facts, {'/home/u/link': '/etc/av/p.json'})).ok, true)
+  })
+})
+
+describe('policy loading', () => {
+  const facts = {
+    '/': dir(0, 0o755),
+    '/etc': dir(0, 0o755),
+    '/etc/av': dir(0, 0o755),
+    '/etc/av/policy.json': file(0, 0o644),
+    '/home': dir(0, 0o755),
+    '/home/u': dir(1000, 0o700),
+    '/home/u/p.json': file(1000, 0o600),
+  }
+  const fs = fakeFs(facts)
+  const doc = {
+    awsCli: ['/usr/bin/python3', '-I', '/usr/bin/aws'],
+    endpoints: ['http://127.0.0.1:*'],
+    decisions: {'signed-url': 'approve'},
+  }
+
+  it('honours a root-owned policy', () => {
+    const loaded = loadPolicy({env: {}, fs, readFile: () => JSON.stringify(doc)})
+    assert.equal(loaded.source, '/etc/av/policy.json')
+    assert.deepEqual(loaded.policy.awsCli, doc.awsCli)
+    assert.deepEqual(loaded.policy.endpoints, doc.endpoints)
+    assert.deepEqual(loaded.warnings, [])
+  })
+
+  it('uses defaults silently when no policy exists', () => {
+    const loaded = loadPolicy({env: {}, fs: fakeFs({'/': dir(0, 0o755)}), readFile: () => '{}'})
+    assert.equal(loaded.source, null)
+    assert.deepEqual(loaded.warnings, [])
+  })
+
+  it('ignores a user-owned AV_POLICY whole, with a warning', () => {
+    const loaded = loadPolicy({env: {AV_POLICY: '/home/u/p.json'}, fs, readFile: () => JSON.stringify(doc)})
+    assert.equal(loaded.source, null)
+    assert.equal(loaded.policy.awsCli, undefined)
+    assert.deepEqual(loaded.policy.endpoints, [])
+    assert.match(loaded.warnings[0]!, /ignoring policy \/home\/u\/p.json: .*uid 1000/)
+  })
+
+  it('ignores an invalid policy whole rather than half-applying it', () => {
+    const loaded = loadPolicy({env: {}, fs, readFile: () => JSON.stringify({...doc, decisions: {x: 'maybe'}})})
+    assert.equal(loaded.policy.awsCli, undefined)
+    assert.match(loaded.warnings[0]!, /decisions.x must be allow, approve or deny/)
+  })
+
+  it('ignores a policy that is not JSON', () => {
+    const loaded = loadPolicy({env: {}, fs, readFile: () => '{'})
+    assert.match(loaded.warnings[0]!, /not valid JSON/)
+  })
+})
