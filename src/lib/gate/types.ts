@@ -1,0 +1,64 @@
+/**
+ * The gate's shared vocabulary. The launcher (`av run`) depends only on these types and on `classifyArgv`
+ * (gate/classify.ts) and `requestApproval` (approver.ts); the gate owns everything behind them.
+ */
+import type {Decision} from '../policy.js'
+
+export type {Decision} from '../policy.js'
+
+export type Category =
+  | 'credential'
+  | 'debug'
+  | 'decrypted-secret'
+  | 'elevated'
+  | 'password'
+  | 'private-key'
+  | 'signed-url'
+  | 'token'
+  | 'transport'
+  | 'unknown'
+  | 'unlisted'
+
+/** A parameter value as the AWS CLI would see it after parsing: a flag, one value, or several. */
+export type ParamValue = boolean | string | string[]
+
+export interface ParsedArgv {
+  /** Global options (`--profile`, `--region`, `--endpoint-url`, `--debug`, …) by their full name, without dashes. */
+  globals: Record<string, ParamValue>
+  /** The service word as typed (`s3api`), or null when none was given. */
+  service: null | string
+  /** The operation word (`get-secret-value`), or null. */
+  operation: null | string
+  /** Operation parameters by full name without dashes, including those merged from --cli-input-json/yaml. */
+  params: Record<string, ParamValue>
+  /** The profile the run binds: last --profile, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default". */
+  profile: string
+  /** Why this argv could not be read with certainty (fail closed: any problem means at least approve). */
+  problems: string[]
+}
+
+export interface GateDecision {
+  decision: Decision
+  category: Category | null
+  /** The rule that matched (e.g. "secretsmanager get-secret-value", "global --debug"), or null for allow. */
+  rule: null | string
+  reason: string
+  service: null | string
+  operation: null | string
+  profile: string
+}
+
+export type ApprovalAnswer = 'approved' | 'denied' | 'unavailable'
+
+export interface ApprovalRequest {
+  /** The exact command, shell-quoted: `aws secretsmanager get-secret-value --secret-id x`. */
+  command: string
+  profile: string
+  category: Category | null
+  reason: string
+  rule: null | string
+  /** The endpoint the command would talk to when it names one (`--endpoint-url`), else null. */
+  endpoint: null | string
+  /** Who asked: the launcher's ancestors, nearest first. */
+  chain: Array<{name: string; pid: number}>
+}
