@@ -75,6 +75,19 @@ export function collectTrust(
   return trust
 }
 
+const TOKEN_DETAIL: Partial<Record<RefusalReason, string>> = {
+  'token-missing': 'AV_RUN_TOKEN is not set (the helper was not started by an AWS CLI inside `av run`)',
+  'token-malformed': 'AV_RUN_TOKEN is not an av run token',
+  'token-bad-signature': "AV_RUN_TOKEN was not signed with this account's av token key",
+  'token-expired': 'AV_RUN_TOKEN has expired (its run is over)',
+  'token-not-yet-valid': 'AV_RUN_TOKEN was issued in the future (the clock stepped back)',
+}
+
+/** What a token refusal means, in words (never the token). */
+export function describeTokenRefusal(reason: RefusalReason): string {
+  return TOKEN_DETAIL[reason] ?? 'AV_RUN_TOKEN is not a valid token for this run'
+}
+
 const refuse = (reason: RefusalReason, detail: string): CallerVerdict => ({detail, ok: false, reason})
 
 /** Variables that load code into Node (the launcher) before av's first line runs. */
@@ -197,7 +210,7 @@ function checkConfig(facts: CallerFacts, configHash: string): CallerVerdict | nu
 
 export function verifyCaller(facts: CallerFacts): CallerVerdict {
   const {token} = facts
-  if (!token.ok) return refuse(token.reason, 'AV_RUN_TOKEN is not a valid token for this run')
+  if (!token.ok) return refuse(token.reason, describeTokenRefusal(token.reason))
   const {claims} = token
   if (claims.profile !== facts.profile) {
     return refuse('profile-mismatch', `this run's token is for profile "${claims.profile}", not "${facts.profile}"`)

@@ -29,8 +29,11 @@ export const REFUSAL_REASONS = [
   // After the caller check passed.
   'not-stored',
   'store-unavailable',
+  'store-corrupt',
   'audit-failed',
   'usage',
+  /** A bug in av: the message says what broke. */
+  'internal',
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]

@@ -282,7 +282,14 @@ describe('caller check', () => {
   }
 
   it('the table covers every caller-check reason code', () => {
-    const afterCheck = new Set(['audit-failed', 'not-stored', 'store-unavailable', 'usage'])
+    const afterCheck = new Set([
+      'audit-failed',
+      'internal',
+      'not-stored',
+      'store-corrupt',
+      'store-unavailable',
+      'usage',
+    ])
     const covered = new Set(TABLE.map((row) => row[2]))
     const missing = REFUSAL_REASONS.filter((r) => !afterCheck.has(r) && !covered.has(r))
     assert.deepEqual(missing, [])
