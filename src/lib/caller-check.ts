@@ -19,6 +19,31 @@ import {checkRootOwned, checkRootOwnedPath, type TrustFs, type TrustVerdict} fro
 
 export const DEFAULT_AWS_CLI = ['/usr/bin/python3', '-I', '/usr/bin/aws']
 
+/** An AWS CLI runtime the launcher may have started: its argv prefix and the real path of argv[0]. */
+export interface RuntimeCandidate {
+  argv: string[]
+  /** realpath of argv[0]; null when it does not resolve. */
+  exe: null | string
+}
+
+/**
+ * The runtimes the launcher chooses from when the policy names none (same order as the launcher): Debian's
+ * package run by the system python3 (any /usr/bin/python3.N its shebang names), then the official installer.
+ */
+export function builtinRuntimes(platform: NodeJS.Platform, parentArgv0?: string): string[][] {
+  if (platform === 'darwin') return [['/usr/local/aws-cli/aws']]
+  const debian = [DEFAULT_AWS_CLI]
+  if (
+    parentArgv0 !== undefined &&
+    parentArgv0 !== DEFAULT_AWS_CLI[0] &&
+    /^\/usr\/bin\/python3\.\d+$/.test(parentArgv0)
+  ) {
+    debian.push([parentArgv0, '-I', '/usr/bin/aws'])
+  }
+
+  return [...debian, ['/usr/local/aws-cli/v2/current/bin/aws']]
+}
+
 export interface CallerFacts {
   token: TokenVerdict
   /** The helper's --profile. */
@@ -31,13 +56,11 @@ export interface CallerFacts {
   grandparentEnv: null | Record<string, string>
   /** False where the platform cannot read another process's environment (macOS): those checks are skipped. */
   environReadable: boolean
-  /** The runtime argv prefix (policy `awsCli`, else DEFAULT_AWS_CLI). */
-  runtimeArgv: string[]
-  /** realpath of runtimeArgv[0]; null when it does not resolve. */
-  runtimeExe: null | string
+  /** The runtimes the launcher may have started: policy `awsCli` alone, else builtinRuntimes. */
+  runtimes: RuntimeCandidate[]
   /**
    * Trust verdicts by path, computed by the caller: checkRootOwned for the parent's and grandparent's exe and
-   * each absolute path in runtimeArgv; checkRootOwnedPath for the launcher's entry script (grandparent argv[1]).
+   * each absolute path in the runtimes' argv; checkRootOwnedPath for the launcher's entry script (grandparent argv[1]).
    * A path missing here counts as untrusted.
    */
   trust: Record<string, TrustVerdict>
@@ -49,25 +72,30 @@ export interface CallerFacts {
 
 export type CallerVerdict = {detail: string; ok: false; reason: RefusalReason} | {ok: true}
 
+/** Each runtime argv with the real path of its argv[0] (null when it does not resolve). */
+export function resolveRuntimes(argvs: string[][], fs: Pick<TrustFs, 'realpath'>): RuntimeCandidate[] {
+  return argvs.map((argv) => {
+    try {
+      return {argv, exe: fs.realpath(argv[0]!)}
+    } catch {
+      return {argv, exe: null}
+    }
+  })
+}
+
 /**
  * The trust verdicts verifyCaller consults: checkRootOwned for the runtime's files and both processes'
  * executables; checkRootOwnedPath (every directory as written, no relative paths) for the launcher's script.
  */
 export function collectTrust(
-  input: {
-    grandparent: null | ProcessSnapshot
-    parent: null | ProcessSnapshot
-    runtimeArgv: string[]
-    runtimeExe: null | string
-  },
+  input: {grandparent: null | ProcessSnapshot; parent: null | ProcessSnapshot; runtimes: RuntimeCandidate[]},
   fs: TrustFs,
 ): Record<string, TrustVerdict> {
   const trust: Record<string, TrustVerdict> = Object.create(null)
   const files = [
-    input.runtimeExe,
     input.parent?.exe,
     input.grandparent?.exe,
-    ...input.runtimeArgv.filter((a) => a.startsWith('/')),
+    ...input.runtimes.flatMap((r) => [r.exe, ...r.argv.filter((a) => a.startsWith('/'))]),
   ]
   for (const file of files) if (file) trust[file] = checkRootOwned(file, fs)
   const script = input.grandparent?.argv[1]
@@ -120,25 +148,27 @@ function why(facts: CallerFacts, file: string): string {
 const startsWith = (argv: string[], prefix: string[]) => prefix.every((a, i) => argv[i] === a)
 
 function checkRuntime(facts: CallerFacts, parent: ProcessSnapshot, argvHash: string): CallerVerdict | null {
-  const {runtimeArgv, runtimeExe} = facts
-  if (runtimeExe === null) return refuse('parent-not-runtime', `the AWS CLI runtime ${runtimeArgv[0]} does not exist`)
-  if (parent.exe !== runtimeExe) {
+  const sameExe = facts.runtimes.filter((r) => r.exe !== null && r.exe === parent.exe)
+  if (sameExe.length === 0) {
+    const known = facts.runtimes.map((r) => r.exe ?? `${r.argv[0]} (missing)`).join(', ')
     return refuse(
       'parent-not-runtime',
-      `the calling process ${parent.pid} runs ${parent.exe ?? 'an unreadable executable'}, not the AWS CLI runtime ${runtimeExe}`,
+      `the calling process ${parent.pid} runs ${parent.exe ?? 'an unreadable executable'}, not an AWS CLI runtime (${known})`,
     )
   }
 
-  for (const file of [runtimeExe, ...runtimeArgv.filter((a) => a.startsWith('/'))]) {
-    if (!trusted(facts, file))
-      return refuse('parent-not-runtime', `the AWS CLI runtime is not root-controlled: ${why(facts, file)}`)
-  }
-
-  if (!startsWith(parent.argv, runtimeArgv) || parent.argv.length <= runtimeArgv.length) {
+  const runtime = sameExe.find((r) => startsWith(parent.argv, r.argv) && parent.argv.length > r.argv.length)
+  if (!runtime) {
     return refuse(
       'argv-mismatch',
-      `the calling process ${parent.pid} was not started as the AWS CLI (${runtimeArgv.join(' ')} …)`,
+      `the calling process ${parent.pid} was not started as the AWS CLI (${sameExe[0]!.argv.join(' ')} …)`,
     )
+  }
+
+  for (const file of [runtime.exe!, ...runtime.argv.filter((a) => a.startsWith('/'))]) {
+    if (!trusted(facts, file)) {
+      return refuse('parent-not-runtime', `the AWS CLI runtime is not root-controlled: ${why(facts, file)}`)
+    }
   }
 
   if (hashArgv(parent.argv) !== argvHash) {

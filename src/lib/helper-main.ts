@@ -17,7 +17,14 @@ import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
 
 import {FileAuditLog} from './audit.js'
-import {type CallerFacts, collectTrust, DEFAULT_AWS_CLI, describeTokenRefusal, verifyCaller} from './caller-check.js'
+import {
+  builtinRuntimes,
+  type CallerFacts,
+  collectTrust,
+  describeTokenRefusal,
+  resolveRuntimes,
+  verifyCaller,
+} from './caller-check.js'
 import {systemClock} from './clock.js'
 import {type AwsKeyPair, readKeyPair} from './credentials.js'
 import {AvError, EXIT} from './errors.js'
@@ -165,11 +172,10 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
   // The launcher chose the runtime from the policy its own environment named (AV_POLICY); only a root-owned
   // policy is honoured whichever environment names it.
   const {policy} = loadPolicy({env: grandparentEnv ?? deps.env, fs: deps.trustFs})
-  const runtimeArgv = policy.awsCli ?? DEFAULT_AWS_CLI
-  let runtimeExe: null | string = null
-  try {
-    runtimeExe = deps.trustFs.realpath(runtimeArgv[0]!)
-  } catch {}
+  const runtimes = resolveRuntimes(
+    policy.awsCli ? [policy.awsCli] : builtinRuntimes(deps.platform, parent?.argv[0]),
+    deps.trustFs,
+  )
 
   const configFile = environReadable ? parentEnv?.AWS_CONFIG_FILE : deps.env.AWS_CONFIG_FILE
   let configHash: null | string = null
@@ -192,10 +198,9 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     parentEnv,
     profile,
     recheck: parent ? table.snapshot(parent.pid) : null,
-    runtimeArgv,
-    runtimeExe,
+    runtimes,
     token,
-    trust: collectTrust({grandparent, parent, runtimeArgv, runtimeExe}, deps.trustFs),
+    trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
   return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null}
 }
