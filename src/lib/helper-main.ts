@@ -7,7 +7,7 @@
  * caller-check.ts) and the release is in the audit log. Otherwise it exits 1 with one line on stderr naming the
  * reason code: botocore shows that line in its error. Never a secret or the token on stderr or in the audit.
  */
-import {readFileSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 
 import type {AuditSink} from './audit.js'
@@ -55,6 +55,20 @@ export interface HelperDeps {
   stderr: Output
 }
 
+/** The generated config is small: refuse to read anything but a regular file of at most 64 KiB. */
+const CONFIG_MAX_BYTES = 64 * 1024
+
+function readConfigFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || stat.size > CONFIG_MAX_BYTES) throw new Error(`${file} is not a small regular file`)
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export function helperDeps(): HelperDeps {
   const {env, platform} = process
   return {
@@ -66,7 +80,7 @@ export function helperDeps(): HelperDeps {
     env,
     pid: process.pid,
     platform,
-    readFile: (file) => readFileSync(file),
+    readFile: readConfigFile,
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
     store: new KeyringStore({platform}),
