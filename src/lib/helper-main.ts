@@ -22,6 +22,7 @@ import {
   type CallerFacts,
   collectTrust,
   describeTokenRefusal,
+  precheckCaller,
   resolveRuntimes,
   verifyCaller,
 } from './caller-check.js'
@@ -146,16 +147,12 @@ function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
 }
 
 interface Chain {
-  facts: CallerFacts
-  /** The verified launcher's start environment, for the audit location. */
+  facts: Omit<CallerFacts, 'token'>
+  /** The verified launcher's start environment, for the audit location; null until the token verified. */
   launcherEnv: null | Record<string, string>
 }
 
-async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
-  const token = deps.env[TOKEN_ENV]
-  if (!token) return {ok: false, reason: 'token-missing'}
-  const shape = checkTokenShape(token)
-  if (shape) return {ok: false, reason: shape}
+async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict> {
   let key: Buffer | null
   try {
     key = await loadTokenKey(deps.store, {create: false})
@@ -174,7 +171,8 @@ async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
   return verifyToken(key, token, deps.clock.now())
 }
 
-function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Chain {
+/** Everything the caller check needs except the token: processes, environments, runtimes, trust, config. */
+function gatherChain(deps: HelperDeps, profile: string): Chain {
   const {table} = deps
   const environReadable = deps.platform !== 'darwin'
   const helper = table.snapshot(deps.pid)
@@ -197,12 +195,7 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     if (configFile) configHash = sha256Hex(deps.readFile(configFile))
   } catch {}
 
-  const genuineLauncher =
-    token.ok &&
-    grandparent !== null &&
-    grandparent.pid === token.claims.launcherPid &&
-    grandparent.startTime === token.claims.launcherStart
-  const facts: CallerFacts = {
+  const facts = {
     configHash,
     environReadable,
     grandparent,
@@ -213,10 +206,9 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     profile,
     recheck: parent ? table.snapshot(parent.pid) : null,
     runtimes,
-    token,
     trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
-  return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null}
+  return {facts, launcherEnv: null}
 }
 
 function check(facts: CallerFacts): void {
@@ -225,11 +217,26 @@ function check(facts: CallerFacts): void {
 }
 
 async function release(deps: HelperDeps, profile: string, chain: {current?: Chain}): Promise<string> {
-  const token = await readToken(deps)
-  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
-  chain.current = gatherChain(deps, token, profile)
-  const {facts, launcherEnv} = chain.current
+  // Token shape, then the process chain, and only then the secret store: garbage and impostors never cause a
+  // keychain access (on macOS that could be a prompt in front of the user).
+  const raw = deps.env[TOKEN_ENV]
+  const shape = raw ? checkTokenShape(raw) : 'token-missing'
+  if (shape || !raw) throw new Refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
+  chain.current = gatherChain(deps, profile)
+  const pre = precheckCaller(chain.current.facts)
+  if (!pre.ok) throw new Refusal(pre.reason, pre.detail)
+
+  const token = await readToken(deps, raw)
+  const facts: CallerFacts = {...chain.current.facts, token}
+  const gp = facts.grandparent
+  if (token.ok && gp?.pid === token.claims.launcherPid && gp.startTime === token.claims.launcherStart) {
+    // This run's launcher: later refusals and the release are audited in its (the user's) state dir.
+    chain.current.launcherEnv = facts.grandparentEnv
+  }
+
   check(facts)
+  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
+  const {launcherEnv} = chain.current
 
   let pair: AwsKeyPair | null
   try {
