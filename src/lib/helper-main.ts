@@ -48,8 +48,10 @@ export interface HelperDeps {
   trustFs: TrustFs
   readFile(file: string): Buffer
   /**
-   * The audit log to write to. `launcherEnv` is the start environment of this run's verified launcher (its HOME
-   * and XDG_STATE_HOME name the user's state dir: the helper's own HOME is the run's private one), else null.
+   * The audit log to write to. `launcherEnv` is the start environment of the helper's grandparent — in a genuine
+   * run the launcher, whose HOME and XDG_STATE_HOME name the user's state dir (the helper's own HOME is the run's
+   * private one, removed after the run) — or null when there is none to read. Only where a line is written
+   * depends on it: an impostor could choose that place, but it can edit its own user's audit file anyway.
    */
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
@@ -148,8 +150,6 @@ function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
 
 interface Chain {
   facts: Omit<CallerFacts, 'token'>
-  /** The verified launcher's start environment, for the audit location; null until the token verified. */
-  launcherEnv: null | Record<string, string>
 }
 
 async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict> {
@@ -208,7 +208,7 @@ function gatherChain(deps: HelperDeps, profile: string): Chain {
     runtimes,
     trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
-  return {facts, launcherEnv: null}
+  return {facts}
 }
 
 function check(facts: CallerFacts): void {
@@ -228,15 +228,9 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
 
   const token = await readToken(deps, raw)
   const facts: CallerFacts = {...chain.current.facts, token}
-  const gp = facts.grandparent
-  if (token.ok && gp?.pid === token.claims.launcherPid && gp.startTime === token.claims.launcherStart) {
-    // This run's launcher: later refusals and the release are audited in its (the user's) state dir.
-    chain.current.launcherEnv = facts.grandparentEnv
-  }
-
   check(facts)
   if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
-  const {launcherEnv} = chain.current
+  const launcherEnv = facts.grandparentEnv
 
   let pair: AwsKeyPair | null
   try {
@@ -286,7 +280,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
     const detail = refusal.detail.replaceAll(/\s+/g, ' ').replace(/\.$/, '')
     deps.stderr.write(`av credential-helper: refused (${refusal.reason}): ${detail}. ${refusal.advice}\n`)
     try {
-      await deps.audit(chain.current?.launcherEnv ?? null).record({
+      await deps.audit(chain.current?.facts.grandparentEnv ?? null).record({
         event: 'refusal',
         reason: refusal.reason,
         detail,

@@ -233,7 +233,7 @@ describe('credential helper: refusals', () => {
     w.store.unavailable = true
     w.table.snapshots.set(CLI.pid, {...CLI, argv: ['bash'], exe: '/usr/bin/bash'})
     assert.equal((await run(w)).reason, 'parent-not-runtime')
-    assert.deepEqual(w.audit.launcherEnvs, [null], 'an impostor’s refusal is audited under its own HOME')
+    assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV], 'audited where the grandparent’s HOME says')
   })
 
   it("audits a refusal inside a genuine run in the launcher's state dir", async () => {
@@ -241,6 +241,13 @@ describe('credential helper: refusals', () => {
     w.deps.readFile = () => Buffer.from('[profile dev]\nendpoint_url = http://attacker\n')
     assert.equal((await run(w)).reason, 'config-mismatch')
     assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV])
+  })
+
+  it('audits under its own HOME when no grandparent environment can be read', async () => {
+    const w = world()
+    w.table.snapshots.set(CLI.pid, {...CLI, ppid: 1})
+    assert.equal((await run(w)).reason, 'grandparent-not-launcher')
+    assert.deepEqual(w.audit.launcherEnvs, [null])
   })
 
   it('binds profile "default" when no --profile is given', async () => {
