@@ -169,6 +169,9 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
   }
 
   for (const signal of FORWARDED) deps.signals.on(signal, forward)
+  // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
+  const key = deps.tokens.loadKey()
+  key.catch(() => {})
   const home = makePrivateHome(ctx)
   const started = ctx.clock.now()
   try {
@@ -184,7 +187,7 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
 
     const cliArgv = [...runtime.argv, ...args]
-    const token = await mintRunToken(deps, {configHash: hashConfig(config), cliArgv, profile})
+    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
     if (pending) return signalExit(pending)
 
@@ -226,9 +229,9 @@ function makePrivateHome(ctx: Context): string {
 
 async function mintRunToken(
   deps: LauncherDeps,
+  key: Buffer | null,
   run: {cliArgv: string[]; configHash: string; profile: string},
 ): Promise<string> {
-  const key = await deps.tokens.loadKey()
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
   const self = deps.processTable.snapshot(deps.pid)
   if (!self) {
