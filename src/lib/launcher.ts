@@ -37,7 +37,10 @@ export interface SignalSource {
   removeListener(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
 }
 
-export type Classify = (argv: string[], deps: ClassifyDeps) => {decision: GateDecision; parsed: ParsedArgv}
+export type Classify = (
+  argv: string[],
+  deps: ClassifyDeps,
+) => {decision: GateDecision; parsed: ParsedArgv; warnings?: string[]}
 
 export interface LauncherDeps {
   ctx: Context
@@ -85,12 +88,13 @@ function ancestry(deps: LauncherDeps): ApprovalRequest['chain'] {
 /** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
 async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecision> {
   const {ctx} = deps
-  const {decision, parsed} = deps.classify(args, {
+  const {decision, parsed, warnings} = deps.classify(args, {
     env: ctx.env,
     home: ctx.home,
     policy: deps.policy,
     ...(deps.userDecisions ? {userDecisions: deps.userDecisions} : {}),
   })
+  for (const warning of warnings ?? []) ctx.stderr.write(`av: warning: ${warning}\n`)
   const command = quote(['aws', ...args])
   const gateEvent = {
     event: 'gate' as const,
