@@ -8,7 +8,6 @@ import type {ChildProcess, SpawnOptions} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {constants} from 'node:os'
 import path from 'node:path'
-import {quote} from 'shell-quote'
 
 import type {AwsRuntime} from './aws-runtime.js'
 import type {Context} from './context.js'
@@ -27,6 +26,7 @@ import {
   hashConfig,
   ignoredSettingsNotice,
   parseAwsConfig,
+  quoteWord,
 } from './sealed-runtime.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
@@ -95,7 +95,7 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecisio
     ...(deps.userDecisions ? {userDecisions: deps.userDecisions} : {}),
   })
   for (const warning of warnings ?? []) ctx.stderr.write(`av: warning: ${warning}\n`)
-  const command = quote(['aws', ...args])
+  const command = ['aws', ...args].map((word) => quoteWord(word)).join(' ')
   const gateEvent = {
     event: 'gate' as const,
     decision: decision.decision,
