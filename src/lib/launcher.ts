@@ -42,6 +42,18 @@ export type Classify = (
   deps: ClassifyDeps,
 ) => {decision: GateDecision; parsed: ParsedArgv; warnings?: string[]}
 
+/**
+ * Linux: true for SIGINT/SIGQUIT when this process is in its terminal's foreground process group (then the
+ * terminal sent the signal to the CLI too). Reads /proc/self/stat (pgrp is field 5, tpgid field 8); elsewhere false.
+ */
+export function terminalSignalReachesGroup(signal: NodeJS.Signals, statText: null | string): boolean {
+  if (signal !== 'SIGINT' && signal !== 'SIGQUIT') return false
+  const fields = statText?.slice(statText.lastIndexOf(')') + 2).split(' ')
+  const pgrp = Number(fields?.[2])
+  const tpgid = Number(fields?.[5])
+  return Number.isInteger(pgrp) && pgrp > 0 && pgrp === tpgid
+}
+
 export interface LauncherDeps {
   ctx: Context
   policy: Policy
@@ -60,6 +72,12 @@ export interface LauncherDeps {
   }
   spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
   signals: SignalSource
+  /**
+   * Whether `signal`, received by the launcher, also reached the CLI by itself: Ctrl-C and Ctrl-\\ go to the
+   * terminal's whole foreground process group, CLI included. Forwarding those again would interrupt the CLI's
+   * own clean-up (sudo skips them for the same reason). Every other signal is forwarded.
+   */
+  signalReachedChild(signal: NodeJS.Signals): boolean
   /** The user's own AWS setup, read only for allowlisted settings and the "ignored" notice. */
   userAws: {aliasExists(): boolean; configText(): null | string}
   userDecisions?: Record<string, Decision>
@@ -168,8 +186,9 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
   let child: ChildProcess | undefined
   let pending: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals) => {
-    if (child?.exitCode === null && child.signalCode === null) child.kill(signal)
-    else pending ??= signal
+    if (child === undefined) pending ??= signal
+    else if (child.exitCode === null && child.signalCode === null && !deps.signalReachedChild(signal))
+      child.kill(signal)
   }
 
   for (const signal of FORWARDED) deps.signals.on(signal, forward)

@@ -15,7 +15,7 @@ import {findAwsRuntime} from './aws-runtime.js'
 import {realContext} from './context.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
 import {approveInterim, classifyInterim} from './gate/interim.js'
-import {type LauncherDeps, runAws} from './launcher.js'
+import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
 import {awsConfigFile} from './paths.js'
 import {loadPolicy, type Policy} from './policy.js'
 import {systemProcessTable} from './process-table.js'
@@ -73,6 +73,14 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     pid: process.pid,
     policy,
     processTable,
+    signalReachedChild(signal) {
+      let stat: null | string = null
+      try {
+        stat = readFileSync('/proc/self/stat', 'utf8')
+      } catch {}
+
+      return terminalSignalReachesGroup(signal, stat)
+    },
     signals: process,
     spawn,
     tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
