@@ -59,6 +59,16 @@ export function splitRunArgv(args: string[]): {command: string[]} | {help: true}
   return {command: args.slice(dash + 1)}
 }
 
+/** Did the terminal send `signal` to our whole process group (so the child has it already)? */
+function reachedChild(signal: NodeJS.Signals): boolean {
+  let stat: null | string = null
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8')
+  } catch {}
+
+  return terminalSignalReachesGroup(signal, stat)
+}
+
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = loadPolicy({env: ctx.env})
@@ -73,14 +83,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     pid: process.pid,
     policy,
     processTable,
-    signalReachedChild(signal) {
-      let stat: null | string = null
-      try {
-        stat = readFileSync('/proc/self/stat', 'utf8')
-      } catch {}
-
-      return terminalSignalReachesGroup(signal, stat)
-    },
+    signalReachedChild: reachedChild,
     signals: process,
     spawn,
     tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
@@ -116,7 +119,10 @@ export function isPlainAbsolute(file: string | undefined): boolean {
  */
 async function relaunch(entry: string, args: string[]): Promise<number> {
   const child = spawn(process.execPath, [entry, 'run', ...args], {stdio: 'inherit'})
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const forward = (signal: NodeJS.Signals) => {
+    if (!reachedChild(signal)) child.kill(signal)
+  }
+
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
   for (const signal of signals) process.on(signal, forward)
   try {
