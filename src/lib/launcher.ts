@@ -195,9 +195,10 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
   // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
   const key = deps.tokens.loadKey()
   key.catch(() => {})
-  const home = makePrivateHome(ctx)
+  let home: string | undefined
   const started = ctx.clock.now()
   try {
+    home = makePrivateHome(ctx)
     const userConfig = deps.userAws.configText()
     const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
     if (notice) ctx.stderr.write(notice + '\n')
@@ -228,7 +229,7 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
     return code
   } finally {
     for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)
-    rmSync(home, {force: true, recursive: true})
+    if (home) rmSync(home, {force: true, recursive: true})
   }
 }
 
