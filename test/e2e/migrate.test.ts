@@ -6,7 +6,7 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
-import {type RunResult, runInKeyring} from './support/keyring-sandbox.js'
+import {runInKeyring, type RunResult} from './support/keyring-sandbox.js'
 
 const BIN = realpathSync(path.resolve('bin/run.js'))
 const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-migrate-'))
@@ -64,9 +64,10 @@ describe('av migrate / av restore against a real gnome-keyring', () => {
       const config = readFileSync(conf, 'utf8')
       for (const profile of c.moves) {
         assert.ok(config.includes(`credential_process = ${BIN} credential-helper aws --profile ${profile}`))
-        const secret = new RegExp(`aws_secret_access_key\\s*=\\s*(\\S+)`, 'g')
+        const secret = /aws_secret_access_key\s*=\s*(\S+)/g
         const original = [...c.credentials.matchAll(secret)].map((m) => m[1]!)
         // The real keychain answers for this profile, and holds the profile's own key id.
+        // eslint-disable-next-line no-await-in-loop -- one profile after the other
         const lookup = await runInKeyring(home, [
           'secret-tool',
           'lookup',
@@ -104,8 +105,11 @@ describe('av migrate / av restore against a real gnome-keyring', () => {
       noCanary(back.stdout, back.stderr)
       assert.equal(back.code, 0, back.stderr)
       assert.deepEqual([sha256(cred), sha256(conf)], before)
-      const left = await runInKeyring(home, ['secret-tool', 'search', '--all', 'service', 'av'])
-      assert.equal(left.stdout, '')
+      for (const profile of c.moves) {
+        // eslint-disable-next-line no-await-in-loop -- one profile after the other
+        const gone = await runInKeyring(home, ['secret-tool', 'lookup', 'service', 'av', 'username', `aws:${profile}`])
+        assert.deepEqual([gone.code, gone.stdout], [1, ''])
+      }
     })
   }
 

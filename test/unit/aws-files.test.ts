@@ -16,7 +16,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {MAX_AWS_FILE_BYTES, realAwsFileSystem as fs, removeOrphanedTemps} from '../../src/lib/aws-files.js'
+import {realAwsFileSystem as fs, MAX_AWS_FILE_BYTES, removeOrphanedTemps} from '../../src/lib/aws-files.js'
 import {AvError} from '../../src/lib/errors.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'av-files-'))
