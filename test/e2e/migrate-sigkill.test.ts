@@ -127,8 +127,7 @@ describe('SIGKILL at any point, then a re-run converges', () => {
       const start = Date.now()
       assert.equal((await killDuring(home, mode, 60_000)).step, 'done')
       const span = Date.now() - start
-      if (mode === 'migrate') await av(home, ['restore', '--yes'])
-      else await av(home, ['migrate', '--yes'])
+      await av(home, [mode === 'migrate' ? 'restore' : 'migrate', '--yes'])
 
       const points = mode === 'migrate' ? 9 : 5
       const steps = new Set<string>()
