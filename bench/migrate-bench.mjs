@@ -13,20 +13,7 @@ const here = fileURLToPath(import.meta.url)
 const bin = path.resolve(path.dirname(here), '../bin/run.js')
 const runs = Number(process.argv[2] ?? 5)
 
-if (process.argv[3] !== '--inside') {
-  // Re-run this script inside a keyring session with its own HOME; only the inner run measures.
-  const home = mkdtempSync(path.join(tmpdir(), 'av-bench-'))
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|DBUS_|XDG_)/.test(k)))
-  const unlock = `printf %s bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
-for i in $(seq 40); do dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; sleep 0.05; done
-exec "$@"`
-  const result = spawnSync('dbus-run-session', ['--', 'sh', '-c', unlock, 'sh', process.execPath, here, String(runs), '--inside'], {
-    env: {...env, HOME: home},
-    stdio: ['ignore', 'inherit', 'pipe'],
-  })
-  rmSync(home, {force: true, recursive: true})
-  process.exitCode = result.status ?? 1
-} else {
+if (process.argv[3] === '--inside') {
   const home = process.env.HOME
   const aws = path.join(home, '.aws')
   const time = (argv) => {
@@ -64,7 +51,26 @@ exec "$@"`
   }
 
   const f = (ms) => `${ms.toFixed(0).padStart(6)} ms ${(ms / baseline).toFixed(1).padStart(5)}x`
-  console.log(`av migrate / restore, median of ${runs} runs, real gnome-keyring; baseline node -e 0 = ${baseline.toFixed(0)} ms`)
+  console.log(
+    `av migrate / restore, median of ${runs} runs, real gnome-keyring; baseline node -e 0 = ${baseline.toFixed(0)} ms`,
+  )
   console.log('profiles   migrate --yes           restore --yes')
   for (const row of rows) console.log(`${String(row.n).padStart(8)}   ${f(row.migrate)}       ${f(row.restore)}`)
+} else {
+  // Re-run this script inside a keyring session with its own HOME; only the inner run measures.
+  const home = mkdtempSync(path.join(tmpdir(), 'av-bench-'))
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|DBUS_|XDG_)/.test(k)))
+  const unlock = `printf %s bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+for i in $(seq 40); do dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; sleep 0.05; done
+exec "$@"`
+  const result = spawnSync(
+    'dbus-run-session',
+    ['--', 'sh', '-c', unlock, 'sh', process.execPath, here, String(runs), '--inside'],
+    {
+      env: {...env, HOME: home},
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  )
+  rmSync(home, {force: true, recursive: true})
+  process.exitCode = result.status ?? 1
 }

@@ -98,7 +98,7 @@ export function planMigration(files: MigrationFiles, store: StoreView, options: 
   const migrated = config.sections
     .filter((s) => s.profile !== null && !withKeys.includes(s.profile) && avEntry(config, s, s.profile))
     .map((s) => s.profile!)
-  const selected = options.profiles ?? withKeys
+  const selected = options.profiles ? [...new Set(options.profiles)] : withKeys
   const plan: MigrationPlan = {
     moves: [],
     skipped: [],

@@ -133,9 +133,10 @@ const PAIR = `aws_access_key_id = AKIAAVCANARY00000001\naws_secret_access_key = 
 describe('migrate: planning', () => {
   it('moves only --profile profiles and says which are already moved', async () => {
     const {deps, fs} = world(`[a]\n${PAIR}[b]\n${PAIR}`, null)
-    const first = await migrate(deps, {avPath: AV, profiles: ['b'], yes: true})
+    const first = await migrate(deps, {avPath: AV, profiles: ['b', 'b'], yes: true})
     assert.deepEqual(first.migrated, ['b'])
     assert.match(text(fs, CRED)!, /^\[a\]\naws_access_key_id/)
+    assert.equal(text(fs, CONF), `[profile b]\ncredential_process = ${AV} credential-helper aws --profile b\n`)
     const second = await migrate(deps, {avPath: AV, profiles: ['b'], yes: true})
     assert.deepEqual([second.migrated, second.already], [[], ['b']])
   })
