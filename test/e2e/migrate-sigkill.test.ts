@@ -111,6 +111,37 @@ async function av(home: string, args: string[]) {
   return run
 }
 
+describe('a second migrate while one is running', () => {
+  it('is refused by the lock and changes nothing; the first finishes', async () => {
+    const home = mkdtempSync(path.join(root, 'home-'))
+    mkdirSync(path.join(home, '.aws'), {mode: 0o700})
+    writeFileSync(path.join(home, '.aws', 'credentials'), CASE.credentials, {mode: 0o600})
+    const first = spawnInKeyring(home, [process.execPath, '--import', 'tsx', FIXTURE, '150', 'migrate'], {
+      cwd: process.cwd(),
+    })
+    let out = ''
+    await new Promise<void>((resolve) => {
+      first.stdout!.on('data', (d: Buffer) => {
+        out += d
+        if (out.includes('step ')) resolve()
+      })
+    })
+    const second = await runInKeyring(home, [process.execPath, BIN, 'migrate', '--yes'])
+    assert.equal(second.code, 125)
+    assert.match(
+      second.stderr.replaceAll(/\s*\n\s*›\s*/g, ' '),
+      /another av migrate or restore is running \(pid \d+\); this one changed nothing/,
+    )
+    await new Promise((resolve) => {
+      first.on('close', resolve)
+    })
+    assert.match(out, /\ndone\n/)
+    assertNothingLost(await where(home), 'after the first finished')
+    await av(home, ['restore', '--yes'])
+    assert.equal(readFileSync(path.join(home, '.aws', 'credentials'), 'utf8'), CASE.credentials)
+  })
+})
+
 describe('SIGKILL at any point, then a re-run converges', () => {
   const home = mkdtempSync(path.join(root, 'home-'))
   mkdirSync(path.join(home, '.aws'), {mode: 0o700})
