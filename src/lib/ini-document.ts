@@ -237,6 +237,41 @@ export class IniDocument {
     return iniError(this.file, index + 1, problem, suggestion)
   }
 
+  /** Read a section header line; throws for the headers av refuses (see the module comment). */
+  private header(
+    i: number,
+    text: string,
+    seen: Map<string, number>,
+  ): {header: string; identity: string; profile: null | string; sdkName: null | string} {
+    if (!text.endsWith(']')) throw this.lineError(i, 'a section header without its closing `]`')
+    const header = text.slice(1, -1)
+    if (header === '__proto__' || header === 'profile __proto__') {
+      throw this.lineError(i, `the section name [${header}] is not allowed`)
+    }
+
+    const sdkName = sdkSectionName(header)
+    if (this.kind === 'credentials' && sdkName?.startsWith('profile.')) {
+      throw this.lineError(
+        i,
+        'a [profile NAME] header in a credentials file (the credentials file names profiles without `profile `)',
+        'Rename the header to [NAME], or move the section to the config file.',
+      )
+    }
+
+    const profile = profileOf(this.kind, header, sdkName)
+    const identity = profile === null ? `section:${sdkName ?? header}` : `profile:${profile}`
+    const first = seen.get(identity)
+    if (first !== undefined) {
+      throw this.lineError(
+        i,
+        `a duplicate section [${header}] (the same section starts at line ${first + 1})`,
+        'Merge the two sections into one.',
+      )
+    }
+
+    return {header, identity, profile, sdkName}
+  }
+
   /** Rebuild sections and entries from the lines; throws on anything the SDKs and the AWS CLI read differently. */
   private index(): void {
     const sections: IniSection[] = []
@@ -248,32 +283,7 @@ export class IniDocument {
       const text = effectiveText(line.text)
       if (text === '') continue
       if (text.startsWith('[')) {
-        if (!text.endsWith(']')) throw this.lineError(i, 'a section header without its closing `]`')
-        const header = text.slice(1, -1)
-        if (header === '__proto__' || header === 'profile __proto__') {
-          throw this.lineError(i, `the section name [${header}] is not allowed`)
-        }
-
-        const sdkName = sdkSectionName(header)
-        if (this.kind === 'credentials' && sdkName?.startsWith('profile.')) {
-          throw this.lineError(
-            i,
-            'a [profile NAME] header in a credentials file (the credentials file names profiles without `profile `)',
-            'Rename the header to [NAME], or move the section to the config file.',
-          )
-        }
-
-        const profile = profileOf(this.kind, header, sdkName)
-        const identity = profile === null ? `section:${sdkName ?? header}` : `profile:${profile}`
-        const first = seenSections.get(identity)
-        if (first !== undefined) {
-          throw this.lineError(
-            i,
-            `a duplicate section [${header}] (the same section starts at line ${first + 1})`,
-            'Merge the two sections into one.',
-          )
-        }
-
+        const {header, identity, profile, sdkName} = this.header(i, text, seenSections)
         seenSections.set(identity, i)
         if (section) section.end = i
         section = {header, sdkName, profile, start: i, end: this.lines.length, entries: []}

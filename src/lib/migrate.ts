@@ -181,7 +181,7 @@ export function planMigration(files: MigrationFiles, store: StoreView, options: 
     const record: RestoreRecord = {
       v: 1,
       credentials: {lines, remaining: section.end - section.start - lines.length},
-      config: editConfig(config, files.configExists, profile, options.avPath, previous),
+      config: editConfig(config, profile, {avPath: options.avPath, configExists: files.configExists, previous}),
     }
     const pair: AwsKeyPair = {accessKeyId: id!.value, secretAccessKey: secret!.value}
     if (token) pair.sessionToken = token.value
@@ -225,11 +225,10 @@ function blockerOf(
 /** Point the profile's config section at av's helper; returns how to undo it. Mutates `config`. */
 function editConfig(
   config: IniDocument,
-  configExists: boolean,
   profile: string,
-  avPath: string,
-  previous: null | string,
+  context: {avPath: string; configExists: boolean; previous: null | string},
 ): RestoreRecord['config'] {
+  const {avPath, configExists, previous} = context
   const line = helperLine(avPath, profile)
   const section = config.section(profile)
   const existing = avEntry(config, section, profile)
