@@ -8,7 +8,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {migrate} from '../../src/lib/migrate.js'
 import {MemoryFs} from '../fakes/memory-fs.js'
@@ -17,7 +17,7 @@ import {CORPUS} from '../fixtures/aws-corpus.js'
 
 const AV = '/opt/av/bin/run.js'
 const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-botocore-'))
-after(() => rmSync(root, {force: true, recursive: true}))
+process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 const DUMP = `
 import json, os, sys

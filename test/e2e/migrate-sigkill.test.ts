@@ -9,7 +9,7 @@ import {createHash} from 'node:crypto'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 import {runInKeyring, spawnInKeyring} from './support/keyring-sandbox.js'
@@ -18,7 +18,7 @@ const BIN = realpathSync(path.resolve('bin/run.js'))
 const FIXTURE = path.resolve('test/fixtures/slow-migrate.ts')
 const DELAY_MS = 25
 const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-sigkill-'))
-after(() => rmSync(root, {force: true, recursive: true}))
+process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 const CASE = CORPUS[0]!
 const SECRETS = Object.fromEntries(

@@ -3,14 +3,14 @@ import {createHash} from 'node:crypto'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 import {runInKeyring, type RunResult} from './support/keyring-sandbox.js'
 
 const BIN = realpathSync(path.resolve('bin/run.js'))
 const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-migrate-'))
-after(() => rmSync(root, {force: true, recursive: true}))
+process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 function sha256(file: string): null | string {
   try {

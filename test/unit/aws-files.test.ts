@@ -14,13 +14,13 @@ import {
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {realAwsFileSystem as fs, MAX_AWS_FILE_BYTES, removeOrphanedTemps} from '../../src/lib/aws-files.js'
 import {AvError} from '../../src/lib/errors.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'av-files-'))
-after(() => rmSync(root, {force: true, recursive: true}))
+process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 let n = 0
 function home(): string {
   const dir = path.join(root, String(n++), '.aws')

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {AvError} from '../../src/lib/errors.js'
 import {IniDocument, type IniFileKind} from '../../src/lib/ini-document.js'
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'av-ini-'))
-after(() => rmSync(dir, {force: true, recursive: true}))
+process.on('exit', () => rmSync(dir, {force: true, recursive: true}))
 
 /** The SDK's own reading of a pair of files (the oracle). */
 async function sdkRead(credentials: string, config: null | string) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import type {AuditEvent} from '../../src/lib/audit.js'
 import type {AwsFileSnapshot} from '../../src/lib/aws-files.js'
@@ -17,7 +17,7 @@ import {MemoryStore} from '../fakes/memory-store.js'
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'av-migrate-'))
-after(() => rmSync(dir, {force: true, recursive: true}))
+process.on('exit', () => rmSync(dir, {force: true, recursive: true}))
 
 const CRED = '/home/u/.aws/credentials'
 const CONF = '/home/u/.aws/config'
