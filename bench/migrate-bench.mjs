@@ -58,7 +58,7 @@ if (process.argv[3] === '--inside') {
   for (const row of rows) console.log(`${String(row.n).padStart(8)}   ${f(row.migrate)}       ${f(row.restore)}`)
 } else {
   // Re-run this script inside a keyring session with its own HOME; only the inner run measures.
-  const home = mkdtempSync(path.join(tmpdir(), 'av-bench-'))
+  const home = mkdtempSync(path.join(tmpdir(), 'av-migrate-bench-'))
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|DBUS_|XDG_)/.test(k)))
   const unlock = `printf %s bench | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
 for i in $(seq 40); do dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; sleep 0.05; done

@@ -9,7 +9,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
-const home = mkdtempSync(path.join(tmpdir(), 'av-demo-'))
+const home = mkdtempSync(path.join(tmpdir(), 'av-migrate-demo-'))
 mkdirSync(path.join(home, '.aws'), {mode: 0o700})
 writeFileSync(
   path.join(home, '.aws', 'credentials'),

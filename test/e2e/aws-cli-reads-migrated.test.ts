@@ -16,7 +16,7 @@ import {MemoryStore} from '../fakes/memory-store.js'
 import {CORPUS} from '../fixtures/aws-corpus.js'
 
 const AV = '/opt/av/bin/run.js'
-const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-botocore-'))
+const root = mkdtempSync(path.join(tmpdir(), 'av-migrate-e2e-botocore-'))
 process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 const DUMP = `

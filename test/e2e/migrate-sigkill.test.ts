@@ -17,7 +17,7 @@ import {runInKeyring, spawnInKeyring} from './support/keyring-sandbox.js'
 const BIN = realpathSync(path.resolve('bin/run.js'))
 const FIXTURE = path.resolve('test/fixtures/slow-migrate.ts')
 const DELAY_MS = 25
-const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-sigkill-'))
+const root = mkdtempSync(path.join(tmpdir(), 'av-migrate-e2e-sigkill-'))
 process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 const CASE = CORPUS[0]!

@@ -9,7 +9,7 @@ import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 import {runInKeyring, type RunResult} from './support/keyring-sandbox.js'
 
 const BIN = realpathSync(path.resolve('bin/run.js'))
-const root = mkdtempSync(path.join(tmpdir(), 'av-e2e-migrate-'))
+const root = mkdtempSync(path.join(tmpdir(), 'av-migrate-e2e-'))
 process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 
 function sha256(file: string): null | string {

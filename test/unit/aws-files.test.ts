@@ -19,7 +19,7 @@ import {describe, it} from 'node:test'
 import {realAwsFileSystem as fs, MAX_AWS_FILE_BYTES, removeOrphanedTemps} from '../../src/lib/aws-files.js'
 import {AvError} from '../../src/lib/errors.js'
 
-const root = mkdtempSync(path.join(tmpdir(), 'av-files-'))
+const root = mkdtempSync(path.join(tmpdir(), 'av-migrate-files-'))
 process.on('exit', () => rmSync(root, {force: true, recursive: true}))
 let n = 0
 function home(): string {

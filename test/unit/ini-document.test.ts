@@ -9,7 +9,7 @@ import {AvError} from '../../src/lib/errors.js'
 import {IniDocument, type IniFileKind} from '../../src/lib/ini-document.js'
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 
-const dir = mkdtempSync(path.join(tmpdir(), 'av-ini-'))
+const dir = mkdtempSync(path.join(tmpdir(), 'av-migrate-ini-'))
 process.on('exit', () => rmSync(dir, {force: true, recursive: true}))
 
 /** The SDK's own reading of a pair of files (the oracle). */

@@ -16,7 +16,7 @@ import {MemoryFs} from '../fakes/memory-fs.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 
-const dir = mkdtempSync(path.join(tmpdir(), 'av-migrate-'))
+const dir = mkdtempSync(path.join(tmpdir(), 'av-migrate-unit-'))
 process.on('exit', () => rmSync(dir, {force: true, recursive: true}))
 
 const CRED = '/home/u/.aws/credentials'
