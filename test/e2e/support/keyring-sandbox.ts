@@ -77,18 +77,23 @@ export function ensureTestUser(name = TEST_USER): User {
   return user
 }
 
-/** Run a command as `user` (null = root, as this process is). Never throws for a non-zero exit. */
-export async function runAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}) {
+export interface Started {
+  pid: number
+  result: Promise<RunResult>
+}
+
+/** Start a command as `user` (null = root, as this process is); `result` resolves on exit, never rejects. */
+export function startAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}): Started {
   const started = Date.now()
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: options.cwd ?? '/',
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(user ? {gid: user.gid, uid: user.uid} : {}),
-    })
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: options.cwd ?? '/',
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(user ? {gid: user.gid, uid: user.uid} : {}),
+  })
+  const result = new Promise<RunResult>((resolve) => {
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -102,13 +107,25 @@ export async function runAs(user: null | User, argv: string[], options: RunOptio
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
     child.on('error', (error) => {
       clearTimeout(timer)
-      reject(error)
+      resolve({
+        code: null,
+        signal: null,
+        stdout,
+        stderr: `${stderr}spawn failed: ${error.message}`,
+        ms: Date.now() - started,
+      })
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       resolve({code, signal, stdout, stderr, ms: Date.now() - started})
     })
   })
+  return {pid: child.pid ?? 0, result}
+}
+
+/** Run a command as `user` (null = root) to its end. Never throws for a non-zero exit. */
+export async function runAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}) {
+  return startAs(user, argv, options).result
 }
 
 /** Pids of `uid`'s processes whose environment has XDG_RUNTIME_DIR=`runtimeDir` (root reads any environ). */
@@ -207,6 +224,12 @@ export class KeyringSandbox {
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const env = options.cleanEnv ? {...options.env} : {...this.env, ...options.env}
     return runAs(this.user, argv, {...options, cwd: options.cwd ?? this.home, env})
+  }
+
+  /** Start argv as the test user inside the session without waiting for it. */
+  spawn(argv: string[], options: RunOptions = {}): Started {
+    const env = options.cleanEnv ? {...options.env} : {...this.env, ...options.env}
+    return startAs(this.user, argv, {...options, cwd: options.cwd ?? this.home, env})
   }
 
   /** Run a shell script as the test user inside the session. */
