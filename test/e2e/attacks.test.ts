@@ -11,8 +11,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
 import {AWS_CLI, writePolicy} from './support/install.js'
-import {type RunResult, sleep} from './support/keyring-sandbox.js'
 import {childrenOf, cmdlineOf, isAlive, isListening, parseEnviron, ppidOf} from './support/procfs.js'
+import {type RunResult, sleep} from './support/user-sandbox.js'
 
 /** The AWS CLI's exit code when credential_process fails. */
 const CLI_CREDENTIALS_FAILED = 255

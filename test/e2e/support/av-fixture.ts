@@ -8,14 +8,14 @@ import path from 'node:path'
 
 import {assertNoSecret, type CanaryKey, canaryKey, filesWithSecret} from './canary.js'
 import {installAv, type Installed, removeInstall} from './install.js'
+import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './sigv4-endpoint.js'
 import {
   ensureTestUser,
   type KeyringSandbox,
   type RunOptions,
   type RunResult,
   startKeyringSandbox,
-} from './keyring-sandbox.js'
-import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './sigv4-endpoint.js'
+} from './user-sandbox.js'
 
 export interface AvWorld {
   sandbox: KeyringSandbox

@@ -2,7 +2,8 @@
  * An isolated desktop-less session for one unprivileged test user: a temp HOME (0700), its own XDG_RUNTIME_DIR,
  * a D-Bus session bus from `dbus-run-session` and a gnome-keyring daemon unlocked with a password on stdin. The
  * tests run as root (CI does); the user plays the victim, and the "agent" attacking av is code running as that
- * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`.
+ * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`. (For a one-shot
+ * keyring session as root around a single command, see keyring-sandbox.ts from the migrate work.)
  *
  * The user is created once with useradd (system account, no login shell, no home of its own) and never deleted:
  * other test files and runs reuse it. Nothing else on the machine is touched.
@@ -181,9 +182,18 @@ export class KeyringSandbox {
   }
 
   async start(): Promise<this> {
-    const script =
-      'printf %s "$AV_E2E_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; ' +
-      'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'
+    // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap would
+    // get a second, locked daemon through D-Bus activation. Wait until the unlocked one answers.
+    const script = [
+      'printf %s "$AV_E2E_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1',
+      'for i in $(seq 100); do',
+      '  dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \\',
+      '    string:org.freedesktop.secrets 2>/dev/null | grep -q true && break',
+      '  sleep 0.05',
+      'done',
+      'echo "$$ $DBUS_SESSION_BUS_ADDRESS"',
+      'exec sleep 3600',
+    ].join('\n')
     const env: Record<string, string> = {...this.env, AV_E2E_KEYRING_PASSWORD: this.password}
     delete env.DBUS_SESSION_BUS_ADDRESS
     const child = spawn('dbus-run-session', ['--', 'sh', '-c', script], {
