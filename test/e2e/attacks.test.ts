@@ -12,6 +12,7 @@ import {after, before, describe, it} from 'node:test'
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
 import {AWS_CLI, writePolicy} from './support/install.js'
 import {childrenOf, cmdlineOf, isAlive, isListening, parseEnviron, ppidOf} from './support/procfs.js'
+import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {type RunResult, sleep} from './support/user-sandbox.js'
 
 /** The AWS CLI's exit code when credential_process fails. */
@@ -455,6 +456,42 @@ describe('attacks by the same user on a root-installed av', () => {
       })
       assertGenuineCall(r, mark)
       assert.deepEqual(markersNow(), [])
+    })
+  })
+
+  describe('sending signed requests somewhere the root policy does not allow', () => {
+    let elsewhere: SigV4Endpoint
+
+    before(async () => {
+      // The attacker's own server on another loopback address: it would verify the canary key's signature.
+      elsewhere = await startEndpoint({credentials: [world.key], host: '127.0.0.2'})
+    })
+
+    after(async () => {
+      await elsewhere?.stop()
+    })
+
+    const cases: Array<[string, () => string[]]> = [
+      ['--endpoint-url naming an address outside the policy', () => ['--endpoint-url', elsewhere.url]],
+    ]
+    for (const [name, args] of cases) {
+      it(`${name}: refused before the AWS CLI runs (126), the other endpoint sees nothing`, async () => {
+        elsewhere.clear()
+        const r = await world.av(['run', '--', 'aws', 'sts', 'get-caller-identity', ...args()])
+        assert.deepEqual(
+          elsewhere.requests.map((q) => `${q.operation} ${q.accessKeyId}`),
+          [],
+        )
+        assert.equal(r.code, 126, r.stderr)
+        world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
+      })
+    }
+
+    it('configure export-credentials is refused by the gate (126) and prints no key', async () => {
+      const r = await avRun(['configure', 'export-credentials', '--format', 'env'])
+      assert.equal(r.code, 126, r.stderr)
+      assert.ok(!r.stdout.includes(world.key.accessKeyId))
+      world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
     })
   })
 
