@@ -70,6 +70,9 @@ export interface CallerFacts {
   recheck: null | ProcessSnapshot
 }
 
+/** What is known before the token is verified. */
+export type ChainFacts = Omit<CallerFacts, 'configHash' | 'profile' | 'recheck' | 'token'>
+
 export type CallerVerdict = {detail: string; ok: false; reason: RefusalReason} | {ok: true}
 
 /** Each runtime argv with the real path of its argv[0] (null when it does not resolve). */
@@ -137,17 +140,17 @@ function unsafeNames(env: Record<string, string>, patterns: RegExp[]): string[] 
     .sort()
 }
 
-const trusted = (facts: CallerFacts, file: null | string | undefined): boolean =>
+const trusted = (facts: ChainFacts, file: null | string | undefined): boolean =>
   typeof file === 'string' && Object.hasOwn(facts.trust, file) && facts.trust[file]?.ok === true
 
-function why(facts: CallerFacts, file: string): string {
+function why(facts: ChainFacts, file: string): string {
   const verdict = Object.hasOwn(facts.trust, file) ? facts.trust[file] : undefined
   return verdict && !verdict.ok ? `${verdict.path} ${verdict.reason}` : `${file} was not checked`
 }
 
 const startsWith = (argv: string[], prefix: string[]) => prefix.every((a, i) => argv[i] === a)
 
-function checkRuntime(facts: CallerFacts, parent: ProcessSnapshot, argvHash: string): CallerVerdict | null {
+function checkRuntime(facts: ChainFacts, parent: ProcessSnapshot): CallerVerdict | null {
   const sameExe = facts.runtimes.filter((r) => r.exe !== null && r.exe === parent.exe)
   if (sameExe.length === 0) {
     const known = facts.runtimes.map((r) => r.exe ?? `${r.argv[0]} (missing)`).join(', ')
@@ -171,17 +174,10 @@ function checkRuntime(facts: CallerFacts, parent: ProcessSnapshot, argvHash: str
     }
   }
 
-  if (hashArgv(parent.argv) !== argvHash) {
-    return refuse(
-      'argv-mismatch',
-      `the calling process ${parent.pid} runs other AWS CLI arguments than this run's token was issued for`,
-    )
-  }
-
   return null
 }
 
-function checkLauncher(facts: CallerFacts, gp: ProcessSnapshot): CallerVerdict | null {
+function checkLauncher(facts: ChainFacts, gp: ProcessSnapshot): CallerVerdict | null {
   if (gp.exe === null || !(gp.exe.split('/').at(-1) ?? '').startsWith('node')) {
     return refuse(
       'launcher-untrusted',
@@ -204,7 +200,7 @@ function checkLauncher(facts: CallerFacts, gp: ProcessSnapshot): CallerVerdict |
   return null
 }
 
-function checkEnvironments(facts: CallerFacts, parent: ProcessSnapshot, gp: ProcessSnapshot): CallerVerdict | null {
+function checkEnvironments(facts: ChainFacts, parent: ProcessSnapshot, gp: ProcessSnapshot): CallerVerdict | null {
   if (!facts.environReadable) return null
   if (facts.grandparentEnv === null)
     return refuse('launcher-env-unsafe', `the launcher ${gp.pid}'s environment cannot be read`)
@@ -233,11 +229,43 @@ function checkSameUser(helper: ProcessSnapshot, parent: ProcessSnapshot, gp: Pro
   return refuse('uid-mismatch', `the launcher, the AWS CLI and the helper do not all run as uid ${helper.uid}`)
 }
 
+/** The helper and its parent (the AWS CLI runtime): present, untraced, a root-controlled runtime. */
+function checkCli(facts: ChainFacts): CallerVerdict | null {
+  const {helper, parent} = facts
+  if (!helper) return refuse('self-unknown', 'the helper cannot read its own process entry')
+  if (!parent || helper.ppid !== parent.pid) return refuse('parent-gone', 'the process that called the helper is gone')
+  return tracedOne(helper, parent) ?? checkRuntime(facts, parent)
+}
+
+/** The grandparent: av's launcher run by a root-owned Node.js, untraced, same user, clean start environments. */
+function checkLauncherChain(facts: ChainFacts): CallerVerdict | null {
+  const {grandparent: gp, helper, parent} = facts
+  if (!gp || !helper || !parent || parent.ppid !== gp.pid) {
+    return refuse('grandparent-not-launcher', `the AWS CLI ${parent?.pid} was not started by av's launcher`)
+  }
+
+  return (
+    checkLauncher(facts, gp) ??
+    tracedOne(gp) ??
+    checkSameUser(helper, parent, gp) ??
+    checkEnvironments(facts, parent, gp)
+  )
+}
+
+/**
+ * The checks that need no token: the helper runs them before it touches the secret store, so an impostor gets
+ * its precise reason and never causes a keychain access (or, on macOS, a keychain prompt).
+ */
+export function precheckCaller(facts: ChainFacts): CallerVerdict {
+  return checkCli(facts) ?? checkLauncherChain(facts) ?? {ok: true}
+}
+
 function checkConfig(facts: CallerFacts, configHash: string): CallerVerdict | null {
   if (facts.configHash === configHash) return null
   return refuse('config-mismatch', "the AWS CLI's config file is not the one this run's launcher generated")
 }
 
+/** The whole verdict: the token, then the chain, then the chain's binding to the token, then the re-check. */
 export function verifyCaller(facts: CallerFacts): CallerVerdict {
   const {token} = facts
   if (!token.ok) return refuse(token.reason, describeTokenRefusal(token.reason))
@@ -246,11 +274,15 @@ export function verifyCaller(facts: CallerFacts): CallerVerdict {
     return refuse('profile-mismatch', `this run's token is for profile "${claims.profile}", not "${facts.profile}"`)
   }
 
-  const {grandparent: gp, helper, parent} = facts
-  if (!helper) return refuse('self-unknown', 'the helper cannot read its own process entry')
-  if (!parent || helper.ppid !== parent.pid) return refuse('parent-gone', 'the process that called the helper is gone')
-  const runtime = tracedOne(helper, parent) ?? checkRuntime(facts, parent, claims.argvHash)
-  if (runtime) return runtime
+  const cli = checkCli(facts)
+  if (cli) return cli
+  const {grandparent: gp, parent} = facts as {grandparent: null | ProcessSnapshot; parent: ProcessSnapshot}
+  if (hashArgv(parent.argv) !== claims.argvHash) {
+    return refuse(
+      'argv-mismatch',
+      `the calling process ${parent.pid} runs other AWS CLI arguments than this run's token was issued for`,
+    )
+  }
 
   if (!gp || parent.ppid !== claims.launcherPid || gp.pid !== claims.launcherPid) {
     return refuse(
@@ -266,13 +298,8 @@ export function verifyCaller(facts: CallerFacts): CallerVerdict {
     )
   }
 
-  const launcher =
-    checkLauncher(facts, gp) ??
-    tracedOne(gp) ??
-    checkSameUser(helper, parent, gp) ??
-    checkEnvironments(facts, parent, gp) ??
-    checkConfig(facts, claims.configHash)
-  if (launcher) return launcher
+  const bound = checkLauncherChain(facts) ?? checkConfig(facts, claims.configHash)
+  if (bound) return bound
 
   const again = facts.recheck
   if (!again || again.startTime !== parent.startTime || again.ppid !== parent.ppid) {

@@ -7,7 +7,7 @@
  * caller-check.ts) and the release is in the audit log. Otherwise it exits 1 with one line on stderr naming the
  * reason code: botocore shows that line in its error. Never a secret or the token on stderr or in the audit.
  */
-import {readFileSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 
 import type {AuditSink} from './audit.js'
@@ -22,6 +22,7 @@ import {
   type CallerFacts,
   collectTrust,
   describeTokenRefusal,
+  precheckCaller,
   resolveRuntimes,
   verifyCaller,
 } from './caller-check.js'
@@ -47,12 +48,28 @@ export interface HelperDeps {
   trustFs: TrustFs
   readFile(file: string): Buffer
   /**
-   * The audit log to write to. `launcherEnv` is the start environment of this run's verified launcher (its HOME
-   * and XDG_STATE_HOME name the user's state dir: the helper's own HOME is the run's private one), else null.
+   * The audit log to write to. `launcherEnv` is the start environment of the helper's grandparent — in a genuine
+   * run the launcher, whose HOME and XDG_STATE_HOME name the user's state dir (the helper's own HOME is the run's
+   * private one, removed after the run) — or null when there is none to read. Only where a line is written
+   * depends on it: an impostor could choose that place, but it can edit its own user's audit file anyway.
    */
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
   stderr: Output
+}
+
+/** The generated config is small: refuse to read anything but a regular file of at most 64 KiB. */
+const CONFIG_MAX_BYTES = 64 * 1024
+
+function readConfigFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || stat.size > CONFIG_MAX_BYTES) throw new Error(`${file} is not a small regular file`)
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 export function helperDeps(): HelperDeps {
@@ -66,7 +83,7 @@ export function helperDeps(): HelperDeps {
     env,
     pid: process.pid,
     platform,
-    readFile: (file) => readFileSync(file),
+    readFile: readConfigFile,
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
     store: new KeyringStore({platform}),
@@ -132,16 +149,10 @@ function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
 }
 
 interface Chain {
-  facts: CallerFacts
-  /** The verified launcher's start environment, for the audit location. */
-  launcherEnv: null | Record<string, string>
+  facts: Omit<CallerFacts, 'token'>
 }
 
-async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
-  const token = deps.env[TOKEN_ENV]
-  if (!token) return {ok: false, reason: 'token-missing'}
-  const shape = checkTokenShape(token)
-  if (shape) return {ok: false, reason: shape}
+async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict> {
   let key: Buffer | null
   try {
     key = await loadTokenKey(deps.store, {create: false})
@@ -160,7 +171,8 @@ async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
   return verifyToken(key, token, deps.clock.now())
 }
 
-function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Chain {
+/** Everything the caller check needs except the token: processes, environments, runtimes, trust, config. */
+function gatherChain(deps: HelperDeps, profile: string): Chain {
   const {table} = deps
   const environReadable = deps.platform !== 'darwin'
   const helper = table.snapshot(deps.pid)
@@ -183,12 +195,7 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     if (configFile) configHash = sha256Hex(deps.readFile(configFile))
   } catch {}
 
-  const genuineLauncher =
-    token.ok &&
-    grandparent !== null &&
-    grandparent.pid === token.claims.launcherPid &&
-    grandparent.startTime === token.claims.launcherStart
-  const facts: CallerFacts = {
+  const facts = {
     configHash,
     environReadable,
     grandparent,
@@ -199,10 +206,9 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     profile,
     recheck: parent ? table.snapshot(parent.pid) : null,
     runtimes,
-    token,
     trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
-  return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null}
+  return {facts}
 }
 
 function check(facts: CallerFacts): void {
@@ -211,11 +217,20 @@ function check(facts: CallerFacts): void {
 }
 
 async function release(deps: HelperDeps, profile: string, chain: {current?: Chain}): Promise<string> {
-  const token = await readToken(deps)
-  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
-  chain.current = gatherChain(deps, token, profile)
-  const {facts, launcherEnv} = chain.current
+  // Token shape, then the process chain, and only then the secret store: garbage and impostors never cause a
+  // keychain access (on macOS that could be a prompt in front of the user).
+  const raw = deps.env[TOKEN_ENV]
+  const shape = raw ? checkTokenShape(raw) : 'token-missing'
+  if (shape || !raw) throw new Refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
+  chain.current = gatherChain(deps, profile)
+  const pre = precheckCaller(chain.current.facts)
+  if (!pre.ok) throw new Refusal(pre.reason, pre.detail)
+
+  const token = await readToken(deps, raw)
+  const facts: CallerFacts = {...chain.current.facts, token}
   check(facts)
+  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
+  const launcherEnv = facts.grandparentEnv
 
   let pair: AwsKeyPair | null
   try {
@@ -265,7 +280,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
     const detail = refusal.detail.replaceAll(/\s+/g, ' ').replace(/\.$/, '')
     deps.stderr.write(`av credential-helper: refused (${refusal.reason}): ${detail}. ${refusal.advice}\n`)
     try {
-      await deps.audit(chain.current?.launcherEnv ?? null).record({
+      await deps.audit(chain.current?.facts.grandparentEnv ?? null).record({
         event: 'refusal',
         reason: refusal.reason,
         detail,

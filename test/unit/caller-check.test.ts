@@ -9,6 +9,7 @@ import {
   type CallerFacts,
   collectTrust,
   DEFAULT_AWS_CLI,
+  precheckCaller,
   resolveRuntimes,
   verifyCaller,
 } from '../../src/lib/caller-check.js'
@@ -240,6 +241,13 @@ const TABLE: Array<[string, Partial<Facts>, 'ok' | RefusalReason]> = [
   ['CLI reparented before the answer', {recheck: {...CLI, ppid: 1}}, 'parent-gone'],
 ]
 
+/** precheckCaller over GENUINE with `change`: what the helper answers before it touches the store. */
+function pre(change: Partial<Facts>): 'ok' | RefusalReason {
+  const facts = {...GENUINE, ...change}
+  const result = precheckCaller({...facts, trust: collectTrust(facts, FAKE_FS)})
+  return result.ok ? 'ok' : result.reason
+}
+
 describe('caller check', () => {
   for (const [name, change, expected] of TABLE) {
     it(`${name} → ${expected}`, () => {
@@ -259,6 +267,15 @@ describe('caller check', () => {
     const covered = new Set(TABLE.map((row) => row[2]))
     const missing = REFUSAL_REASONS.filter((r) => !afterCheck.has(r) && !covered.has(r))
     assert.deepEqual(missing, [])
+  })
+
+  it('prechecks the chain without a token: genuine passes, impostors are refused with their reason', () => {
+    assert.equal(pre({}), 'ok')
+    assert.equal(pre(withCli({argv: ['bash'], exe: '/usr/bin/bash'})), 'parent-not-runtime')
+    assert.equal(pre(withLauncher({exe: '/home/u/node'})), 'launcher-untrusted')
+    assert.equal(pre({grandparentEnv: {NODE_OPTIONS: '--require x'}}), 'launcher-env-unsafe')
+    assert.equal(pre({grandparent: null}), 'grandparent-not-launcher')
+    assert.equal(pre({helper: {...HELPER, tracerPid: 9}}), 'traced')
   })
 
   it('treats a path it was not given a verdict for as untrusted', () => {
