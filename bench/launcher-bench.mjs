@@ -1,135 +1,122 @@
 #!/usr/bin/env node
-// Benchmark of av's launcher against the plain AWS CLI, in one run, against one local SigV4 endpoint, as the
-// unprivileged e2e test user inside its keyring session (root runs this; see test/e2e/support):
-//   plain   /usr/bin/python3 -I /usr/bin/aws sts get-caller-identity, plaintext canary keys in a temp HOME
-//   av run  node <installed av> run -- aws sts get-caller-identity   (migrated canary keys, helper, keychain)
-//   shim    <prefix>/bin/aws sts get-caller-identity                  (the installed launcher)
-//   helper  node <installed av> credential-helper aws (refusal path: no token) vs node -e 0
-// Prints medians and ratios (targets, not asserted: launcher <= 1.15x plain aws, helper <= 1.25x node -e 0).
-// Uses hyperfine when installed (apt-get install hyperfine), else a Node harness. Usage: node bench/launcher-bench.mjs [runs]
-import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+// The launcher's cost: `aws sts get-caller-identity` against a local endpoint, run as plain AWS CLI v2 with canary
+// keys in the environment, through `av run -- aws …` (bin/run.js by absolute path), and through the installed
+// `aws` shim (av installed into a temp prefix). Prints medians and ratios to plain aws measured in the same run.
+// Needs root (a root-owned temp policy and install), dbus-run-session + gnome-keyring, the Debian awscli, and a
+// built av that includes the helper (`npm run build`). Usage: node bench/launcher-bench.mjs [runs]
+import {execFile, spawnSync} from 'node:child_process'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
-import {register} from 'tsx/esm/api'
+import {fileURLToPath} from 'node:url'
 
-register()
-const {startAvWorld} = await import('../test/e2e/support/av-fixture.ts')
-const {AWS_CLI} = await import('../test/e2e/support/install.ts')
-
+const repo = fileURLToPath(new URL('..', import.meta.url))
 const runs = Number(process.argv[2] ?? 10)
+const AKID = 'AKIAAVCANARY0000BNCH'
+const SECRET = 'avCanarySecretBench0000000000000000000000'
 
-const shellQuote = (s) => (/^[\w./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", String.raw`'\''`)}'`)
-
-function asUser(world, env, argv) {
-  const {user} = world.sandbox
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`)
-  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv]
-    .map((a) => shellQuote(a))
-    .join(' ')
-}
-
-function run(argv) {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => {
-      out += d
-    })
-    child.stderr.on('data', (d) => {
-      err += d
-    })
-    child.on('close', (code) => resolve({code, err, out}))
+if (process.env.AV_BENCH_INNER === '1') {
+  await measure()
+} else {
+  // Re-run inside a private session bus with an unlocked keyring, in a throwaway HOME.
+  const home = mkdtempSync('/tmp/av-bench-home-')
+  const inner = `echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "${process.execPath}" "${fileURLToPath(import.meta.url)}" ${runs}`
+  const result = spawnSync('dbus-run-session', ['--', 'sh', '-c', inner], {
+    env: {...process.env, AV_BENCH_INNER: '1', HOME: home},
+    stdio: ['ignore', 'inherit', 'inherit'],
   })
+  rmSync(home, {force: true, recursive: true})
+  process.exitCode = result.status ?? 1
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+function median(xs) {
+  return xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]
 }
 
-async function hyperfine(commands, exitCodes) {
-  const file = path.join(mkdtempSync('/tmp/av-bench-'), 'hf.json')
-  const args = ['--warmup', '2', '--runs', String(runs), '--export-json', file, '--style', 'basic']
-  for (const [name, command] of Object.entries(commands)) {
-    args.push('--command-name', name, exitCodes[name] === 0 ? command : `${command}; true`)
+async function measure() {
+  const {KeyringStore} = await import(path.join(repo, 'dist/lib/secret-store.js'))
+  const {encodeKeyPair, profileAccount} = await import(path.join(repo, 'dist/lib/credentials.js'))
+  await new KeyringStore().set(profileAccount('default'), encodeKeyPair({accessKeyId: AKID, secretAccessKey: SECRET}))
+
+  const body =
+    '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>' +
+    '<Arn>arn:aws:iam::123456789012:user/bench</Arn><UserId>AIDABENCH</UserId><Account>123456789012</Account>' +
+    '</GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>'
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.end(body))
+  })
+  await new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const endpoint = `http://127.0.0.1:${server.address().port}`
+
+  const root = mkdtempSync('/tmp/av-bench-')
+  chmodSync(root, 0o755)
+  const policy = path.join(root, 'etc', 'policy.json')
+  mkdirSync(path.dirname(policy))
+  writeFileSync(policy, JSON.stringify({endpoints: ['http://127.0.0.1:*']}))
+  const prefix = path.join(root, 'opt', 'av')
+  const install = spawnSync(
+    process.execPath,
+    [
+      path.join(repo, 'bin/run.js'),
+      'install',
+      '--prefix',
+      prefix,
+      '--bin-dir',
+      path.join(root, 'bin'),
+      '--policy',
+      policy,
+    ],
+    {encoding: 'utf8'},
+  )
+  if (install.status !== 0) throw new Error(`av install failed: ${install.stderr}`)
+
+  const args = ['sts', 'get-caller-identity', '--endpoint-url', endpoint, '--region', 'us-east-1']
+  const env = {...process.env, AV_POLICY: policy}
+  const cases = [
+    ['node -e 0', process.execPath, ['-e', '0'], env],
+    [
+      'plain aws',
+      '/usr/bin/python3',
+      ['-I', '/usr/bin/aws', ...args],
+      {...env, AWS_ACCESS_KEY_ID: AKID, AWS_SECRET_ACCESS_KEY: SECRET},
+    ],
+    ['av run -- aws', process.execPath, [path.join(repo, 'bin/run.js'), 'run', '--', 'aws', ...args], env],
+    ['installed aws shim', path.join(prefix, 'bin', 'aws'), args, env],
+  ]
+
+  /** Run one command without blocking the event loop (the endpoint answers from this process). */
+  function timeRun(file, argv, e) {
+    return new Promise((resolve, reject) => {
+      const start = process.hrtime.bigint()
+      execFile(file, argv, {encoding: 'utf8', env: e}, (error, stdout, stderr) => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6
+        if (error) reject(new Error(`${file} failed (${error.code}): ${stderr}`))
+        else if (`${stdout}${stderr}`.includes('avCanarySecret')) reject(new Error(`${file} printed the secret`))
+        else resolve(ms)
+      })
+    })
   }
 
-  const r = await run(['hyperfine', ...args])
-  if (r.code !== 0) throw new Error(`hyperfine failed: ${r.err}`)
-  const json = JSON.parse(readFileSync(file, 'utf8'))
-  rmSync(path.dirname(file), {force: true, recursive: true})
-  return Object.fromEntries(json.results.map((x) => [x.command, x.median * 1000]))
-}
-
-async function harness(commands) {
-  const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]))
-  for (let i = 0; i < runs + 2; i++) {
-    // Interleaved so that load from elsewhere on the machine hits every command alike.
-    for (const [name, command] of Object.entries(commands)) {
-      const t = process.hrtime.bigint()
-      // eslint-disable-next-line no-await-in-loop
-      await run(['/bin/sh', '-c', command])
-      if (i >= 2) times[name].push(Number(process.hrtime.bigint() - t) / 1e6)
+  // Interleave the cases run by run so machine load drifts hit them alike.
+  const times = new Map(cases.map(([name]) => [name, []]))
+  for (let i = 0; i <= runs; i++) {
+    for (const [name, file, argv, e] of cases) {
+      // eslint-disable-next-line no-await-in-loop -- one command at a time
+      const ms = await timeRun(file, argv, e)
+      if (i > 0) times.get(name).push(ms) // the first round warms caches
     }
   }
 
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]))
-}
-
-const world = await startAvWorld({keySuffix: 'BNCH'})
-try {
-  const {endpoint, install, key, sandbox} = world
-  const {url} = endpoint
-  const extra = process.env.NODE_EXTRA_CA_CERTS ? {NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS} : {}
-  const plainHome = sandbox.userDir('plain-home')
-  world.writeUserFile(
-    '../plain-home/.aws/credentials',
-    `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`,
-  )
-  world.writeUserFile('../plain-home/.aws/config', '[default]\nregion = eu-west-1\noutput = json\n')
-  const userEnv = {...sandbox.env, ...install.env, ...extra}
-  const sts = ['sts', 'get-caller-identity', '--endpoint-url', url]
-  const commands = {
-    'plain aws': asUser(world, {...userEnv, HOME: plainHome}, [...AWS_CLI, ...sts]),
-    'av run -- aws': asUser(world, userEnv, [process.execPath, install.av, 'run', '--', 'aws', ...sts]),
-    'installed aws launcher': asUser(world, userEnv, [install.aws, ...sts]),
-    'node -e 0': asUser(world, userEnv, [process.execPath, '-e', '0']),
-    'av credential-helper aws (refusal)': asUser(world, userEnv, [
-      process.execPath,
-      install.av,
-      'credential-helper',
-      'aws',
-      '--profile',
-      'default',
-    ]),
-  }
-  const exitCodes = {}
-  for (const [name, command] of Object.entries(commands)) {
-    // eslint-disable-next-line no-await-in-loop
-    const r = await run(['/bin/sh', '-c', command])
-    exitCodes[name] = r.code
-    const expected = name.includes('refusal') ? r.code !== 0 : r.code === 0
-    if (!expected) throw new Error(`${name} exited ${r.code}: ${r.err}`)
-    if (`${r.out}${r.err}`.includes('avCanarySecret')) throw new Error(`${name} printed a canary secret`)
+  const plain = median(times.get('plain aws'))
+  for (const [name] of cases) {
+    const m = median(times.get(name))
+    console.log(`${name.padEnd(20)} median ${m.toFixed(0).padStart(6)} ms   ×${(m / plain).toFixed(2)} plain aws`)
   }
 
-  const useHyperfine = spawnSync('hyperfine', ['--version']).status === 0
-  const medians = useHyperfine ? await hyperfine(commands, exitCodes) : await harness(commands)
-  const requests = endpoint.requests.filter((r) => r.operation === 'GetCallerIdentity')
-  const unverified = requests.filter((r) => !r.verified).length
-  console.log(`\nav launcher bench (${useHyperfine ? 'hyperfine' : 'node harness'}, ${runs} runs each, medians)`)
-  for (const [name, ms] of Object.entries(medians)) console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(8)} ms`)
-  const ratio = (a, b) => (medians[a] / medians[b]).toFixed(3)
-  console.log(`  av run / plain aws                   ${ratio('av run -- aws', 'plain aws')}x   (target <= 1.15)`)
-  console.log(
-    `  launcher / plain aws                 ${ratio('installed aws launcher', 'plain aws')}x   (target <= 1.15)`,
-  )
-  console.log(
-    `  helper (refusal) / node -e 0         ${ratio('av credential-helper aws (refusal)', 'node -e 0')}x   (target <= 1.25)`,
-  )
-  console.log(`  endpoint: ${requests.length} GetCallerIdentity requests, ${unverified} with a bad signature`)
-} finally {
-  await world.stop()
+  spawnSync(process.execPath, [path.join(repo, 'bin/run.js'), 'uninstall', '--prefix', prefix], {stdio: 'ignore'})
+  rmSync(root, {force: true, recursive: true})
+  server.close()
 }
