@@ -222,6 +222,18 @@ describe('attacks by the same user on a root-installed av', () => {
         },
       )
 
+      await t.test('the stolen environment used for `configure export-credentials`: refused, no key', async () => {
+        const exportArgv = [...AWS_CLI, 'configure', 'export-credentials', '--format', 'env']
+        const r = await world.sandbox.run(['/bin/sh', '-c', '"$@"; exit $?', 'sh', ...exportArgv], {
+          cleanEnv: true,
+          env: stolenEnv,
+        })
+        assert.notEqual(r.code, 0, r.stdout)
+        assert.ok(!r.stdout.includes(world.key.accessKeyId), 'the access key id was printed')
+        assert.match(r.stderr, /argv-mismatch|grandparent-not-launcher|launcher-untrusted/)
+        world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
+      })
+
       await t.test('kill -USR1 of the launcher opens no inspector and does not stop the run', async () => {
         const r = await world.sandbox.run(['kill', '-USR1', String(run.pid)])
         assert.equal(r.code, 0, r.stderr)
@@ -321,6 +333,31 @@ describe('attacks by the same user on a root-installed av', () => {
       assert.deepEqual(launcherArgv.slice(0, 3), [process.execPath, world.install.av, 'run'])
       assertGenuineCall(r, mark)
     })
+  })
+
+  it('a genuine run under strace (the same user ptraces the chain): traced, nothing sent', async () => {
+    assert.equal(spawnSync('strace', ['-V']).status, 0, 'strace is installed (Debian package strace)')
+    const mark = world.endpoint.requests.length
+    const r = await world.sandbox.run(
+      [
+        'strace',
+        '-f',
+        '-o',
+        '/dev/null',
+        process.execPath,
+        world.install.av,
+        'run',
+        '--',
+        'aws',
+        'sts',
+        'get-caller-identity',
+        '--endpoint-url',
+        url,
+      ],
+      {env: world.install.env},
+    )
+    assertRefused(r, /traced/)
+    assertNothingSent(mark)
   })
 
   describe("steering the launcher through its environment and the user's ~/.aws", () => {
