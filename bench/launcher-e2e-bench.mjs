@@ -6,7 +6,7 @@
 //   shim    <prefix>/bin/aws sts get-caller-identity                  (the installed launcher)
 //   helper  node <installed av> credential-helper aws (refusal path: no token) vs node -e 0
 // Prints medians and ratios (targets, not asserted: launcher <= 1.15x plain aws, helper <= 1.25x node -e 0).
-// Uses hyperfine when installed (apt-get install hyperfine), else a Node harness. Usage: node bench/launcher-bench.mjs [runs]
+// Uses hyperfine when installed (apt-get install hyperfine), else a Node harness. Usage: node bench/launcher-e2e-bench.mjs [runs]
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
