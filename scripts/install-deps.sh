@@ -3,6 +3,7 @@
 #   gnome-keyring + dbus: the real Secret Service in a headless session (secret-tool: libsecret-tools)
 #   awscli: the real AWS CLI v2, run by av as /usr/bin/python3 -I /usr/bin/aws
 #   util-linux (setpriv), passwd (useradd), procps: the unprivileged attacker user in the attack tests
+#   strace, gcc + libc6-dev: attack tests that trace the CLI and build an LD_PRELOAD library
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli util-linux passwd procps >/dev/null
+apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli python3 util-linux passwd procps strace gcc libc6-dev >/dev/null
 npm ci --no-audit --no-fund
