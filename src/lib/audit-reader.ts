@@ -212,9 +212,14 @@ export async function followAuditLog(
       } catch {}
 
       if (ino !== cursor.ino) {
-        // Rotated (or first created): finish the old file, then start the new one from its first byte.
+        // Rotated (or first created): finish the old file, read whole any file rotated in after it (several
+        // rotations may happen between two polls), then start the new current file from its first byte.
         emit(drain(fs, cursor))
-        if (cursor.fd !== null) fs.closeSync(cursor.fd)
+        if (cursor.fd !== null) {
+          fs.closeSync(cursor.fd)
+          emit(rotatedSince(fs, dir, cursor.ino))
+        }
+
         cursor.fd = null
         cursor.partial = Buffer.alloc(0)
         openCurrent(fs, file, cursor)
@@ -224,6 +229,26 @@ export async function followAuditLog(
   } finally {
     if (cursor.fd !== null) fs.closeSync(cursor.fd)
   }
+}
+
+/** Lines of the rotated files newer than the one with inode `ino` (oldest first); none when it is gone. */
+function rotatedSince(fs: NonNullable<FollowOptions['fs']>, dir: string, ino: number): string[] {
+  const rotated = listAuditFiles(dir, fs).filter((f) => f.index > 0)
+  const at = rotated.findIndex((f) => {
+    try {
+      return fs.statSync(path.join(dir, f.name)).ino === ino
+    } catch {
+      return false
+    }
+  })
+  if (at === -1) return []
+  return rotated.slice(at + 1).flatMap((f) => {
+    try {
+      return fs.readFileSync(path.join(dir, f.name), 'utf8').split('\n')
+    } catch {
+      return []
+    }
+  })
 }
 
 function openCurrent(fs: NonNullable<FollowOptions['fs']>, file: string, cursor: Cursor): void {
