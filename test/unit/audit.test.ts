@@ -23,9 +23,9 @@ import {MemoryStore} from '../fakes/memory-store.js'
 
 const CANARY_SECRET = 'avCanarySecret/AbCdEfGhIjKlMnOpQrStUv123'
 const roots: string[] = []
-after(() => {
-  for (const root of roots) fs.rmSync(root, {force: true, recursive: true})
-})
+function cleanup(): void {
+  for (const root of roots.splice(0)) fs.rmSync(root, {force: true, recursive: true})
+}
 
 function tempDir(): string {
   const root = fs.mkdtempSync(path.join(tmpdir(), 'av-audit-'))
@@ -66,6 +66,8 @@ function writeLines(file: string, lines: string[]): void {
 }
 
 describe('audit log: writing', () => {
+  after(cleanup)
+
   it('writes one chained, keyed JSON line per event, 0600 in a 0700 dir, and keeps the head in the store', async () => {
     const {dir, store} = await writeLog(3)
     const file = path.join(dir, AUDIT_FILE)
@@ -215,6 +217,8 @@ describe('audit log: writing', () => {
 })
 
 describe('audit log: never a secret', () => {
+  after(cleanup)
+
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['a secret-named field', {secretAccessKey: CANARY_SECRET}, 'secretAccessKey', /^\[redacted:secret-field]$/],
     ['a token-named field', {token: 'short'}, 'token', /^\[redacted:secret-field]$/],
@@ -280,6 +284,8 @@ function failing(call: keyof AuditFs): AuditFs {
 }
 
 describe('audit log: record before release', () => {
+  after(cleanup)
+
   for (const call of ['fsyncSync', 'writeSync', 'mkdirSync'] as const) {
     it(`rejects with audit-failed when ${call} fails, and moves no chain head`, async () => {
       const dir = tempDir()
@@ -311,6 +317,8 @@ describe('audit log: record before release', () => {
 })
 
 describe('audit log: verify finds each kind of tampering', () => {
+  after(cleanup)
+
   it('an edited line: mac mismatch at that line', async () => {
     const {dir, store} = await writeLog(10)
     const lines = fileLines(file(dir))
