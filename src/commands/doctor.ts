@@ -13,7 +13,7 @@ export default class Doctor extends AvCommand {
 Plaintext keys in files, the environment or CLI caches; profiles not using this av (or a user-writable one);
 av and the AWS CLI runtime root-owned; the \`aws\` on PATH; plugins, history, aliases and models; the secret
 store and the token key; ptrace scope and core dumps; the audit trail. Exits 1 when something is exposed.`
-static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
+  static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
 
   async run(): Promise<DoctorReport> {
     await this.parse(Doctor)

@@ -15,7 +15,7 @@ import {realContext} from '../lib/context.js'
 import {EXIT} from '../lib/errors.js'
 import {stateDir} from '../lib/paths.js'
 
-const EVENTS = ['gate', 'install', 'migrate', 'refusal', 'release', 'restore', 'session-clear', 'uninstall']
+const EVENTS = ['gate', 'install', 'migrate', 'refusal', 'release', 'restore', 'run', 'session-clear', 'uninstall']
 
 export default class Log extends AvCommand {
   static description = `Show the audit trail: every credential release, helper refusal and gate decision.
@@ -24,15 +24,15 @@ export default class Log extends AvCommand {
 streamed and followed; with --verify it prints one object {ok, lines, files, firstBroken?}.
 --verify checks the whole hash chain (edits, deleted or reordered lines, a truncated tail, across rotated files)
 and exits 1 at the first broken line.`
-// `--json` here means JSON lines (one object per entry), which oclif's single-document JSON flag cannot print.
+  // `--json` here means JSON lines (one object per entry), which oclif's single-document JSON flag cannot print.
   static enableJsonFlag = false
-static examples = [
+  static examples = [
     '<%= config.bin %> log --since 1h',
     '<%= config.bin %> log --profile prod --event refusal',
     '<%= config.bin %> log -f --json',
     '<%= config.bin %> log --verify',
   ]
-static flags = {
+  static flags = {
     event: Flags.string({description: 'only this kind of event', options: EVENTS}),
     follow: Flags.boolean({char: 'f', description: 'keep printing new entries as they are written (Ctrl-C stops)'}),
     json: Flags.boolean({description: 'one JSON object per line (JSON lines)'}),

@@ -105,9 +105,16 @@ export function outcomeOf(entry: AuditEntry): string {
   if (entry.event === 'release') {
     const kind = text(entry.kind ?? entry.credentials)
     const expires = entry.expiration ?? entry.expires
-    return ['released', kind, expires === undefined ? '' : `until ${text(expires)}`].filter(Boolean).join(' ')
+    const parts = [
+      'released',
+      entry.elevated ? 'elevated' : '',
+      kind,
+      expires === undefined ? '' : `until ${text(expires)}`,
+    ]
+    return parts.filter(Boolean).join(' ')
   }
 
+  if (entry.event === 'run' && entry.exitCode !== undefined) return `exit ${text(entry.exitCode)}`
   return text(entry.reason ?? entry.outcome ?? entry.result)
 }
 
@@ -115,6 +122,7 @@ export function outcomeOf(entry: AuditEntry): string {
 export function commandOf(entry: AuditEntry): string {
   if (typeof entry.command === 'string') return entry.command
   if (Array.isArray(entry.argv)) return entry.argv.map((a) => text(a)).join(' ')
+  if (typeof entry.service === 'string') return ['aws', entry.service, text(entry.operation)].join(' ').trimEnd()
   if (typeof entry.argvHash === 'string') return `argv sha256 ${entry.argvHash.slice(0, 12)}…`
   return ''
 }

@@ -38,6 +38,10 @@ interface Pattern {
  * captured in group 1 (`Signature=` and friends) so the rest of a command line stays readable.
  */
 const PATTERNS: Pattern[] = [
+  // First, whole: a token's payload alone may look like a session token, and its mac must not survive that.
+  // An av run token (`v1.<base64url payload>.<base64url mac>`, see token.ts) or any JWT-like token.
+  {kind: 'av-token', regex: /()(?<![\w.-])v\d+\.[\w-]{8,}\.[\w-]{16,}(?![\w-])/g},
+  {kind: 'av-token', regex: /()(?<![\w.-])[\w-]{16,}\.[\w-]{16,}(?:\.[\w-]{8,})?(?![\w.-])/g},
   // Session tokens (STS, SSO) are long base64: 100+ characters of the base64 alphabet.
   {kind: 'aws-session-token', regex: /()(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{100,}={0,2}(?![A-Za-z0-9/+=])/g},
   // Signatures and tokens in URLs, headers and query strings.
@@ -45,8 +49,6 @@ const PATTERNS: Pattern[] = [
     kind: 'signature',
     regex: /((?:X-Amz-Signature|Signature|X-Amz-Security-Token|SessionToken|sig)=)[^\s&"',]+/gi,
   },
-  // An av run token or any JWT-like token: two or three base64url segments joined by dots.
-  {kind: 'av-token', regex: /()(?<![\w.-])[\w-]{16,}\.[\w-]{16,}(?:\.[\w-]{8,})?(?![\w.-])/g},
   // An AWS secret access key: exactly 40 characters of base64, with mixed case (rules out hex digests).
   {
     kind: 'aws-secret-key',

@@ -22,7 +22,7 @@ import {scrubValue} from './audit-scrub.js'
 import {AvError} from './errors.js'
 
 export type AuditEventName =
-  'gate' | 'install' | 'migrate' | 'refusal' | 'release' | 'restore' | 'session-clear' | 'uninstall'
+  'gate' | 'install' | 'migrate' | 'refusal' | 'release' | 'restore' | 'run' | 'session-clear' | 'uninstall'
 
 export interface AuditEvent {
   event: AuditEventName
@@ -47,6 +47,8 @@ export const AUDIT_KEY_ACCOUNT = 'audit-key'
 export const AUDIT_HEAD_ACCOUNT = 'audit-head'
 export const DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 export const DEFAULT_KEEP = 5
+/** A record takes ~80 ms with a real keychain (three store calls); 20 s covers a queue of ~200 writers. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 20_000
 /** `prev` of the very first line. */
 export const GENESIS = '0'.repeat(64)
 
@@ -414,7 +416,7 @@ export class FileAuditLog implements AuditSink {
   private async lock(): Promise<() => void> {
     const file = path.join(this.dir, AUDIT_LOCK)
     const owner = `${this.options.pid ?? process.pid} ${randomBytes(8).toString('hex')}`
-    const deadline = Date.now() + (this.options.lockTimeoutMs ?? 10_000)
+    const deadline = Date.now() + (this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)
     let delay = 1
     for (;;) {
       if (this.tryCreate(file, owner)) {

@@ -118,6 +118,14 @@ describe('av log: reading', () => {
         {event: 'release', kind: 'session', expiration: '2026-11-28T13:00:00Z', profile: 'dev'},
         '2026-11-28 12:00:00Z  release      dev           released session until 2026-…',
       ],
+      [
+        {argvHash: 'cd'.repeat(32), decision: 'allow', event: 'gate', operation: 'ls', profile: 'dev', service: 's3'},
+        '2026-11-28 12:00:00Z  gate         dev           allow                         aws s3 ls',
+      ],
+      [
+        {argvHash: 'cd'.repeat(32), event: 'run', exitCode: 255, profile: 'dev'},
+        '2026-11-28 12:00:00Z  run          dev           exit 255                      argv sha256 cdcdcdcdcdcd…',
+      ],
       [{event: 'migrate'}, '2026-11-28 12:00:00Z  migrate'],
     ]
     assert.equal(

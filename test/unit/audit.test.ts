@@ -261,6 +261,32 @@ describe('audit log: never a secret', () => {
     })
   }
 
+  it('refuses a real-format av run token whole, wherever it appears', async () => {
+    const payload = Buffer.from(
+      JSON.stringify({
+        v: 1,
+        launcherPid: 4242,
+        launcherStart: '123456',
+        profile: 'dev',
+        argvHash: sha256Hex('a'),
+        configHash: sha256Hex('b'),
+        issued: T0,
+        expires: T0 + 3_600_000,
+      }),
+    ).toString('base64url')
+    const mac = Buffer.from('avCanarySecret-mac-0123456789abcdef').toString('base64url')
+    const token = `v1.${payload}.${mac}`
+    const dir = tempDir()
+    await new FileAuditLog(dir, () => T0, {store: new MemoryStore()}).record({
+      detail: `token AV_RUN_TOKEN=${token} was refused`,
+      event: 'refusal',
+      reason: 'token-expired',
+    })
+    const text = fs.readFileSync(path.join(dir, AUDIT_FILE), 'utf8')
+    assert.ok(!text.includes(mac) && !text.includes(payload))
+    assert.equal(JSON.parse(text).detail, 'token AV_RUN_TOKEN=[redacted:av-token] was refused')
+  })
+
   it('keeps harmless values: hashes, key ids, ARNs, commands', () => {
     for (const harmless of [
       sha256Hex('x'),
