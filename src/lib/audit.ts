@@ -62,6 +62,7 @@ const MAC_SUFFIX = /,"mac":"([\da-f]{64})"\}$/
 /** The file-system calls the log makes, so tests can make any of them fail. */
 export type AuditFs = Pick<
   typeof nodeFs,
+  | 'chmodSync'
   | 'closeSync'
   | 'fstatSync'
   | 'fsyncSync'
@@ -325,8 +326,11 @@ export class FileAuditLog implements AuditSink {
     })
   }
 
+  /** The state dir exists and is 0700 (an existing dir of ours that others can enter is tightened). */
   private ensureDir(): void {
     this.fs.mkdirSync(this.dir, {mode: 0o700, recursive: true})
+    const {mode, uid} = this.fs.statSync(this.dir)
+    if ((mode & 0o077) !== 0 && uid === process.getuid?.()) this.fs.chmodSync(this.dir, 0o700)
   }
 
   private append(text: string): void {

@@ -299,16 +299,19 @@ export function checkAwsOnPath(deps: DoctorDeps): Check {
   const fix = 'Run `sudo av install` (it installs the `aws` launcher) and put its directory first on PATH.'
   if (!found) return warn('aws-on-path', 'no `aws` on PATH: agents must call `av run -- aws …`', fix)
   const text = readText(found)
-  const isShim =
-    text !== null &&
-    text.length < 65_536 &&
-    /\bexec\b/.test(text) &&
-    /\brun\s+--\s+aws\b/.test(text) &&
-    (text.includes(deps.avBin) || text.includes(realpathOr(deps.avBin)))
-  if (!isShim) {
+  const isLauncher = text !== null && text.length < 65_536 && /\bexec\b/.test(text) && /\brun\s+--\s+aws\b/.test(text)
+  if (!isLauncher) {
     return warn(
       'aws-on-path',
       `the \`aws\` first on PATH (${found}) is not av's launcher: \`aws\` runs outside av (no gate, no audit; with keys left in files, it reads them)`,
+      fix,
+    )
+  }
+
+  if (!text.includes(deps.avBin) && !text.includes(realpathOr(deps.avBin))) {
+    return warn(
+      'aws-on-path',
+      `the \`aws\` first on PATH (${found}) is the launcher of another av, not of ${deps.avBin}`,
       fix,
     )
   }

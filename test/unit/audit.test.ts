@@ -93,6 +93,14 @@ describe('audit log: writing', () => {
     assert.deepEqual(await verifyAuditLog(dir, store), {files: [AUDIT_FILE], lines: 3, ok: true})
   })
 
+  it('tightens an existing state dir to 0700', async () => {
+    const dir = tempDir()
+    fs.mkdirSync(dir, {mode: 0o755, recursive: true})
+    fs.chmodSync(dir, 0o755)
+    await new FileAuditLog(dir, () => T0, {store: new MemoryStore()}).record({event: 'gate'})
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700)
+  })
+
   it('takes the process chain from the caller, or from the injected seam', async () => {
     const dir = tempDir()
     const seen: number[] = []

@@ -292,6 +292,20 @@ describe('av doctor', () => {
       /sudo av install/,
     ],
     [
+      "another av's launcher first on PATH",
+      (s) => {
+        const other = s.write(
+          path.join(s.root, 'usr/local/bin/aws'),
+          '#!/bin/sh\nexec /usr/bin/node /opt/av/bin/run.js run -- aws "$@"\n',
+        )
+        s.deps.machine = {...s.deps.machine, awsOnPath: () => other}
+      },
+      'aws-on-path',
+      'warn',
+      /is the launcher of another av, not of .*\/opt\/av\/bin\/run\.js/,
+      /sudo av install/,
+    ],
+    [
       'a [plugins] section',
       (s) => {
         fs.appendFileSync(path.join(s.home, '.aws/config'), '[plugins]\ncli_legacy_plugin_path = /tmp/x\nmine = mine\n')
