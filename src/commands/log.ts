@@ -10,7 +10,7 @@ import {
   parseSince,
   readAuditEntries,
 } from '../lib/audit-reader.js'
-import {verifyAuditLog} from '../lib/audit-verify.js'
+import {formatVerifyResult, verifyAuditLog} from '../lib/audit-verify.js'
 import {realContext} from '../lib/context.js'
 import {EXIT} from '../lib/errors.js'
 import {stateDir} from '../lib/paths.js'
@@ -53,14 +53,7 @@ and exits 1 at the first broken line.`
 
     if (flags.verify) {
       const result = await verifyAuditLog(dir, ctx.store)
-      if (flags.json) this.log(JSON.stringify(result))
-      else if (result.ok)
-        this.log(`audit log intact: ${result.lines} lines in ${result.files.length} file(s) under ${dir}`)
-      else {
-        const {file, line, problem} = result.firstBroken!
-        this.log(`audit log broken at ${file} line ${line}: ${problem}`)
-        this.log(`(${dir}; lines before it are intact)`)
-      }
+      this.log(flags.json ? JSON.stringify(result) : formatVerifyResult(result, dir))
 
       if (!result.ok) this.exit(EXIT.findings)
       return

@@ -42,6 +42,12 @@ export interface VerifyResult {
   lines: number
   files: string[]
   firstBroken?: BrokenLine
+  /**
+   * Lines written without the audit key (the keychain was unavailable) after the last keyed line: chained, but
+   * nothing keyed vouches for them, so they are not tamper-evident. Unkeyed lines followed by a keyed one are
+   * covered by its mac through `prev`.
+   */
+  unprotected?: {count: number; first: {file: string; line: number}}
 }
 
 interface Line {
@@ -50,6 +56,8 @@ interface Line {
   line: number
   seq: null | number
   text: string
+  /** Marked as written without the key (and carries no mac). */
+  unkeyed: boolean
 }
 
 export interface VerifyOptions {
@@ -67,12 +75,14 @@ function readLines(dir: string, files: string[], fs: Pick<typeof nodeFs, 'readFi
     if (parts.at(-1) === '') parts.pop()
     for (const [i, part] of parts.entries()) {
       let seq: null | number = null
+      let unkeyed = false
       try {
-        const value = JSON.parse(part) as {seq?: unknown}
+        const value = JSON.parse(part) as {seq?: unknown; unkeyed?: unknown}
         if (typeof value.seq === 'number' && Number.isInteger(value.seq)) seq = value.seq
+        unkeyed = typeof value.unkeyed === 'string'
       } catch {}
 
-      lines.push({file, hash: sha256Hex(part), line: i + 1, seq, text: part})
+      lines.push({file, hash: sha256Hex(part), line: i + 1, seq, text: part, unkeyed})
     }
   }
 
@@ -83,12 +93,16 @@ function readLines(dir: string, files: string[], fs: Pick<typeof nodeFs, 'readFi
 function lineProblem(
   line: Line,
   previous: Line | null,
-  {expired, key, later}: {expired: boolean; key: Buffer; later: Line[]},
+  {expired, key, later}: {expired: boolean; key: Buffer | null; later: Line[]},
 ): null | string {
   const {body, mac} = splitMac(line.text)
   if (line.seq === null) return 'not an audit line (unparsable or without seq)'
-  if (mac === null) return 'the line has no mac (edited, or written without the audit key)'
-  if (macOf(key, body) !== mac) return 'mac mismatch: the line was edited or forged'
+  if (mac === null) {
+    if (!line.unkeyed) return 'the line has no mac (edited, or written without the audit key)'
+  } else {
+    if (!key) return 'the audit key is missing from the secret store, so no keyed line can be checked'
+    if (macOf(key, body) !== mac) return 'mac mismatch: the line was edited or forged'
+  }
 
   const expected = previous ? previous.seq! + 1 : expired ? null : 1
   if (expected !== null && line.seq !== expected) {
@@ -137,8 +151,6 @@ export async function verifyAuditLog(
     return {files, lines: 0, ok: true}
   }
 
-  if (!key) return broken(lines[0]!, 'the audit key is missing from the secret store, so no line can be checked')
-
   // Rotated files are numbered 1..k; the oldest may start past seq 1 only once rotation has reached slot `keep`
   // (a hole below it shows as a seq gap; deleting the oldest file itself leaves it short of `keep`).
   const expired = Math.max(0, ...present.map((f) => f.index)) >= keep
@@ -150,7 +162,18 @@ export async function verifyAuditLog(
   }
 
   const last = previous!
-  if (!head) return broken(last, "no chain head in the secret store (it was deleted, or the log's tail was forged)")
+  const keyed = lines.filter((l) => !l.unkeyed)
+  if (!head && keyed.length > 0) {
+    return broken(keyed.at(-1)!, "no chain head in the secret store (it was deleted, or the log's tail was forged)")
+  }
+
+  const unprotected = lines.slice(keyed.length > 0 ? lines.lastIndexOf(keyed.at(-1)!) + 1 : 0)
+  const intact: VerifyResult = {files, lines: lines.length, ok: true}
+  if (unprotected.length > 0) {
+    intact.unprotected = {count: unprotected.length, first: {file: unprotected[0]!.file, line: unprotected[0]!.line}}
+  }
+
+  if (!head) return intact
   if (head.seq > last.seq!) {
     return broken(
       {file: last.file, line: last.line + 1},
@@ -167,5 +190,24 @@ export async function verifyAuditLog(
     return broken(lines[0]!, `the secret store's chain head (seq ${head.seq}) is older than the oldest line kept`)
   }
 
-  return {files, lines: lines.length, ok: true}
+  return intact
+}
+
+/** `av log --verify` for a person: intact (with a note on unprotected lines) or the first broken line. */
+export function formatVerifyResult(result: VerifyResult, dir: string): string {
+  if (!result.ok) {
+    const {file, line, problem} = result.firstBroken!
+    return `audit log broken at ${file} line ${line}: ${problem}\n(${dir}; lines before it are intact)`
+  }
+
+  const lines = [`audit log intact: ${result.lines} lines in ${result.files.length} file(s) under ${dir}`]
+  if (result.unprotected) {
+    const {count, first} = result.unprotected
+    lines.push(
+      `note: the last ${count} line(s), from ${first.file} line ${first.line}, were written while the keychain was ` +
+        'unavailable: not tamper-evident until the next keyed record',
+    )
+  }
+
+  return lines.join('\n')
 }

@@ -53,7 +53,7 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 20_000
 export const GENESIS = '0'.repeat(64)
 
 /** Fields the log owns; a caller's values for them are ignored. */
-const RESERVED = new Set(['mac', 'prev', 'seq', 'time'])
+const RESERVED = new Set(['mac', 'prev', 'seq', 'time', 'unkeyed'])
 /** Longest string kept in a field; longer values are cut (lines stay far below the tail-read window). */
 const MAX_STRING = 4096
 const TAIL_WINDOW = 256 * 1024
@@ -78,7 +78,7 @@ export type AuditFs = Pick<
 >
 
 export interface AuditLogOptions {
-  /** Holds the chain key and head. Without one the lines are chained but carry no mac (verify reports that). */
+  /** Holds the chain key and head. Without one the lines are chained but unkeyed (verify reports them). */
   store?: SecretStore
   /** Who asked, when the caller does not pass a `chain` field (e.g. a /proc walk from the writing process). */
   processChain?: (pid: number) => ChainLink[]
@@ -282,9 +282,7 @@ export class FileAuditLog implements AuditSink {
     try {
       this.ensureDir()
       release = await this.lock()
-      const {store} = this.options
-      const key = store ? await loadAuditKey(store, {create: true}) : null
-      const head = store ? parseHead(await store.get(AUDIT_HEAD_ACCOUNT)) : null
+      const {head, key, unkeyed} = await this.chainState()
       const tail = this.readTail()
       // Chain on from the file, unless the store's head is ahead of it (a truncated tail): then chain on from the
       // head, so the gap stays in the file for `av log --verify` to report.
@@ -294,6 +292,7 @@ export class FileAuditLog implements AuditSink {
         time: new Date(this.now()).toISOString(),
         seq,
         ...fields,
+        ...(unkeyed ? {unkeyed} : {}),
         prev: from?.hash ?? GENESIS,
       })
       const line = key ? body.slice(0, -1) + `,"mac":"${macOf(key, body)}"}` : body
@@ -305,11 +304,35 @@ export class FileAuditLog implements AuditSink {
       }
 
       this.append((needsNewline ? '\n' : '') + line + '\n')
-      if (store) await store.set(AUDIT_HEAD_ACCOUNT, JSON.stringify({seq, hash: sha256Hex(line)}))
+      if (key) await this.options.store!.set(AUDIT_HEAD_ACCOUNT, JSON.stringify({seq, hash: sha256Hex(line)}))
     } catch (error) {
       throw this.failure(error)
     } finally {
       release?.()
+    }
+  }
+
+  /**
+   * The chain key and head from the secret store. When the store cannot be used (locked, no D-Bus) the line is
+   * still written — a refusal while the keychain is locked is worth keeping — but marked `unkeyed` and without a
+   * mac: verify accepts such lines only after the last keyed head and reports them as not tamper-evident.
+   */
+  private async chainState(): Promise<{
+    head: ChainHead | null
+    key: Buffer | null
+    unkeyed?: 'no-store' | 'store-unavailable'
+  }> {
+    const {store} = this.options
+    if (!store) return {head: null, key: null, unkeyed: 'no-store'}
+    try {
+      const key = await loadAuditKey(store, {create: true})
+      return {head: parseHead(await store.get(AUDIT_HEAD_ACCOUNT)), key}
+    } catch (error) {
+      if (error instanceof AvError && error.code === 'store-unavailable') {
+        return {head: null, key: null, unkeyed: 'store-unavailable'}
+      }
+
+      throw error
     }
   }
 

@@ -477,6 +477,15 @@ export async function checkAuditChain(deps: DoctorDeps, storeUsable: boolean): P
   if (!storeUsable)
     return warn('audit-chain', 'not checked: the secret store is unavailable', 'Fix the secret store first.')
   const result = await (deps.verify ?? verifyAuditLog)(deps.auditDir, deps.store)
+  if (result.ok && result.unprotected) {
+    const {count, first} = result.unprotected
+    return warn(
+      'audit-chain',
+      `the audit trail is intact (${result.lines} lines), but the last ${count}, from ${first.file} line ${first.line}, were written without the audit key and are not tamper-evident`,
+      'Make the keychain available to av (see secret-store); the next record vouches for them.',
+    )
+  }
+
   if (result.ok) return ok('audit-chain', `the audit trail is intact (${result.lines} lines)`)
   const {file, line, problem} = result.firstBroken!
   return fail(

@@ -338,15 +338,57 @@ describe('audit log: record before release', () => {
     })
   }
 
-  it('rejects with audit-failed when the secret store is unavailable', async () => {
-    const dir = tempDir()
-    const store = new MemoryStore()
+  it('still records while the keychain is unavailable: unkeyed, reported by verify until a keyed line covers it', async () => {
+    const {dir, log, store} = await writeLog(3)
     store.unavailable = true
-    await assert.rejects(
-      new FileAuditLog(dir, () => T0, {store}).record({event: 'release'}),
-      (error: unknown) =>
-        error instanceof AvError && error.code === 'audit-failed' && /keychain is unavailable/.test(error.message),
+    await log.record({event: 'refusal', profile: 'dev', reason: 'store-unavailable'})
+    await log.record({event: 'refusal', profile: 'dev', reason: 'store-unavailable'})
+    const lines = fileLines(file(dir)).map((l) => JSON.parse(l))
+    assert.deepEqual(
+      lines.map((l) => [l.seq, l.unkeyed, typeof l.mac]),
+      [
+        [1, undefined, 'string'],
+        [2, undefined, 'string'],
+        [3, undefined, 'string'],
+        [4, 'store-unavailable', 'undefined'],
+        [5, 'store-unavailable', 'undefined'],
+      ],
     )
+    store.unavailable = false
+    assert.deepEqual(await verifyAuditLog(dir, store), {
+      files: [AUDIT_FILE],
+      lines: 5,
+      ok: true,
+      unprotected: {count: 2, first: {file: AUDIT_FILE, line: 4}},
+    })
+    await log.record({event: 'release', profile: 'dev'})
+    assert.deepEqual(await verifyAuditLog(dir, store), {files: [AUDIT_FILE], lines: 6, ok: true})
+    // Covered now: editing an unkeyed line breaks the keyed line after it.
+    const text = fileLines(file(dir))
+    text[3] = text[3]!.replace('"profile":"dev"', '"profile":"prod"')
+    writeLines(file(dir), text)
+    assert.deepEqual((await verifyAuditLog(dir, store)).firstBroken, {
+      file: AUDIT_FILE,
+      line: 5,
+      problem: 'prev mismatch: the line before it was changed or removed',
+    })
+  })
+
+  it('a log written without any store is chained but wholly unprotected', async () => {
+    const dir = tempDir()
+    const log = new FileAuditLog(dir, () => T0)
+    await log.record({event: 'migrate'})
+    await log.record({event: 'restore'})
+    assert.deepEqual(
+      fileLines(file(dir)).map((l) => JSON.parse(l).unkeyed),
+      ['no-store', 'no-store'],
+    )
+    assert.deepEqual(await verifyAuditLog(dir, new MemoryStore()), {
+      files: [AUDIT_FILE],
+      lines: 2,
+      ok: true,
+      unprotected: {count: 2, first: {file: AUDIT_FILE, line: 1}},
+    })
   })
 })
 
@@ -467,6 +509,38 @@ describe('audit log: verify finds each kind of tampering', () => {
     await store.delete(AUDIT_KEY_ACCOUNT)
     assert.deepEqual((await verifyAuditLog(dir, store)).firstBroken?.line, 1)
     assert.match((await verifyAuditLog(dir, store)).firstBroken?.problem ?? '', /audit key is missing/)
+  })
+
+  it('a keyed line rewritten as unkeyed (mac dropped, content changed): the next line breaks', async () => {
+    const {dir, store} = await writeLog(6)
+    const lines = fileLines(file(dir))
+    const forged = {...JSON.parse(lines[2]!), profile: 'other', unkeyed: 'store-unavailable'}
+    delete forged.mac
+    lines[2] = JSON.stringify(forged)
+    writeLines(file(dir), lines)
+    assert.deepEqual((await verifyAuditLog(dir, store)).firstBroken, {
+      file: AUDIT_FILE,
+      line: 4,
+      problem: 'prev mismatch: the line before it was changed or removed',
+    })
+  })
+
+  it('the tail from the head on rewritten as unkeyed lines: the head no longer matches', async () => {
+    const {dir, store} = await writeLog(4)
+    const lines = fileLines(file(dir))
+    for (let i = 2; i < 4; i++) {
+      const value = {...JSON.parse(lines[i]!), unkeyed: 'store-unavailable'}
+      delete value.mac
+      if (i > 2) value.prev = sha256Hex(lines[i - 1]!)
+      lines[i] = JSON.stringify(value)
+    }
+
+    writeLines(file(dir), lines)
+    assert.deepEqual((await verifyAuditLog(dir, store)).firstBroken, {
+      file: AUDIT_FILE,
+      line: 4,
+      problem: 'chain head mismatch: the line with seq 4 is not the one recorded as the head',
+    })
   })
 
   it('an empty log with no head is intact', async () => {

@@ -423,6 +423,22 @@ describe('av doctor', () => {
     ],
   ]
 
+  it('warns about audit lines written while the keychain was unavailable', async () => {
+    const s = await sandbox()
+    s.store.unavailable = true
+    await new FileAuditLog(s.deps.auditDir, Date.now, {store: s.store}).record({
+      event: 'refusal',
+      reason: 'store-unavailable',
+    })
+    s.store.unavailable = false
+    const check = (await runDoctor(s.deps)).checks.find((c) => c.id === 'audit-chain')
+    assert.equal(check?.status, 'warn')
+    assert.match(
+      check?.message ?? '',
+      /intact \(3 lines\), but the last 1, from audit\.jsonl line 3, were written without the audit key/,
+    )
+  })
+
   for (const [name, seed, id, status, message, fix, also = []] of exposures) {
     it(`finds ${name}`, async () => {
       const s = await sandbox()
