@@ -8,14 +8,16 @@
 
 export type SecretKind = 'av-token' | 'aws-secret-key' | 'aws-session-token' | 'secret-field' | 'signature'
 
-/** Field names whose value is never written, whatever it looks like (compared lower-case, without - and _). */
+/**
+ * Field names whose value is never written, whatever it looks like (compared lower-case, without - and _).
+ * Not `credentials`: the helper records which kind it released there (`session`, `role`, `durable`).
+ */
 const SECRET_FIELD_NAMES = new Set([
   'accesstoken',
   'authorization',
   'avruntoken',
   'awssecretaccesskey',
   'awssessiontoken',
-  'credentials',
   'password',
   'privatekey',
   'secret',

@@ -295,6 +295,32 @@ describe('audit log: never a secret', () => {
     assert.equal(JSON.parse(text).detail, 'token AV_RUN_TOKEN=[redacted:av-token] was refused')
   })
 
+  it('keeps descriptive fields: the kind of credentials released, reason codes, hashes', async () => {
+    const dir = tempDir()
+    const fields = {
+      argvHash: sha256Hex('x'),
+      cached: false,
+      credentials: 'session',
+      profile: 'dev',
+      reason: 'token-expired',
+    }
+    await new FileAuditLog(dir, () => T0, {store: new MemoryStore()}).record({event: 'release', ...fields})
+    const line = JSON.parse(fs.readFileSync(path.join(dir, AUDIT_FILE), 'utf8'))
+    assert.deepEqual(
+      {...line, chain: undefined, mac: undefined, pid: undefined, prev: undefined, seq: undefined, time: undefined},
+      {
+        ...fields,
+        chain: undefined,
+        event: 'release',
+        mac: undefined,
+        pid: undefined,
+        prev: undefined,
+        seq: undefined,
+        time: undefined,
+      },
+    )
+  })
+
   it('keeps harmless values: hashes, key ids, ARNs, commands', () => {
     for (const harmless of [
       sha256Hex('x'),
