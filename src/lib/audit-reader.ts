@@ -95,26 +95,32 @@ function text(value: unknown): string {
 /** decision / reason column: what happened, in a few words. */
 export function outcomeOf(entry: AuditEntry): string {
   if (entry.decision !== undefined) {
-    const parts = [text(entry.decision)]
-    if (entry.category !== undefined) parts.push(text(entry.category))
-    if (entry.approver !== undefined) parts.push(`via ${text(entry.approver)}: ${text(entry.answer)}`)
-    return parts.join(' ')
+    const parts = [text(entry.decision), text(entry.category)]
+    if (entry.approver !== undefined && entry.approver !== null) {
+      parts.push(`via ${text(entry.approver)}: ${text(entry.answer)}`)
+    }
+
+    return parts.filter(Boolean).join(' ')
   }
 
   if (entry.event === 'refusal') return `refused: ${text(entry.reason)}`
   if (entry.event === 'release') {
-    const kind = text(entry.kind ?? entry.credentials)
-    const expires = entry.expiration ?? entry.expires
+    const expires = text(entry.expiration ?? entry.expires)
     const parts = [
-      'released',
+      text(entry.kind ?? entry.credentials) || 'released',
       entry.elevated ? 'elevated' : '',
-      kind,
-      expires === undefined ? '' : `until ${text(expires)}`,
+      entry.cached ? '(cached)' : '',
+      // Same-day expiry as a time of day: the column is narrow.
+      expires
+        ? `until ${expires.startsWith(entry.time.slice(0, 11)) ? expires.slice(11).replace('.000Z', 'Z') : expires}`
+        : '',
     ]
     return parts.filter(Boolean).join(' ')
   }
 
   if (entry.event === 'run' && entry.exitCode !== undefined) return `exit ${text(entry.exitCode)}`
+  if (Array.isArray(entry.cleared)) return `cleared ${entry.cleared.map((c) => text(c)).join(', ') || 'nothing'}`
+  if (Array.isArray(entry.profiles)) return entry.profiles.map((p) => text(p)).join(', ')
   return text(entry.reason ?? entry.outcome ?? entry.result)
 }
 
@@ -129,9 +135,9 @@ export function commandOf(entry: AuditEntry): string {
 
 const COLUMNS = [
   {title: 'TIME', width: 22},
-  {title: 'EVENT', width: 13},
+  {title: 'EVENT', width: 15},
   {title: 'PROFILE', width: 14},
-  {title: 'DECISION/REASON', width: 30},
+  {title: 'DECISION/REASON', width: 34},
   {title: 'COMMAND', width: 0},
 ]
 

@@ -100,40 +100,62 @@ describe('av log: reading', () => {
     const rows: Array<[Partial<AuditEntry>, string]> = [
       [
         {
+          answer: 'approved',
+          approver: 'tty',
+          category: 'decrypt',
           command: 'aws ssm get-parameter --name x --with-decryption',
           decision: 'approve',
-          category: 'decrypt',
-          approver: 'tty',
-          answer: 'approved',
           event: 'gate',
           profile: 'prod',
         },
-        '2026-11-28 12:00:00Z  gate         prod          approve decrypt via tty: app… aws ssm get-parameter --name x --with-decryption',
+        '2026-11-28 12:00:00Z  gate           prod          approve decrypt via tty: approved aws ssm get-parameter --name x --with-decryption',
       ],
       [
-        {event: 'refusal', profile: 'dev', reason: 'parent-not-runtime', argvHash: 'ab'.repeat(32)},
-        '2026-11-28 12:00:00Z  refusal      dev           refused: parent-not-runtime   argv sha256 abababababab…',
+        {
+          argvHash: 'cd'.repeat(32),
+          category: null,
+          decision: 'allow',
+          event: 'gate',
+          operation: 'ls',
+          profile: 'dev',
+          service: 's3',
+        },
+        '2026-11-28 12:00:00Z  gate           dev           allow                             aws s3 ls',
       ],
       [
-        {event: 'release', kind: 'session', expiration: '2026-11-28T13:00:00Z', profile: 'dev'},
-        '2026-11-28 12:00:00Z  release      dev           released session until 2026-…',
+        {argvHash: 'ab'.repeat(32), event: 'refusal', profile: 'dev', reason: 'parent-not-runtime'},
+        '2026-11-28 12:00:00Z  refusal        dev           refused: parent-not-runtime       argv sha256 abababababab…',
       ],
       [
-        {argvHash: 'cd'.repeat(32), decision: 'allow', event: 'gate', operation: 'ls', profile: 'dev', service: 's3'},
-        '2026-11-28 12:00:00Z  gate         dev           allow                         aws s3 ls',
+        {
+          cached: true,
+          credentials: 'session',
+          event: 'release',
+          expiration: '2026-11-28T12:59:33.000Z',
+          profile: 'dev',
+        },
+        '2026-11-28 12:00:00Z  release        dev           session (cached) until 12:59:33Z',
+      ],
+      [
+        {credentials: 'durable', elevated: true, event: 'release', expiration: '2026-11-29T01:00:00Z', profile: 'dev'},
+        '2026-11-28 12:00:00Z  release        dev           durable elevated until 2026-11-2… ',
       ],
       [
         {argvHash: 'cd'.repeat(32), event: 'run', exitCode: 255, profile: 'dev'},
-        '2026-11-28 12:00:00Z  run          dev           exit 255                      argv sha256 cdcdcdcdcdcd…',
+        '2026-11-28 12:00:00Z  run            dev           exit 255                          argv sha256 cdcdcdcdcdcd…',
       ],
-      [{event: 'migrate'}, '2026-11-28 12:00:00Z  migrate'],
+      [
+        {cleared: ['session:dev', 'role:ops'], event: 'session-clear', profile: null},
+        '2026-11-28 12:00:00Z  session-clear                cleared session:dev, role:ops',
+      ],
+      [{event: 'migrate', profiles: ['dev', 'prod']}, '2026-11-28 12:00:00Z  migrate                      dev, prod'],
     ]
     assert.equal(
       formatAuditHeader(),
-      'TIME                  EVENT        PROFILE       DECISION/REASON               COMMAND',
+      'TIME                  EVENT          PROFILE       DECISION/REASON                   COMMAND',
     )
     for (const [entry, row] of rows) {
-      assert.equal(formatAuditRow({time: '2026-11-28T12:00:00.000Z', ...entry} as AuditEntry), row)
+      assert.equal(formatAuditRow({time: '2026-11-28T12:00:00.000Z', ...entry} as AuditEntry), row.trimEnd())
     }
   })
 
