@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what av's demo and tests need on Debian/Ubuntu, then the npm dependencies. Run as root (or via sudo).
+#   gnome-keyring + dbus: the real Secret Service in a headless session (secret-tool: libsecret-tools)
+#   awscli: the real AWS CLI v2, run by av as /usr/bin/python3 -I /usr/bin/aws
+#   util-linux (setpriv), passwd (useradd), procps: the unprivileged attacker user in the attack tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (sudo $0): it installs Debian packages" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli util-linux passwd procps >/dev/null
+npm ci --no-audit --no-fund
