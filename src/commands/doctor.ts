@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {AvCommand} from '../base-command.js'
 import {realContext} from '../lib/context.js'
-import {DEFAULT_AWS_CLI, type DoctorReport, formatDoctorReport, runDoctor, systemMachineFacts} from '../lib/doctor.js'
+import {type DoctorReport, formatDoctorReport, runDoctor, runtimeToCheck, systemMachineFacts} from '../lib/doctor.js'
 import {EXIT} from '../lib/errors.js'
 import {stateDir} from '../lib/paths.js'
 import {loadPolicy} from '../lib/policy.js'
@@ -25,7 +25,7 @@ store and the token key; ptrace scope and core dumps; the audit trail. Exits 1 w
       auditDir: stateDir(ctx),
       avBin: path.join(this.config.root, 'bin', 'run.js'),
       machine: systemMachineFacts(ctx.env),
-      runtime: policy.awsCli ?? DEFAULT_AWS_CLI,
+      runtime: runtimeToCheck(policy.awsCli, ctx.platform),
     })
     if (!this.jsonEnabled()) this.log(formatDoctorReport(report))
     // Set, not thrown: with --json the report must still be printed (oclif prints what run returns).

@@ -14,6 +14,7 @@ import {parse as parseShell} from 'shell-quote'
 import type {SecretStore} from './secret-store.js'
 
 import {verifyAuditLog, type VerifyResult} from './audit-verify.js'
+import {builtinRuntimes, DEFAULT_AWS_CLI} from './caller-check.js'
 import {AvError} from './errors.js'
 import {awsConfigFile, awsCredentialsFile, type PathEnv} from './paths.js'
 import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
@@ -60,8 +61,14 @@ export interface DoctorDeps extends PathEnv {
   verify?: (dir: string, store: SecretStore) => Promise<VerifyResult>
 }
 
-/** The runtime av runs when the policy names none (Debian package `awscli`). */
-export const DEFAULT_AWS_CLI = ['/usr/bin/python3', '-I', '/usr/bin/aws']
+/**
+ * The runtime to check: the policy's `awsCli`, else the first built-in candidate the launcher would find
+ * (Debian's package, then the official installer), else the Debian default (reported missing).
+ */
+export function runtimeToCheck(awsCli: string[] | undefined, platform: NodeJS.Platform): string[] {
+  if (awsCli) return awsCli
+  return builtinRuntimes(platform).find((argv) => nodeFs.existsSync(argv[0]!)) ?? DEFAULT_AWS_CLI
+}
 
 function readText(file: string): null | string {
   try {

@@ -11,6 +11,7 @@ import {
   formatDoctorReport,
   type MachineFacts,
   runDoctor,
+  runtimeToCheck,
 } from '../../src/lib/doctor.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 
@@ -422,6 +423,17 @@ describe('av doctor', () => {
       /av log --verify/,
     ],
   ]
+
+  it("checks the policy's runtime, else the launcher's first built-in candidate", () => {
+    assert.deepEqual(runtimeToCheck(['/opt/aws/bin/aws'], 'linux'), ['/opt/aws/bin/aws'])
+    const builtin = runtimeToCheck(undefined, 'linux')
+    assert.ok(
+      [['/usr/bin/python3', '-I', '/usr/bin/aws'], ['/usr/local/aws-cli/v2/current/bin/aws']].some(
+        (c) => JSON.stringify(c) === JSON.stringify(builtin),
+      ),
+      JSON.stringify(builtin),
+    )
+  })
 
   it('warns about audit lines written while the keychain was unavailable', async () => {
     const s = await sandbox()
