@@ -1,0 +1,117 @@
+/**
+ * `av status`: for each AWS profile, where its credentials live and whether config runs av for it, plus the
+ * settings that would leak through the AWS CLI (`[plugins]`, `cli_history = enabled`). Read-only.
+ */
+import type {AwsFileSystem} from './aws-files.js'
+import type {IniDocument, IniSection} from './ini-document.js'
+import type {SecretStore} from './secret-store.js'
+
+import {documentOf} from './aws-files.js'
+import {profileOfAccount} from './credentials.js'
+import {AvError} from './errors.js'
+import {avEntry, CREDENTIAL_KEYS} from './migration-record.js'
+
+export type CredentialSource = 'none' | 'other' | 'plaintext' | 'store'
+
+export interface ProfileStatus {
+  profile: string
+  /** Where the profile's credentials come from as the AWS CLI would use them. */
+  source: CredentialSource
+  /** For `other`: role, sso, login or credential_process. */
+  detail?: string
+  /** The config file runs av's helper for this profile. */
+  referencesAv: boolean
+  /** The OS keychain holds av's item for this profile (null: the keychain could not be asked). */
+  stored: boolean | null
+  warnings: string[]
+}
+
+export interface StatusReport {
+  files: {config: string; credentials: string}
+  profiles: ProfileStatus[]
+  /** File-wide warnings: plugins, history, an unavailable keychain. */
+  warnings: string[]
+}
+
+function otherSource(config: IniDocument, section: IniSection | undefined, profile: string): null | string {
+  if (!section) return null
+  const keys = section.entries.filter((e) => e.parent === undefined).map((e) => e.key)
+  if (keys.includes('role_arn')) return 'role (role_arn)'
+  if (keys.some((k) => k.startsWith('sso_'))) return 'IAM Identity Center (sso_*)'
+  if (keys.includes('login_session')) return 'aws login (login_session)'
+  if (keys.includes('credential_process') && !avEntry(config, section, profile)) return 'another credential_process'
+  return null
+}
+
+export async function readStatus(deps: {
+  fs: AwsFileSystem
+  paths: {config: string; credentials: string}
+  store: SecretStore
+}): Promise<StatusReport> {
+  const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
+  const config = documentOf(await deps.fs.read(deps.paths.config, 'config'))
+  const warnings: string[] = []
+  let stored: null | Set<string> = null
+  try {
+    stored = new Set((await deps.store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null))
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    warnings.push(`the OS keychain could not be asked: ${error.message}`)
+  }
+
+  const names: string[] = []
+  for (const section of [...credentials.sections, ...config.sections]) {
+    if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
+  }
+
+  for (const name of stored ?? []) if (!names.includes(name)) names.push(name)
+  const profiles = names.map((profile): ProfileStatus => {
+    const credSection = credentials.section(profile)
+    const configSection = config.section(profile)
+    const plaintext = [
+      ...(credSection
+        ? CREDENTIAL_KEYS.filter((k) => credentials.get(credSection, k)).map((k) => [credentials, k] as const)
+        : []),
+      ...(configSection
+        ? CREDENTIAL_KEYS.filter((k) => config.get(configSection, k)).map((k) => [config, k] as const)
+        : []),
+    ]
+    const referencesAv = avEntry(config, configSection, profile) !== undefined
+    const isStored = stored === null ? null : stored.has(profile)
+    const other = otherSource(config, configSection, profile)
+    const status: ProfileStatus = {profile, source: 'none', referencesAv, stored: isStored, warnings: []}
+    if (plaintext.length > 0) {
+      status.source = 'plaintext'
+      const files = [...new Set(plaintext.map(([doc]) => doc.file))]
+      status.warnings.push(`plaintext keys left in ${files.join(' and ')} (run \`av migrate --profile ${profile}\`)`)
+    } else if (other) {
+      status.source = 'other'
+      status.detail = other
+    } else if (referencesAv) {
+      status.source = 'store'
+    }
+
+    if (referencesAv && isStored === false) {
+      status.warnings.push(`${deps.paths.config} runs av for ${profile} but the OS keychain holds no keys for it`)
+    }
+
+    return status
+  })
+
+  if (config.sections.some((s) => s.header === 'plugins')) {
+    warnings.push(
+      `${deps.paths.config} has a [plugins] section: the AWS CLI may load code from it into the process that holds your keys`,
+    )
+  }
+
+  for (const section of config.sections) {
+    const history = config.get(section, 'cli_history')
+    if (history?.value === 'enabled') {
+      warnings.push(
+        `${config.file} line ${history.line + 1}: cli_history = enabled stores request and response bodies in ~/.aws/cli/history`,
+      )
+    }
+  }
+
+  return {files: deps.paths, profiles, warnings}
+}
