@@ -13,6 +13,7 @@ import {
   runDoctor,
   runtimeToCheck,
 } from '../../src/lib/doctor.js'
+import {shimText} from '../../src/lib/install.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 
 const CANARY_ID = 'AKIAAVCANARY0000XXXX'
@@ -43,7 +44,8 @@ async function sandbox(): Promise<Sandbox> {
   const avBin = write(path.join(root, 'opt/av/bin/run.js'), '// av\n')
   const python = write(path.join(root, 'usr/bin/python3'), '')
   const awsEntry = write(path.join(root, 'usr/bin/aws'), '')
-  const shim = write(path.join(root, 'opt/av/shim/aws'), `#!/bin/sh\nexec /usr/bin/node ${avBin} run -- aws "$@"\n`)
+  // The launcher shim exactly as `sudo av install` writes it.
+  const shim = write(path.join(root, 'opt/av/shim/aws'), shimText('/usr/bin/node', avBin, ['run', '--', 'aws']))
   write(
     '.aws/config',
     [
