@@ -9,7 +9,7 @@ import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {SecretStore} from './secret-store.js'
 
-import {FileAuditLog} from './audit.js'
+import {FileAuditLog, procProcessChain} from './audit.js'
 import {systemClock} from './clock.js'
 import {stateDir} from './paths.js'
 import {KeyringStore} from './secret-store.js'
@@ -37,8 +37,11 @@ export function realContext(overrides: Partial<Context> = {}): Context {
   const env = overrides.env ?? process.env
   const home = overrides.home ?? env.HOME ?? homedir()
   const platform = overrides.platform ?? process.platform
+  const store = overrides.store ?? new KeyringStore({platform})
+  // The audit chain's key and head live in the secret store; on Linux each line names who asked (a /proc walk).
+  const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
   return {
-    audit: overrides.audit ?? new FileAuditLog(stateDir({env, home, platform})),
+    audit: overrides.audit ?? new FileAuditLog(stateDir({env, home, platform}), Date.now, {processChain, store}),
     clock: overrides.clock ?? systemClock,
     env,
     home,
@@ -46,7 +49,7 @@ export function realContext(overrides: Partial<Context> = {}): Context {
     platform,
     stderr: overrides.stderr ?? {write: (t) => process.stderr.write(t)},
     stdout: overrides.stdout ?? {write: (t) => process.stdout.write(t)},
-    store: overrides.store ?? new KeyringStore({platform}),
+    store,
     tmpdir: overrides.tmpdir ?? tmpdir(),
     uid: overrides.uid ?? process.getuid?.() ?? -1,
   }

@@ -16,7 +16,7 @@ import type {Output} from './context.js'
 import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
 
-import {FileAuditLog} from './audit.js'
+import {FileAuditLog, procProcessChain} from './audit.js'
 import {
   builtinRuntimes,
   type CallerFacts,
@@ -74,10 +74,16 @@ function readConfigFile(file: string): Buffer {
 
 export function helperDeps(): HelperDeps {
   const {env, platform} = process
+  const store = new KeyringStore({platform})
   return {
     audit(launcherEnv) {
       const source = launcherEnv ?? env
-      return new FileAuditLog(stateDir({env: source, home: source.HOME || homedir(), platform}))
+      // The chain key and head live in the secret store; each line names who asked (helper → aws → launcher → …).
+      const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
+      return new FileAuditLog(stateDir({env: source, home: source.HOME || homedir(), platform}), Date.now, {
+        processChain,
+        store,
+      })
     },
     clock: systemClock,
     env,
@@ -86,7 +92,7 @@ export function helperDeps(): HelperDeps {
     readFile: readConfigFile,
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
-    store: new KeyringStore({platform}),
+    store,
     table: systemProcessTable(platform),
     trustFs: realTrustFs,
   }

@@ -1,0 +1,35 @@
+import path from 'node:path'
+
+import {AvCommand} from '../base-command.js'
+import {realContext} from '../lib/context.js'
+import {type DoctorReport, formatDoctorReport, runDoctor, runtimeToCheck, systemMachineFacts} from '../lib/doctor.js'
+import {EXIT} from '../lib/errors.js'
+import {stateDir} from '../lib/paths.js'
+import {loadPolicy} from '../lib/policy.js'
+
+export default class Doctor extends AvCommand {
+  static description = `Check what is still exposed and what av depends on.
+
+Plaintext keys in files, the environment or CLI caches; profiles not using this av (or a user-writable one);
+av and the AWS CLI runtime root-owned; the \`aws\` on PATH; plugins, history, aliases and models; the secret
+store and the token key; ptrace scope and core dumps; the audit trail. Exits 1 when something is exposed.`
+  static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
+
+  async run(): Promise<DoctorReport> {
+    await this.parse(Doctor)
+    const ctx = realContext()
+    const {policy, warnings} = loadPolicy({env: ctx.env})
+    for (const warning of warnings) this.warn(warning)
+    const report = await runDoctor({
+      ...ctx,
+      auditDir: stateDir(ctx),
+      avBin: path.join(this.config.root, 'bin', 'run.js'),
+      machine: systemMachineFacts(ctx.env),
+      runtime: runtimeToCheck(policy.awsCli, ctx.platform),
+    })
+    if (!this.jsonEnabled()) this.log(formatDoctorReport(report))
+    // Set, not thrown: with --json the report must still be printed (oclif prints what run returns).
+    if (report.exposed) process.exitCode = EXIT.findings
+    return report
+  }
+}
