@@ -14,7 +14,7 @@ import type {Category, Decision, GateDecision} from './types.js'
 
 import {userConfigFile} from '../paths.js'
 import {type CommandTree} from './aws-commands.js'
-import {GLOBAL_RULES, UNLISTED_PATTERNS} from './hand-rules.js'
+import {GLOBAL_RULES, UNLISTED_EXCEPTIONS, UNLISTED_PATTERNS} from './hand-rules.js'
 import {parseAwsArgv, type ParsedCommand} from './parse-argv.js'
 import {conditionHolds, DEFAULT_BY_CONFIDENCE, defaultRuleTable, rulesFor, type RuleTable} from './rules.js'
 
@@ -87,7 +87,9 @@ function findingsFor(parsed: ParsedCommand, rules: RuleTable, policy: Policy): F
   }
 
   const operation = words.at(-1) ?? ''
-  if (matching.length === 0 && words.length > 1 && UNLISTED_PATTERNS.some((p) => p.test(operation))) {
+  const lookalike =
+    UNLISTED_PATTERNS.some((p) => p.test(operation)) && !UNLISTED_EXCEPTIONS.some((p) => p.test(operation))
+  if (matching.length === 0 && words.length > 1 && lookalike) {
     findings.push({
       category: 'unlisted',
       decision: 'approve',
