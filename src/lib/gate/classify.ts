@@ -210,7 +210,8 @@ export function classify(
     const why = best.reason.includes('[policy')
       ? 'allowed by policy'
       : 'allowed: low-confidence rules run unless policy says approve'
-    const reason = best.decision === 'allow' ? `${best.reason}; ${why}` : best.reason
+    let reason = best.decision === 'allow' ? `${best.reason}; ${why}` : best.reason
+    if (best.rule !== 'unparseable' && parsed.problems.length > 0) reason += `; also ${parsed.problems.join('; ')}`
     return {decision: {...base, category: best.category, decision: best.decision, reason, rule: best.rule}, warnings}
   }
 
