@@ -8,9 +8,8 @@
 import {spawn as spawnChild} from 'node:child_process'
 import {closeSync, existsSync, openSync, writeSync} from 'node:fs'
 import {isatty, ReadStream} from 'node:tty'
-import {quote} from 'shell-quote'
 
-import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
+import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './gate/types.js'
 import type {ApproverSpec} from './policy.js'
 
 import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
@@ -272,7 +271,29 @@ export function openDevTty(): null | Tty {
   }
 }
 
-/** Shell-quote an argv for display (`aws s3 cp 'a b' s3://x`). */
+/** Shell-quote an argv for display, POSIX style: `aws s3 cp 'a b' s3://x` (words of safe characters stay bare). */
 export function quoteCommand(argv: string[]): string {
-  return quote(argv)
+  return argv
+    .map((word) => (/^[\w%+,./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", String.raw`'\''`)}'`))
+    .join(' ')
+}
+
+/** The approval request for a gate decision (argv with or without the leading `aws`). */
+export function approvalRequestFor(input: {
+  argv: string[]
+  chain: ApprovalRequest['chain']
+  decision: GateDecision
+  parsed: ParsedArgv
+}): ApprovalRequest {
+  const words = input.argv[0] === 'aws' ? input.argv : ['aws', ...input.argv]
+  const endpoint = input.parsed.globals['endpoint-url']
+  return {
+    category: input.decision.category,
+    chain: input.chain,
+    command: quoteCommand(words),
+    endpoint: typeof endpoint === 'string' ? endpoint : null,
+    profile: input.decision.profile,
+    reason: input.decision.reason,
+    rule: input.decision.rule,
+  }
 }

@@ -108,6 +108,11 @@ table(
     ['aws s3 ls --endpoint http://127.0.0.1:9000 --no-verify-ssl', 'allow', null],
     ['aws s3 ls --endpoint-url https://evil.example.com', 'approve', 'transport'],
     ['aws s3 ls --no-verify-ssl', 'approve', 'transport'],
+    ['aws s3 ls --endpoint-url http://127.0.0.1:4566/', 'allow', null],
+    ['aws s3 ls --endpoint-url http://127.0.0.1:80@evil.example.com', 'approve', 'transport'],
+    ['aws s3 ls --endpoint-url http://127.0.0.1:80/@evil.example.com', 'approve', 'transport'],
+    ['aws s3 ls --endpoint-url http://127.0.0.1.evil.example.com:80', 'approve', 'transport'],
+    ['aws s3 ls --endpoint-url not-a-url', 'approve', 'transport'],
   ],
   {...DEFAULT_POLICY, endpoints: ['http://127.0.0.1:*']},
 )

@@ -49,14 +49,27 @@ export function stricter(a: Decision, b: Decision): Decision {
   return RANK[b] > RANK[a] ? b : a
 }
 
-/** `*` in a policy endpoint pattern matches any run of characters; everything else is literal. */
+/**
+ * Is `url` an endpoint the root policy allows? `*` in a pattern matches any run of characters except `/` and
+ * `@`, so `http://127.0.0.1:*` allows `http://127.0.0.1:4566` but not `http://127.0.0.1:80@evil.example`.
+ * URLs with user info, or that do not parse, are never allowed.
+ */
 export function endpointAllowed(url: string, patterns: string[]): boolean {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false
+  }
+
+  if (parsed.username || parsed.password || url.includes('@')) return false
+  const candidate = url.replace(/\/$/, '')
   return patterns.some((pattern) => {
     const re = pattern
       .split('*')
       .map((part) => part.replaceAll(/[$()+.?[\\\]^{|}]/g, String.raw`\$&`))
-      .join('.*')
-    return new RegExp(`^${re}$`).test(url)
+      .join('[^/@]*')
+    return new RegExp(`^${re}$`).test(candidate)
   })
 }
 
