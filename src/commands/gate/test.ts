@@ -33,6 +33,7 @@ export default class GateTest extends AvCommand {
   ]
   static strict = false
   static summary = 'Dry-run the gate for an aws command line'
+  static usage = ['gate test [--json] -- aws <args…>', 'gate test [--json] "aws <args…>"']
 
   public jsonEnabled(): boolean {
     return splitInput(this.argv).json
