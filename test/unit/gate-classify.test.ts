@@ -300,6 +300,15 @@ table('parsing tricks', [
   ['aws s3 sync s3://b . --delete', 'allow', null],
   ['aws sagemaker-runtime invoke-endpoint --endpoint-name e --body b out', 'allow', null],
   ['aws ssm Get-Parameter --name x', 'approve', 'unknown'],
+  ['aws ssm constructor', 'approve', 'unknown'],
+  ['aws ssm __proto__', 'approve', 'unknown'],
+  ['aws toString', 'approve', 'unknown'],
+  ['aws s3 constructor', 'approve', 'unknown'],
+  [
+    `aws ssm get-parameter --cli-input-json '{"__proto__":{"x":1},"Name":"db","WithDecryption":true}'`,
+    'approve',
+    'decrypted-secret',
+  ],
   // the profile option takes a value, so the word after it is not the service
   ['aws --profile secretsmanager ssm get-parameter --name db', 'allow', null],
 ])

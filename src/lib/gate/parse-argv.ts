@@ -230,7 +230,7 @@ function loadCliInput(
   }
 
   for (const [member, value] of Object.entries(doc as Record<string, unknown>)) {
-    const key = node.m?.[member] ?? kebabOf(member)
+    const key = node.m && Object.hasOwn(node.m, member) ? node.m[member]! : kebabOf(member)
     // The CLI adds input values only for parameters not given on the command line.
     if (explicit.has(key) || key in result.params) continue
     result.params[key] = toParamValue(value)
@@ -324,7 +324,8 @@ export function parseAwsArgv(argv: string[], deps: ParseDeps): ParsedCommand {
         return result
       }
 
-      const next: CommandNode | undefined = node.s?.[op]
+      // Own names only: `constructor` or `__proto__` are not operations.
+      const next: CommandNode | undefined = node.s && Object.hasOwn(node.s, op) ? node.s[op] : undefined
       if (!next) {
         looseParams(parse.extras, result.params, result.unknownOptions)
         return result
