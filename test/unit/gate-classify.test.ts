@@ -303,6 +303,8 @@ table('parsing tricks', [
   ['aws ssm constructor', 'approve', 'unknown'],
   ['aws ssm __proto__', 'approve', 'unknown'],
   ['aws toString', 'approve', 'unknown'],
+  ['aws constructor', 'approve', 'unknown'],
+  ['aws hasOwnProperty', 'approve', 'unknown'],
   ['aws s3 constructor', 'approve', 'unknown'],
   [
     `aws ssm get-parameter --cli-input-json '{"__proto__":{"x":1},"Name":"db","WithDecryption":true}'`,

@@ -165,14 +165,14 @@ function findingsFor(parsed: ParsedCommand, rules: RuleTable, policy: Policy): F
 function decide(finding: Finding, policy: Policy, user: Record<string, Decision>, warnings: string[]): Finding {
   let {decision} = finding
   let {reason} = finding
-  const rootKey = finding.keys.find((k) => policy.decisions[k] !== undefined)
+  const rootKey = finding.keys.find((k) => Object.hasOwn(policy.decisions, k))
   if (rootKey !== undefined) {
     const root = policy.decisions[rootKey]!
     if (root !== decision) reason += ` [policy "${rootKey}": ${root}]`
     decision = root
   }
 
-  const userKey = finding.keys.find((k) => user[k] !== undefined)
+  const userKey = finding.keys.find((k) => Object.hasOwn(user, k))
   if (userKey !== undefined) {
     const mine = user[userKey]!
     if (RANK[mine] > RANK[decision]) {
