@@ -11,7 +11,7 @@ import path from 'node:path'
 
 import type {AwsRuntime} from './aws-runtime.js'
 import type {Context} from './context.js'
-import type {ClassifyDeps} from './gate/interim.js'
+import type {ClassifyDeps} from './gate/classify.js'
 import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './gate/types.js'
 import type {Decision, Policy} from './policy.js'
 import type {ProcessTable} from './process-table.js'
@@ -103,8 +103,32 @@ function ancestry(deps: LauncherDeps): ApprovalRequest['chain'] {
   return chain
 }
 
+/** Largest --cli-input-* text passed inline (Linux refuses a single argument over 128 KiB). */
+export const MAX_PINNED_INPUT = 100 * 1024
+
+/**
+ * The argv the CLI gets: `args` with the classified --cli-input-* file's text in place of its `file://` name, so
+ * what runs is exactly what the gate read. The CLI reads `file://` values for any parameter, so every occurrence
+ * of that exact value (`--opt file://x` or `--opt=file://x`) can take the text.
+ */
+export function pinInputFile(args: string[], inputFile: ParsedArgv['inputFile']): string[] {
+  if (!inputFile) return args
+  if (Buffer.byteLength(inputFile.text) > MAX_PINNED_INPUT) {
+    throw new AvError('refused', `the --cli-input-* file is larger than ${MAX_PINNED_INPUT / 1024} KiB`, {
+      suggestion: 'Split the input, or pass the large values as separate parameters.',
+    })
+  }
+
+  const {raw, text} = inputFile
+  return args.map((word) => {
+    if (word === raw) return text
+    if (word.startsWith('--') && word.endsWith(`=${raw}`)) return word.slice(0, word.length - raw.length) + text
+    return word
+  })
+}
+
 /** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
-async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecision> {
+async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: GateDecision; parsed: ParsedArgv}> {
   const {ctx} = deps
   const {decision, parsed, warnings} = deps.classify(args, {
     env: ctx.env,
@@ -127,7 +151,7 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecisio
 
   if (decision.decision === 'allow') {
     await ctx.audit.record(gateEvent)
-    return decision
+    return {decision, parsed}
   }
 
   const allowIt =
@@ -151,7 +175,7 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecisio
     rule: decision.rule,
   })
   await ctx.audit.record({...gateEvent, answer})
-  if (answer === 'approved') return decision
+  if (answer === 'approved') return {decision, parsed}
   const why = answer === 'denied' ? 'approval was denied' : 'no approval channel could ask a person'
   throw new AvError('denied', `\`${command}\` needs approval (${decision.reason}) and ${why}`, {
     suggestion:
@@ -175,10 +199,10 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   }
 
   const runtime = deps.findRuntime()
-  const decision = await passGate(args, deps)
+  const {decision, parsed} = await passGate(args, deps)
   const {profile} = decision
   checkProfileName(profile)
-  return runSealed(runtime, args, profile, deps)
+  return runSealed(runtime, pinInputFile(args, parsed.inputFile), profile, deps)
 }
 
 async function runSealed(runtime: AwsRuntime, args: string[], profile: string, deps: LauncherDeps): Promise<number> {

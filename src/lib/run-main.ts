@@ -1,7 +1,7 @@
 /**
  * `av run -- aws <args>` without oclif: bin/run.js imports this directly, and so does the installed `aws` shim
  * (it execs `node <av>/bin/run.js run -- aws "$@"`). This file is the one place that wires the real world into
- * the launcher — the gate included: to switch from the interim gate to the real one, change `GATE` below.
+ * the launcher, the gate included.
  */
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, realpathSync} from 'node:fs'
@@ -11,10 +11,11 @@ import {fileURLToPath} from 'node:url'
 
 import type {Context} from './context.js'
 
+import {requestApproval} from './approver.js'
 import {findAwsRuntime} from './aws-runtime.js'
 import {realContext} from './context.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
-import {approveInterim, classifyInterim} from './gate/interim.js'
+import {classifyArgv, loadUserDecisions} from './gate/classify.js'
 import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
 import {awsConfigFile} from './paths.js'
 import {loadPolicy, type Policy} from './policy.js'
@@ -26,20 +27,17 @@ import {hashArgv, loadTokenKey, mintToken} from './token.js'
 // user could signal the launcher and run code inside it. Installed when this module loads, before anything else.
 process.on('SIGUSR1', () => {})
 
-/**
- * The gate: classifier and approver, wired here and nowhere else. The interim pair stands in until the gate
- * branch lands; the real one is, with `import {classifyArgv, loadUserDecisions} from './gate/classify.js'` and
- * `import {requestApproval} from './approver.js'`:
- *
- *   return {
- *     approve: (request) => requestApproval(request, {approvers: policy.approvers, env: ctx.env, platform: ctx.platform,
- *       warn: (m) => ctx.stderr.write(`av: warning: ${m}\n`)}),
- *     classify: classifyArgv,
- *     userDecisions: loadUserDecisions({env: ctx.env, home: ctx.home}).decisions,
- *   }
- */
-function gate(_ctx: Context, _policy: Policy): Pick<LauncherDeps, 'approve' | 'classify' | 'userDecisions'> {
-  return {approve: approveInterim, classify: classifyInterim}
+/** The gate: classifier, the user's stricter decisions, and the approver chain from the root-owned policy. */
+function gate(ctx: Context, policy: Policy): Pick<LauncherDeps, 'approve' | 'classify' | 'userDecisions'> {
+  const warn = (message: string) => ctx.stderr.write(`av: warning: ${message}\n`)
+  const user = loadUserDecisions({env: ctx.env, home: ctx.home})
+  for (const warning of user.warnings) warn(warning)
+  return {
+    approve: (request) =>
+      requestApproval(request, {approvers: policy.approvers, env: ctx.env, platform: ctx.platform, warn}),
+    classify: classifyArgv,
+    userDecisions: user.decisions,
+  }
 }
 
 export const RUN_USAGE = 'av run -- aws <service> <operation> [options…]'

@@ -10,7 +10,7 @@ import type {Context} from '../../src/lib/context.js'
 import type {ApprovalAnswer, ApprovalRequest, GateDecision} from '../../src/lib/gate/types.js'
 
 import {AvError, EXIT} from '../../src/lib/errors.js'
-import {classifyInterim} from '../../src/lib/gate/interim.js'
+import {classifyArgv} from '../../src/lib/gate/classify.js'
 import {type LauncherDeps, runAws, TOKEN_LIFETIME_MS} from '../../src/lib/launcher.js'
 import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 import {hashArgv, mintToken, verifyToken} from '../../src/lib/token.js'
@@ -120,9 +120,21 @@ function harness(
       return options.answer ?? 'unavailable'
     },
     avEntry: '/opt/av/lib/av/bin/run.js',
+    // Launcher mechanics, not the gate (test/unit/gate-*.test.ts): the fake CLI's argv is no real AWS command,
+    // so the decision is the test's (allow unless it says otherwise) over the real parse and profile binding.
     classify(argv, d) {
-      const result = classifyInterim(argv, d)
-      return {...result, decision: {...result.decision, ...options.decision}}
+      const {parsed} = classifyArgv(argv, d)
+      const decision: GateDecision = {
+        category: null,
+        decision: 'allow',
+        operation: parsed.operation,
+        profile: parsed.profile,
+        reason: 'launcher test',
+        rule: null,
+        service: parsed.service,
+        ...options.decision,
+      }
+      return {decision, parsed}
     },
     ctx,
     findRuntime: () => ({argv: ['/bin/sh', FAKE_CLI], source: 'policy'}),
@@ -269,7 +281,7 @@ describe('runAws', () => {
 
   for (const answer of ['denied', 'unavailable'] as const) {
     it(`never spawns a gated command when approval is ${answer}`, async () => {
-      const h = harness({answer})
+      const h = harness({answer, decision: {category: 'credential', decision: 'approve', rule: 'configure list'}})
       await rejectsWith(runAws(['aws', 'configure', 'list'], h.deps), EXIT.refused, /needs approval .* and/)
       assert.deepEqual(h.spawned, [])
       assert.equal(h.approvals.length, 1)

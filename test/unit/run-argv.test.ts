@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import {AvError, EXIT, exitCodeOf, formatError} from '../../src/lib/errors.js'
-import {classifyInterim} from '../../src/lib/gate/interim.js'
-import {terminalSignalReachesGroup} from '../../src/lib/launcher.js'
+import {classifyArgv} from '../../src/lib/gate/classify.js'
+import {MAX_PINNED_INPUT, pinInputFile, terminalSignalReachesGroup} from '../../src/lib/launcher.js'
 import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 import {isPlainAbsolute, splitRunArgv} from '../../src/lib/run-main.js'
 
@@ -79,7 +82,7 @@ describe('exit codes', () => {
   }
 })
 
-describe('interim gate', () => {
+describe('the gate as av run binds the profile', () => {
   const env = {AWS_PROFILE: 'envp'}
   const cases: Array<[string, string, string, NodeJS.ProcessEnv?]> = [
     ['s3 ls', 'allow', 'envp'],
@@ -91,18 +94,19 @@ describe('interim gate', () => {
     ['sts assume-role --role-arn x', 'approve', 'envp'],
     ['configure list', 'approve', 'envp'],
     ['configure export-credentials', 'approve', 'envp'],
-    ['iam list-users', 'approve', 'envp'],
     ['s3 ls --debug', 'approve', 'envp'],
     ['s3 ls --deb', 'approve', 'envp'],
     ['s3 ls --endpoint-url http://evil.example', 'approve', 'envp'],
     ['s3 ls --endpoint-url=http://127.0.0.1:9000', 'allow', 'envp'],
+    ['s3 ls --endpoint-url=http://127.0.0.1:1@127.0.0.2:9000', 'approve', 'envp'],
+    ['s3 ls --endpoint http://127.0.0.2:9000', 'approve', 'envp'],
     ['s3 ls --no-verify-ssl', 'approve', 'envp'],
     ['s3 ls --profile', 'approve', 'envp'],
   ]
   const policy = {...DEFAULT_POLICY, endpoints: ['http://127.0.0.1:*']}
   for (const [line, decision, profile, e] of cases) {
     it(`${line} → ${decision} as ${profile}`, () => {
-      const result = classifyInterim(line.split(' '), {env: e ?? env, home: '/home/u', policy})
+      const result = classifyArgv(line.split(' '), {env: e ?? env, home: '/home/u', policy})
       assert.equal(result.decision.decision, decision)
       assert.equal(result.decision.profile, profile)
     })
@@ -127,4 +131,62 @@ describe('terminalSignalReachesGroup', () => {
       assert.equal(terminalSignalReachesGroup(signal, text), expected)
     })
   }
+})
+
+describe('pinInputFile: the CLI gets the --cli-input-* text the gate classified', () => {
+  const inputFile = {raw: 'file://in.json', text: '{"Name": "x", "WithDecryption": false}'}
+  const cases: Array<[string, string[], string[]]> = [
+    [
+      'separate value',
+      ['ssm', 'get-parameter', '--cli-input-json', 'file://in.json'],
+      ['ssm', 'get-parameter', '--cli-input-json', inputFile.text],
+    ],
+    [
+      '= form',
+      ['ssm', 'get-parameter', '--cli-input-json=file://in.json'],
+      ['ssm', 'get-parameter', `--cli-input-json=${inputFile.text}`],
+    ],
+    [
+      'abbreviated option',
+      ['ssm', 'get-parameter', '--cli-input-j', 'file://in.json'],
+      ['ssm', 'get-parameter', '--cli-input-j', inputFile.text],
+    ],
+    [
+      'other words untouched',
+      ['ssm', 'get-parameter', '--name', 'file://other.json'],
+      ['ssm', 'get-parameter', '--name', 'file://other.json'],
+    ],
+  ]
+  for (const [name, args, expected] of cases) {
+    it(name, () => assert.deepEqual(pinInputFile(args, inputFile), expected))
+  }
+
+  it('leaves argv alone when no input file was read', () => {
+    const args = ['s3', 'ls']
+    assert.equal(pinInputFile(args, null), args)
+  })
+
+  it('refuses a text too large for one argument', () => {
+    assert.throws(
+      () => pinInputFile(['x', 'file://big'], {raw: 'file://big', text: 'x'.repeat(MAX_PINNED_INPUT + 1)}),
+      /larger than 100 KiB/,
+    )
+  })
+
+  it('is what av run hands the CLI after a real classification, even if the file changes afterwards', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'av-pin-'))
+    const file = path.join(dir, 'in.json')
+    writeFileSync(file, '{"Name": "x"}')
+    const argv = ['ssm', 'get-parameter', '--cli-input-json', `file://${file}`]
+    const {decision, parsed} = classifyArgv(argv, {env: {}, home: dir, policy: DEFAULT_POLICY})
+    assert.equal(decision.decision, 'allow')
+    writeFileSync(file, '{"Name": "x", "WithDecryption": true}') // the swap an agent would try
+    assert.deepEqual(pinInputFile(argv, parsed.inputFile), [
+      'ssm',
+      'get-parameter',
+      '--cli-input-json',
+      '{"Name": "x"}',
+    ])
+    rmSync(dir, {force: true, recursive: true})
+  })
 })

@@ -51,6 +51,7 @@ export interface ParsedCommand extends ParsedArgv {
   files: string[]
   /** Parameters filled from --cli-input-json/--cli-input-yaml (not given on the command line). */
   fromInput: string[]
+  inputFile: null | {raw: string; text: string}
 }
 
 const FILE_PREFIXES = ['file://', 'fileb://']
@@ -145,6 +146,7 @@ function emptyParse(env: NodeJS.ProcessEnv): ParsedCommand {
     ambiguousOptions: [],
     files: [],
     fromInput: [],
+    inputFile: null,
     globals: {},
     knownCommand: false,
     knownService: false,
@@ -214,6 +216,9 @@ function loadCliInput(
       result.problems.push(`${flag} file ${file} cannot be read, so its parameters are unknown`)
       return
     }
+
+    if (prefix === 'file://') result.inputFile = {raw, text}
+    else result.problems.push(`${flag} reads ${prefix} bytes, which av cannot pass on exactly as classified`)
   }
 
   let doc: unknown

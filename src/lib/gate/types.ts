@@ -35,6 +35,12 @@ export interface ParsedArgv {
   profile: string
   /** Why this argv could not be read with certainty (fail closed: any problem means at least approve). */
   problems: string[]
+  /**
+   * The --cli-input-* file the gate read (`raw` is the argv value, `file://…`; `text` what it classified). The
+   * launcher passes `text` inline in its place, so the CLI runs exactly what was classified even if the file
+   * changes in between (a same-user agent could swap it after the gate read it).
+   */
+  inputFile?: null | {raw: string; text: string}
 }
 
 export interface GateDecision {
