@@ -516,6 +516,14 @@ describe('attacks by the same user on a root-installed av', () => {
 
     const cases: Array<[string, () => string[]]> = [
       ['--endpoint-url naming an address outside the policy', () => ['--endpoint-url', elsewhere.url]],
+      // With the interim gate wired in run-main.ts, `--endpoint` is not read as --endpoint-url (argparse prefix).
+      ['--endpoint (an argparse prefix of --endpoint-url)', () => ['--endpoint', elsewhere.url]],
+      // The policy pattern http://127.0.0.1:* is matched as a string, so userinfo makes 127.0.0.2 look allowed
+      // (both gate/interim.ts matchesPattern and the gate branch's endpointAllowed).
+      [
+        '--endpoint-url with userinfo that makes it look allowed (http://127.0.0.1:1@127.0.0.2:PORT)',
+        () => ['--endpoint-url', `http://127.0.0.1:1@127.0.0.2:${elsewhere.port}`],
+      ],
     ]
     for (const [name, args] of cases) {
       it(`${name}: refused before the AWS CLI runs (126), the other endpoint sees nothing`, async () => {
