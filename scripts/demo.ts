@@ -83,8 +83,12 @@ async function main(): Promise<void> {
     const identity = keep(await aws(['sts', 'get-caller-identity', '--endpoint-url', endpoint.url]))
     show(identity)
     const seen = endpoint.requests.slice(mark)
-    for (const r of seen) console.log(`   endpoint received ${r.operation} signed by ${r.accessKeyId}: verified=${r.verified}`)
-    check(identity.code === 0 && seen.some((r) => r.operation === 'GetCallerIdentity' && r.verified), 'signature verified')
+    for (const r of seen)
+      console.log(`   endpoint received ${r.operation} signed by ${r.accessKeyId}: verified=${r.verified}`)
+    check(
+      identity.code === 0 && seen.some((r) => r.operation === 'GetCallerIdentity' && r.verified),
+      'signature verified',
+    )
 
     heading('av run -- aws s3 ls --profile dev')
     mark = endpoint.requests.length
@@ -101,7 +105,15 @@ async function main(): Promise<void> {
     console.log('   $ /usr/bin/python3 -I /usr/bin/aws sts get-caller-identity   (the AWS CLI outside av)')
     mark = endpoint.requests.length
     const bare = keep(
-      await sandbox.run(['/usr/bin/python3', '-I', '/usr/bin/aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url]),
+      await sandbox.run([
+        '/usr/bin/python3',
+        '-I',
+        '/usr/bin/aws',
+        'sts',
+        'get-caller-identity',
+        '--endpoint-url',
+        endpoint.url,
+      ]),
     )
     show(bare)
     check(bare.code !== 0 && endpoint.requests.length === mark, 'the AWS CLI started outside av gets nothing')

@@ -14,5 +14,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli python3 util-linux passwd procps strace gcc libc6-dev >/dev/null
+apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli python3 util-linux passwd procps strace gcc libc6-dev sudo >/dev/null
 npm ci --no-audit --no-fund
