@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const endpoint = await startEndpoint({credentials: Object.values(keys)})
   const install = installAv({sts: {endpoint: endpoint.url}})
   const sandbox = await startKeyringSandbox(user)
-  const env = install.env
+  const {env} = install
   const av = (args: string[]) => sandbox.run([process.execPath, install.av, ...args], {env})
   const aws = (args: string[]) => sandbox.run([install.aws, ...args], {env})
   const outputs: string[] = []

@@ -94,7 +94,7 @@ function findingsFor(parsed: ParsedCommand, rules: RuleTable, policy: Policy): F
       category: rule.category,
       decision: DEFAULT_BY_CONFIDENCE[rule.confidence],
       keys: [rule.command, rule.category, `confidence:${rule.confidence}`],
-      reason: `aws ${command} ${rule.reason}${why}`,
+      reason: `aws ${command}: ${rule.reason}${why}`,
       rule: rule.command,
     })
   }

@@ -17,7 +17,7 @@ const hand = (command: string, category: Category, reason: string, extra: Partia
 })
 
 export const HAND_RULES: Rule[] = [
-  hand('configure *', 'credential', 'aws configure reads or writes credentials and settings of the profile', {
+  hand('configure *', 'credential', 'reads or writes credentials and settings of the profile', {
     except: ['configure list-profiles'],
   }),
   hand('history show', 'credential', 'prints recorded requests and responses, which may hold secrets'),
