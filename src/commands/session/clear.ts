@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../../base-command.js'
 import {realContext} from '../../lib/context.js'
-import {clearSessions, type ClearResult} from '../../lib/sessions.js'
+import {type ClearResult, clearSessions} from '../../lib/sessions.js'
 
 export default class SessionClear extends AvCommand {
   static description =
