@@ -8,23 +8,30 @@
  * reason code: botocore shows that line in its error. Never a secret or the token on stderr or in the audit.
  */
 import {readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homedir, userInfo} from 'node:os'
+import path from 'node:path'
 
 import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
+import type {ApproverSpec, Policy} from './policy.js'
 import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
+import type {CodeRequest, ReleasedCredentials} from './sessions.js'
+import type {StsApi} from './sts-client.js'
 
 import {FileAuditLog} from './audit.js'
+import {readAwsProfiles} from './aws-profiles.js'
 import {type CallerFacts, collectTrust, DEFAULT_AWS_CLI, describeTokenRefusal, verifyCaller} from './caller-check.js'
 import {systemClock} from './clock.js'
-import {type AwsKeyPair, readKeyPair} from './credentials.js'
+import {requestCode} from './code-prompt.js'
+import {type AwsKeyPair} from './credentials.js'
 import {AvError, EXIT} from './errors.js'
-import {stateDir} from './paths.js'
+import {awsConfigFile, stateDir} from './paths.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {KeyringStore} from './secret-store.js'
+import {credentialProcessDocument, getSessionCredentials} from './sessions.js'
 import {checkTokenShape, loadTokenKey, sha256Hex, TOKEN_ENV, type TokenVerdict, verifyToken} from './token.js'
 import {realTrustFs, type TrustFs} from './trust.js'
 
@@ -46,6 +53,15 @@ export interface HelperDeps {
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
   stderr: Output
+  /** The user's home from the account database (the helper's HOME is the run's private one). */
+  userHome: string
+  /** The STS client, loaded only when a call is needed (a cache hit never loads the AWS SDK). */
+  sts(): Promise<StsApi>
+  /** Asks a person for an MFA code through the policy's approver channels (see code-prompt.ts). */
+  askCode(
+    request: CodeRequest,
+    channels: {approvers: ApproverSpec[]; env: NodeJS.ProcessEnv; platform: NodeJS.Platform},
+  ): Promise<string>
 }
 
 export function helperDeps(): HelperDeps {
@@ -55,6 +71,7 @@ export function helperDeps(): HelperDeps {
       const source = launcherEnv ?? env
       return new FileAuditLog(stateDir({env: source, home: source.HOME || homedir(), platform}))
     },
+    askCode: (request, channels) => requestCode(request, channels),
     clock: systemClock,
     env,
     pid: process.pid,
@@ -63,8 +80,13 @@ export function helperDeps(): HelperDeps {
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
     store: new KeyringStore({platform}),
+    async sts() {
+      const {sdkSts} = await import('./sts-client.js')
+      return sdkSts
+    },
     table: systemProcessTable(platform),
     trustFs: realTrustFs,
+    userHome: userInfo().homedir || homedir(),
   }
 }
 
@@ -112,12 +134,21 @@ class Refusal extends Error {
 }
 
 /** A store or audit AvError as a refusal that keeps av's own hint. */
+/** AvError codes that become a refusal reason of their own (the rest take the caller's fallback). */
+const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
+  'audit-failed': 'audit-failed',
+  'bad-input': 'config-invalid',
+  denied: 'mfa-declined',
+  'not-found': 'not-stored',
+  refused: 'mfa-unavailable',
+  'store-corrupt': 'store-corrupt',
+  'store-unavailable': 'store-unavailable',
+  'sts-failed': 'sts-failed',
+}
+
 function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
   if (error instanceof AvError) {
-    const reason: RefusalReason =
-      error.code === 'store-unavailable' || error.code === 'store-corrupt' || error.code === 'audit-failed'
-        ? error.code
-        : fallback
+    const reason = REASON_OF_CODE[error.code] ?? fallback
     return new Refusal(reason, error.message, error.suggestion ?? THROUGH_AV)
   }
 
@@ -128,6 +159,8 @@ interface Chain {
   facts: CallerFacts
   /** The verified launcher's start environment, for the audit location. */
   launcherEnv: null | Record<string, string>
+  /** The root policy the launcher ran under (STS endpoint, session cap, approvers). */
+  policy: Policy
 }
 
 async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
@@ -197,7 +230,7 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     token,
     trust: collectTrust({grandparent, parent, runtimeArgv, runtimeExe}, deps.trustFs),
   }
-  return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null}
+  return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null, policy}
 }
 
 function check(facts: CallerFacts): void {
@@ -212,21 +245,7 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
   const {facts, launcherEnv} = chain.current
   check(facts)
 
-  let pair: AwsKeyPair | null
-  try {
-    pair = await readKeyPair(deps.store, profile)
-  } catch (error) {
-    throw refusalOf(error, 'store-unavailable')
-  }
-
-  if (!pair) {
-    throw new Refusal(
-      'not-stored',
-      `no credentials for profile "${profile}" are in the keychain`,
-      `Run \`av migrate\` to move the keys of profile "${profile}" into the keychain.`,
-    )
-  }
-
+  const released = await credentialsFor(deps, profile, chain.current, token.claims.elevated === true)
   // The CLI must still be there, unchanged, when the answer is written.
   const parent = facts.parent as ProcessSnapshot
   check({...facts, recheck: deps.table.snapshot(parent.pid)})
@@ -238,12 +257,50 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
       cliPid: parent.pid,
       argvHash: token.claims.argvHash,
       ...(token.claims.elevated ? {elevated: true} : {}),
+      credentials: released.kind,
+      cached: released.cached,
+      ...(released.expiration === undefined ? {} : {expiration: new Date(released.expiration).toISOString()}),
     })
   } catch (error) {
     throw refusalOf(error, 'audit-failed')
   }
 
-  return credentialDocument(pair)
+  return JSON.stringify(credentialProcessDocument(released)) + '\n'
+}
+
+/**
+ * What this run gets: STS session credentials (default), role credentials for a role profile, or the durable key
+ * for an elevated run or an opt-out the root policy allows (see sessions.ts). The profiles come from the user's
+ * own AWS config, found through the verified launcher's environment (the helper's HOME is the private one).
+ */
+async function credentialsFor(
+  deps: HelperDeps,
+  profile: string,
+  chain: Chain,
+  elevated: boolean,
+): Promise<ReleasedCredentials> {
+  const {launcherEnv, policy} = chain
+  const home = launcherEnv?.HOME || deps.userHome
+  const configFile = launcherEnv
+    ? awsConfigFile({env: launcherEnv, home, platform: deps.platform})
+    : path.join(deps.userHome, '.aws', 'config')
+  try {
+    return await getSessionCredentials(
+      profile,
+      {
+        askCode: (request) =>
+          deps.askCode(request, {approvers: policy.approvers, env: launcherEnv ?? {}, platform: deps.platform}),
+        clock: deps.clock,
+        policy,
+        profiles: readAwsProfiles(configFile, (file) => deps.readFile(file).toString('utf8')),
+        store: deps.store,
+        sts: () => deps.sts(),
+      },
+      {elevated},
+    )
+  } catch (error) {
+    throw refusalOf(error, 'internal')
+  }
 }
 
 /** The whole helper: parse, verify, read, audit, print. Returns the exit code. */

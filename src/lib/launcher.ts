@@ -156,10 +156,17 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   const decision = await passGate(args, deps)
   const {profile} = decision
   checkProfileName(profile)
-  return runSealed(runtime, args, profile, deps)
+  // An `elevated` command (one session credentials cannot perform) gets the durable key for this run only.
+  return runSealed(runtime, args, {elevated: decision.category === 'elevated', profile}, deps)
 }
 
-async function runSealed(runtime: AwsRuntime, args: string[], profile: string, deps: LauncherDeps): Promise<number> {
+async function runSealed(
+  runtime: AwsRuntime,
+  args: string[],
+  run: {elevated: boolean; profile: string},
+  deps: LauncherDeps,
+): Promise<number> {
+  const {elevated, profile} = run
   const {ctx} = deps
   let child: ChildProcess | undefined
   let pending: NodeJS.Signals | undefined
@@ -184,7 +191,7 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
 
     const cliArgv = [...runtime.argv, ...args]
-    const token = await mintRunToken(deps, {configHash: hashConfig(config), cliArgv, profile})
+    const token = await mintRunToken(deps, {configHash: hashConfig(config), cliArgv, elevated, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
     if (pending) return signalExit(pending)
 
@@ -226,7 +233,7 @@ function makePrivateHome(ctx: Context): string {
 
 async function mintRunToken(
   deps: LauncherDeps,
-  run: {cliArgv: string[]; configHash: string; profile: string},
+  run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
 ): Promise<string> {
   const key = await deps.tokens.loadKey()
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
@@ -247,6 +254,7 @@ async function mintRunToken(
     configHash: run.configHash,
     issued,
     expires: issued + TOKEN_LIFETIME_MS,
+    ...(run.elevated ? {elevated: true} : {}),
   })
 }
 

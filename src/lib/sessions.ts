@@ -21,6 +21,7 @@
 import {createHash} from 'node:crypto'
 
 import type {AuditSink} from './audit.js'
+import type {AwsProfiles, ProfileSettings} from './aws-profiles.js'
 import type {Clock} from './clock.js'
 import type {Policy} from './policy.js'
 import type {SecretStore} from './secret-store.js'
@@ -29,9 +30,7 @@ import type {StsApi, StsTarget, TemporaryCredentials} from './sts-client.js'
 import {readKeyPair} from './credentials.js'
 import {AvError} from './errors.js'
 
-/** A profile's settings as the SDK's ini loader returns them (`[profile x]` → `x`). */
-export type ProfileSettings = Record<string, string | undefined>
-export type AwsProfiles = Record<string, ProfileSettings>
+export type {AwsProfiles, ProfileSettings} from './aws-profiles.js'
 
 export type CredentialKind = 'durable' | 'role' | 'session'
 
