@@ -31,8 +31,15 @@ export const realTrustFs: TrustFs = {
 const STICKY = 0o1000
 const GROUP_OR_OTHER_WRITE = 0o022
 
-/** Is `file` (after resolving links) and every directory above it root-owned and not writable by others? */
-export function checkRootOwned(file: string, fs: TrustFs = realTrustFs): TrustVerdict {
+/**
+ * Is `file` (after resolving links) and every directory above it root-owned and not writable by others?
+ * With `directory`, `file` is a directory and may itself be a root-owned sticky one (such as /tmp).
+ */
+export function checkRootOwned(
+  file: string,
+  fs: TrustFs = realTrustFs,
+  options: {directory?: boolean} = {},
+): TrustVerdict {
   let resolved: string
   try {
     resolved = fs.realpath(file)
@@ -41,7 +48,7 @@ export function checkRootOwned(file: string, fs: TrustFs = realTrustFs): TrustVe
   }
 
   let current = resolved
-  let isLeaf = true
+  let isLeaf = !options.directory
   for (;;) {
     let facts: FileFacts
     try {
@@ -64,6 +71,27 @@ export function checkRootOwned(file: string, fs: TrustFs = realTrustFs): TrustVe
   }
 
   return {ok: true, path: resolved}
+}
+
+/**
+ * checkRootOwned for a path as it was written (a script path in a process's argv): every directory named on
+ * the way must pass too, before links are resolved, because a link in a user-writable directory (a symlinked
+ * launcher in ~/bin) could point at the genuine file when checked and at another file when it was run.
+ * Relative paths and `.`/`..` components are refused: they depend on a working directory that can change.
+ */
+export function checkRootOwnedPath(file: string, fs: TrustFs = realTrustFs): TrustVerdict {
+  const parts = file.split('/')
+  if (!path.isAbsolute(file) || parts.slice(1).some((c) => c === '' || c === '.' || c === '..')) {
+    return {ok: false, path: file, reason: 'is not a plain absolute path'}
+  }
+
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const verdict = checkRootOwned(dir, fs, {directory: true})
+    if (!verdict.ok) return verdict
+    if (dir === '/') break
+  }
+
+  return checkRootOwned(file, fs)
 }
 
 /** True when `p` is a symlink (used to refuse user-named links where a plain file is expected). */

@@ -1,0 +1,39 @@
+/**
+ * Why the credential helper refused. Stable kebab-case codes: tests, the audit log and people's scripts match
+ * on them, so a code is never renamed or reused for another meaning.
+ */
+export const REFUSAL_REASONS = [
+  // The token (AV_RUN_TOKEN) the launcher minted for this run.
+  'token-missing',
+  'token-malformed',
+  'token-bad-signature',
+  'token-expired',
+  'token-not-yet-valid',
+  /** The token key is not in the secret store: never minted here, or the store is locked (Linux answers null). */
+  'token-key-missing',
+  'profile-mismatch',
+  // The helper itself and its parent, the AWS CLI runtime.
+  'self-unknown',
+  'parent-not-runtime',
+  'argv-mismatch',
+  'runtime-env-unsafe',
+  'config-mismatch',
+  // The grandparent, the launcher (`node <root-owned av>/bin/run.js run -- aws …`).
+  'grandparent-not-launcher',
+  'launcher-start-mismatch',
+  'launcher-untrusted',
+  'launcher-env-unsafe',
+  'uid-mismatch',
+  'traced',
+  'parent-gone',
+  // After the caller check passed.
+  'not-stored',
+  'store-unavailable',
+  'store-corrupt',
+  'audit-failed',
+  'usage',
+  /** A bug in av: the message says what broke. */
+  'internal',
+] as const
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
