@@ -6,8 +6,8 @@ if (process.argv[2] === 'credential-helper' && process.argv[3] === 'aws') {
   process.exitCode = await main(process.argv.slice(4))
 } else if (process.argv[2] === 'run') {
   // `av run` splits its own argv at `--` (oclif would reorder repeated tokens) and must not pay for oclif either.
-  // eslint-disable-next-line import/no-unresolved -- built by `npm run build`
-  const {main} = await import('../dist/lib/run-main.js')
+  // Built by `npm run build`; a URL so lint does not depend on whether dist/ exists yet.
+  const {main} = await import(new URL('../dist/lib/run-main.js', import.meta.url).href)
   process.exitCode = await main(process.argv.slice(3))
 } else {
   const {execute} = await import('@oclif/core')

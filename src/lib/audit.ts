@@ -11,7 +11,7 @@ import path from 'node:path'
 import {AvError} from './errors.js'
 
 export type AuditEventName =
-  'gate' | 'install' | 'migrate' | 'refusal' | 'release' | 'restore' | 'session-clear' | 'uninstall'
+  'gate' | 'install' | 'migrate' | 'refusal' | 'release' | 'restore' | 'run' | 'session-clear' | 'uninstall'
 
 export interface AuditEvent {
   event: AuditEventName

@@ -1,0 +1,267 @@
+/**
+ * The launcher: `av run -- aws <args>`. Gate first (before any AWS code runs), then a sealed runtime — private
+ * HOME, generated config, allowlisted environment, a per-run token bound to this launcher — then the
+ * root-controlled AWS CLI with stdio untouched. Exits with the CLI's code; av's own failures use 125/126/127.
+ */
+import type {ChildProcess, SpawnOptions} from 'node:child_process'
+
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {constants} from 'node:os'
+import path from 'node:path'
+import {quote} from 'shell-quote'
+
+import type {AwsRuntime} from './aws-runtime.js'
+import type {Context} from './context.js'
+import type {ClassifyDeps} from './gate/interim.js'
+import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './gate/types.js'
+import type {Decision, Policy} from './policy.js'
+import type {ProcessTable} from './process-table.js'
+import type {TokenClaims} from './token.js'
+
+import {AvError, EXIT} from './errors.js'
+import {runtimeDir} from './paths.js'
+import {
+  buildChildEnv,
+  buildSealedConfig,
+  checkProfileName,
+  hashConfig,
+  ignoredSettingsNotice,
+  parseAwsConfig,
+} from './sealed-runtime.js'
+
+/** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
+export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000
+
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
+  removeListener(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
+}
+
+export type Classify = (argv: string[], deps: ClassifyDeps) => {decision: GateDecision; parsed: ParsedArgv}
+
+export interface LauncherDeps {
+  ctx: Context
+  policy: Policy
+  /** This launcher's pid (the token binds it, with its start time from the process table). */
+  pid: number
+  /** Real path of the running av's bin/run.js: the generated config's credential_process runs it. */
+  avEntry: string
+  classify: Classify
+  approve(request: ApprovalRequest): Promise<ApprovalAnswer>
+  findRuntime(): AwsRuntime
+  processTable: Pick<ProcessTable, 'snapshot'>
+  tokens: {
+    hashArgv(argv: string[]): string
+    loadKey(): Promise<Buffer | null>
+    mint(key: Buffer, claims: TokenClaims): string
+  }
+  spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
+  signals: SignalSource
+  /** The user's own AWS setup, read only for allowlisted settings and the "ignored" notice. */
+  userAws: {aliasExists(): boolean; configText(): null | string}
+  userDecisions?: Record<string, Decision>
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+
+function signalExit(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0)
+}
+
+/** The launcher's ancestors, nearest first, for the approval prompt ("who asked"). */
+function ancestry(deps: LauncherDeps): ApprovalRequest['chain'] {
+  const chain: ApprovalRequest['chain'] = []
+  let pid = deps.processTable.snapshot(deps.pid)?.ppid ?? 0
+  while (pid > 1 && chain.length < 5) {
+    const snapshot = deps.processTable.snapshot(pid)
+    if (!snapshot) break
+    chain.push({name: path.basename(snapshot.exe ?? snapshot.argv[0] ?? '?'), pid})
+    pid = snapshot.ppid
+  }
+
+  return chain
+}
+
+/** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
+async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecision> {
+  const {ctx} = deps
+  const {decision, parsed} = deps.classify(args, {
+    env: ctx.env,
+    home: ctx.home,
+    policy: deps.policy,
+    ...(deps.userDecisions ? {userDecisions: deps.userDecisions} : {}),
+  })
+  const command = quote(['aws', ...args])
+  const gateEvent = {
+    event: 'gate' as const,
+    decision: decision.decision,
+    category: decision.category,
+    rule: decision.rule,
+    profile: decision.profile,
+    service: decision.service,
+    operation: decision.operation,
+    argvHash: deps.tokens.hashArgv(args),
+  }
+
+  if (decision.decision === 'allow') {
+    await ctx.audit.record(gateEvent)
+    return decision
+  }
+
+  const allowIt =
+    'allow it for everyone in the root-owned /etc/av/policy.json ' +
+    `("decisions": {"${decision.rule ?? decision.category ?? 'rule'}": "allow"})`
+  if (decision.decision === 'deny') {
+    await ctx.audit.record({...gateEvent, answer: null})
+    throw new AvError('denied', `\`${command}\` is denied by the gate: ${decision.reason}`, {
+      suggestion: `If it should run, an administrator can ${allowIt}.`,
+    })
+  }
+
+  const endpoint = parsed.globals['endpoint-url']
+  const answer = await deps.approve({
+    category: decision.category,
+    chain: ancestry(deps),
+    command,
+    endpoint: typeof endpoint === 'string' ? endpoint : null,
+    profile: decision.profile,
+    reason: decision.reason,
+    rule: decision.rule,
+  })
+  await ctx.audit.record({...gateEvent, answer})
+  if (answer === 'approved') return decision
+  const why = answer === 'denied' ? 'approval was denied' : 'no approval channel could ask a person'
+  throw new AvError('denied', `\`${command}\` needs approval (${decision.reason}) and ${why}`, {
+    suggestion:
+      answer === 'denied'
+        ? 'Nothing to do if that was intended; otherwise run it again and approve it.'
+        : `Run \`av run -- ${command}\` yourself in a terminal where you can answer the approval prompt, or ${allowIt}.`,
+  })
+}
+
+/** Run the AWS CLI through av. `argv` is everything after `av run --`, untouched. Resolves to the exit code. */
+export async function runAws(argv: string[], deps: LauncherDeps): Promise<number> {
+  const [program, ...args] = argv
+  if (program === undefined) {
+    throw new AvError('usage', 'nothing to run', {suggestion: 'av run -- aws <service> <operation> …'})
+  }
+
+  if (program !== 'aws') {
+    throw new AvError('refused', `av run only runs the AWS CLI, not ${JSON.stringify(program.slice(0, 80))}`, {
+      suggestion: 'Run AWS CLI commands as `av run -- aws <service> <operation> …`; run other programs without av.',
+    })
+  }
+
+  const runtime = deps.findRuntime()
+  const decision = await passGate(args, deps)
+  const {profile} = decision
+  checkProfileName(profile)
+  return runSealed(runtime, args, profile, deps)
+}
+
+async function runSealed(runtime: AwsRuntime, args: string[], profile: string, deps: LauncherDeps): Promise<number> {
+  const {ctx} = deps
+  let child: ChildProcess | undefined
+  let pending: NodeJS.Signals | undefined
+  const forward = (signal: NodeJS.Signals) => {
+    if (child?.exitCode === null && child.signalCode === null) child.kill(signal)
+    else pending ??= signal
+  }
+
+  for (const signal of FORWARDED) deps.signals.on(signal, forward)
+  const home = makePrivateHome(ctx)
+  const started = ctx.clock.now()
+  try {
+    const userConfig = deps.userAws.configText()
+    const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
+    if (notice) ctx.stderr.write(notice + '\n')
+    const config = buildSealedConfig(userConfig === null ? {} : await parseAwsConfig(userConfig), {
+      avEntry: deps.avEntry,
+      profile,
+    })
+    const configFile = path.join(home, '.aws', 'config')
+    mkdirSync(path.dirname(configFile), {mode: 0o700})
+    writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
+
+    const cliArgv = [...runtime.argv, ...args]
+    const token = await mintRunToken(deps, {configHash: hashConfig(config), cliArgv, profile})
+    const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
+    if (pending) return signalExit(pending)
+
+    child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
+    const code = await waitFor(child)
+    await ctx.audit
+      .record({
+        event: 'run',
+        profile,
+        argvHash: deps.tokens.hashArgv(args),
+        exitCode: code,
+        ms: ctx.clock.now() - started,
+      })
+      .catch((error: unknown) => ctx.stderr.write(`av: warning: ${(error as Error).message}\n`))
+    return code
+  } finally {
+    for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)
+    rmSync(home, {force: true, recursive: true})
+  }
+}
+
+/** A fresh 0700 directory under XDG_RUNTIME_DIR (or the temp dir when that is unusable). */
+function makePrivateHome(ctx: Context): string {
+  const base = runtimeDir({env: ctx.env, home: ctx.home, platform: ctx.platform}, ctx.tmpdir)
+  for (const dir of base === ctx.tmpdir ? [base] : [base, ctx.tmpdir]) {
+    try {
+      return mkdtempSync(path.join(dir, 'av-run-'))
+    } catch (error) {
+      if (dir === ctx.tmpdir) {
+        throw new AvError('internal', `cannot create a private HOME under ${dir} (${(error as Error).message})`, {
+          suggestion: 'Check that your temp directory exists and is writable (TMPDIR).',
+        })
+      }
+    }
+  }
+
+  throw new AvError('internal', 'cannot create a private HOME')
+}
+
+async function mintRunToken(
+  deps: LauncherDeps,
+  run: {cliArgv: string[]; configHash: string; profile: string},
+): Promise<string> {
+  const key = await deps.tokens.loadKey()
+  if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
+  const self = deps.processTable.snapshot(deps.pid)
+  if (!self) {
+    throw new AvError('internal', `cannot read this launcher's own start time (pid ${deps.pid})`, {
+      suggestion: 'On Linux av needs a readable /proc; on macOS /bin/ps.',
+    })
+  }
+
+  const issued = deps.ctx.clock.now()
+  return deps.tokens.mint(key, {
+    v: 1,
+    launcherPid: deps.pid,
+    launcherStart: self.startTime,
+    profile: run.profile,
+    argvHash: deps.tokens.hashArgv(run.cliArgv),
+    configHash: run.configHash,
+    issued,
+    expires: issued + TOKEN_LIFETIME_MS,
+  })
+}
+
+/** The CLI's exit code; death by signal n is 128+n; a runtime that cannot start is 127 (missing) or 125. */
+function waitFor(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const missing = error.code === 'ENOENT'
+      reject(
+        new AvError(missing ? 'runtime-not-found' : 'internal', `the AWS CLI could not be started (${error.code})`, {
+          cause: error,
+          exit: missing ? EXIT.notFound : EXIT.failed,
+        }),
+      )
+    })
+    child.once('exit', (code, signal) => resolve(code ?? signalExit(signal ?? 'SIGTERM')))
+  })
+}

@@ -1,0 +1,96 @@
+/**
+ * `av run -- aws <args>` without oclif: bin/run.js imports this directly, and so does the installed `aws` shim
+ * (it execs `node <av>/bin/run.js run -- aws "$@"`). This file is the one place that wires the real world into
+ * the launcher — the gate included: to switch from the interim gate to the real one, change `GATE` below.
+ */
+import {spawn} from 'node:child_process'
+import {existsSync, readFileSync, realpathSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import type {Context} from './context.js'
+
+import {findAwsRuntime} from './aws-runtime.js'
+import {realContext} from './context.js'
+import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
+import {approveInterim, classifyInterim} from './gate/interim.js'
+import {type LauncherDeps, runAws} from './launcher.js'
+import {awsConfigFile} from './paths.js'
+import {loadPolicy} from './policy.js'
+import {systemProcessTable} from './process-table.js'
+import {sudoRefusal} from './sudo-guard.js'
+import {hashArgv, loadTokenKey, mintToken} from './token.js'
+
+// A SIGUSR1 listener stops Node from opening its inspector on SIGUSR1: without it, an agent running as the same
+// user could signal the launcher and run code inside it. Installed when this module loads, before anything else.
+process.on('SIGUSR1', () => {})
+
+/** The gate: classifier and approver. The lead swaps in gate/classify.ts `classifyArgv` and approver.ts here. */
+const GATE: Pick<LauncherDeps, 'approve' | 'classify'> = {approve: approveInterim, classify: classifyInterim}
+
+export const RUN_USAGE = 'av run -- aws <service> <operation> [options…]'
+
+/** Split `av run` argv at the first `--`: nothing may come before it, everything after passes untouched. */
+export function splitRunArgv(args: string[]): {command: string[]} | {help: true} {
+  const dash = args.indexOf('--')
+  const before = dash === -1 ? args : args.slice(0, dash)
+  if (before.length === 1 && ['--help', '-h', 'help'].includes(before[0]!)) return {help: true}
+  if (dash === -1 || before.length > 0) {
+    const rest = dash === -1 ? args : [...before, ...args.slice(dash + 1)]
+    throw new AvError('usage', 'av run takes the command after `--`', {
+      suggestion: rest[0] === 'aws' ? `av run -- ${rest.join(' ')}` : RUN_USAGE,
+    })
+  }
+
+  return {command: args.slice(dash + 1)}
+}
+
+/** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
+export function realLauncherDeps(ctx: Context): LauncherDeps {
+  const loaded = loadPolicy({env: ctx.env})
+  for (const warning of loaded.warnings) ctx.stderr.write(`av: warning: ${warning}\n`)
+  const {policy} = loaded
+  const processTable = systemProcessTable(ctx.platform)
+  return {
+    ...GATE,
+    avEntry: realpathSync(fileURLToPath(new URL('../../bin/run.js', import.meta.url))),
+    ctx,
+    findRuntime: () => findAwsRuntime({env: ctx.env, platform: ctx.platform, policy}),
+    pid: process.pid,
+    policy,
+    processTable,
+    signals: process,
+    spawn,
+    tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
+    userAws: {
+      aliasExists: () => existsSync(path.join(ctx.home, '.aws', 'cli', 'alias')),
+      configText() {
+        try {
+          return readFileSync(awsConfigFile({env: ctx.env, home: ctx.home, platform: ctx.platform}), 'utf8')
+        } catch {
+          return null
+        }
+      },
+    },
+  }
+}
+
+/** Entry point for `av run …` (args after `run`). Resolves to the process exit code; never throws. */
+export async function main(args: string[], ctx: Context = realContext()): Promise<number> {
+  try {
+    const refusal = sudoRefusal('run', ctx.env, ctx.uid)
+    if (refusal) throw refusal
+    const split = splitRunArgv(args)
+    if ('help' in split) {
+      ctx.stdout.write(
+        `Run the AWS CLI sealed: gate, then a root-owned CLI with av's credentials.\n\nUsage: ${RUN_USAGE}\n`,
+      )
+      return EXIT.ok
+    }
+
+    return await runAws(split.command, realLauncherDeps(ctx))
+  } catch (error) {
+    ctx.stderr.write(formatError(error) + '\n')
+    return exitCodeOf(error)
+  }
+}
