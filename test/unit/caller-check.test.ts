@@ -3,18 +3,15 @@ import {describe, it} from 'node:test'
 
 import type {ProcessSnapshot} from '../../src/lib/process-table.js'
 import type {RefusalReason} from '../../src/lib/refusal.js'
-import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 
 import {type CallerFacts, collectTrust, DEFAULT_AWS_CLI, verifyCaller} from '../../src/lib/caller-check.js'
 import {REFUSAL_REASONS} from '../../src/lib/refusal.js'
 import {hashArgv, mintToken, type TokenClaims, verifyToken} from '../../src/lib/token.js'
+import {CLI, CLI_ARGV, CLI_ENV, FAKE_FS, HELPER, LAUNCHER, LAUNCHER_ENV, snap} from '../fakes/process-world.js'
 
 const KEY = Buffer.alloc(32, 1)
 const NOW = 1_800_000_000_000
 const CONFIG_HASH = 'c'.repeat(64)
-const CLI_ARGV = [...DEFAULT_AWS_CLI, 's3', 'ls', '--profile', 'dev']
-const LAUNCHER_ARGV = ['node', '/opt/av/bin/run.js', 'run', '--', 'aws', 's3', 'ls', '--profile', 'dev']
-
 const CLAIMS: TokenClaims = {
   v: 1,
   launcherPid: 1000,
@@ -26,71 +23,6 @@ const CLAIMS: TokenClaims = {
   expires: NOW + 12 * 3_600_000,
 }
 
-const dir = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})
-const file = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
-
-/** A Debian-like machine: root-owned runtime and av, a user (uid 1000) with a copied interpreter and launcher. */
-const FILES: Record<string, FileFacts> = {
-  '/': dir(0),
-  '/usr': dir(0),
-  '/usr/bin': dir(0),
-  '/usr/bin/python3.11': file(0),
-  '/usr/bin/aws': file(0),
-  '/usr/bin/node': file(0),
-  '/usr/bin/bash': file(0),
-  '/opt': dir(0),
-  '/opt/av': dir(0),
-  '/opt/av/bin': dir(0),
-  '/opt/av/bin/run.js': file(0),
-  '/home': dir(0),
-  '/home/u': dir(1000),
-  '/home/u/bin': dir(1000),
-  '/home/u/python3': file(1000),
-  '/home/u/node': file(1000),
-  '/home/u/av': dir(1000),
-  '/home/u/av/bin': dir(1000),
-  '/home/u/av/bin/run.js': file(1000),
-  '/tmp': dir(0, 0o1777),
-  '/tmp/writable-av': dir(0, 0o777),
-  '/tmp/writable-av/run.js': file(0),
-}
-const LINKS: Record<string, string> = {
-  '/usr/bin/python3': '/usr/bin/python3.11',
-  '/home/u/bin/av': '/opt/av/bin/run.js',
-}
-const FS: TrustFs = {
-  realpath(p) {
-    const target = LINKS[p] ?? p
-    if (!(target in FILES)) throw new Error('ENOENT')
-    return target
-  },
-  stat(p) {
-    const facts = FILES[LINKS[p] ?? p]
-    if (!facts) throw new Error('ENOENT')
-    return facts
-  },
-}
-
-const snap = (s: Partial<ProcessSnapshot> & {pid: number}): ProcessSnapshot => ({
-  argv: [],
-  exe: null,
-  ppid: 1,
-  startTime: '1',
-  tracerPid: 0,
-  uid: 1000,
-  ...s,
-})
-
-const LAUNCHER = snap({argv: LAUNCHER_ARGV, exe: '/usr/bin/node', pid: 1000, ppid: 900, startTime: '5000'})
-const CLI = snap({argv: CLI_ARGV, exe: '/usr/bin/python3.11', pid: 1001, ppid: 1000, startTime: '5010'})
-const HELPER = snap({
-  argv: ['/usr/bin/node', '/opt/av/bin/run.js', 'credential-helper', 'aws', '--profile', 'dev'],
-  exe: '/usr/bin/node',
-  pid: 1002,
-  ppid: 1001,
-  startTime: '5020',
-})
-
 type Facts = Omit<CallerFacts, 'trust'>
 
 /** The genuine chain `av run -- aws s3 ls --profile dev` builds. */
@@ -98,15 +30,10 @@ const GENUINE: Facts = {
   configHash: CONFIG_HASH,
   environReadable: true,
   grandparent: LAUNCHER,
-  grandparentEnv: {HOME: '/home/u', PATH: '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: '/etc/ssl/extra.pem'},
+  grandparentEnv: LAUNCHER_ENV,
   helper: HELPER,
   parent: CLI,
-  parentEnv: {
-    AV_RUN_TOKEN: 'v1.x.y',
-    AWS_CONFIG_FILE: '/tmp/av-run-1/home/.aws/config',
-    HOME: '/tmp/av-run-1/home',
-    PATH: '/usr/bin:/bin',
-  },
+  parentEnv: {...CLI_ENV, AV_RUN_TOKEN: 'v1.x.y'},
   profile: 'dev',
   recheck: CLI,
   runtimeArgv: DEFAULT_AWS_CLI,
@@ -115,7 +42,7 @@ const GENUINE: Facts = {
 }
 
 function verdict(facts: Facts): 'ok' | RefusalReason {
-  const result = verifyCaller({...facts, trust: collectTrust(facts, FS)})
+  const result = verifyCaller({...facts, trust: collectTrust(facts, FAKE_FS)})
   if (!result.ok) {
     assert.doesNotMatch(result.detail, /s3 ls|v1\.x\.y/, 'details never carry argv or the token')
     return result.reason

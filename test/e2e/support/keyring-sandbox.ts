@@ -1,0 +1,257 @@
+/**
+ * An isolated desktop-less session for one unprivileged test user: a temp HOME (0700), its own XDG_RUNTIME_DIR,
+ * a D-Bus session bus from `dbus-run-session` and a gnome-keyring daemon unlocked with a password on stdin. The
+ * tests run as root (CI does); the user plays the victim, and the "agent" attacking av is code running as that
+ * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`.
+ *
+ * The user is created once with useradd (system account, no login shell, no home of its own) and never deleted:
+ * other test files and runs reuse it. Nothing else on the machine is touched.
+ */
+import {spawn, spawnSync} from 'node:child_process'
+import {chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import path from 'node:path'
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    setTimeout(resolve, ms)
+  })
+}
+
+export const TEST_USER = 'avtest'
+
+export interface User {
+  name: string
+  uid: number
+  gid: number
+}
+
+export interface RunOptions {
+  /** Extra environment (merged over the base environment; `undefined` removes a variable). */
+  env?: Record<string, string | undefined>
+  /** Replace the base environment entirely. */
+  cleanEnv?: boolean
+  input?: Buffer | string
+  cwd?: string
+  timeoutMs?: number
+}
+
+export interface RunResult {
+  code: null | number
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** Milliseconds from spawn to exit. */
+  ms: number
+}
+
+function lookupUser(name: string): User | null {
+  const r = spawnSync('id', ['-u', name], {encoding: 'utf8'})
+  if (r.status !== 0) return null
+  const g = spawnSync('id', ['-g', name], {encoding: 'utf8'})
+  return {name, uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim())}
+}
+
+/** The unprivileged test user, created (system account, no home, no shell) when missing. Needs root. */
+export function ensureTestUser(name = TEST_USER): User {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suite runs as root (it creates an unprivileged test user)')
+  const found = lookupUser(name)
+  if (found) return found
+  const r = spawnSync(
+    'useradd',
+    [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      name,
+    ],
+    {encoding: 'utf8'},
+  )
+  // Another suite may have created it in the meantime (exit 9: already exists).
+  if (r.status !== 0 && r.status !== 9) throw new Error(`useradd ${name} failed: ${r.stderr}`)
+  const user = lookupUser(name)
+  if (!user) throw new Error(`user ${name} missing after useradd`)
+  return user
+}
+
+/** Run a command as `user` (null = root, as this process is). Never throws for a non-zero exit. */
+export async function runAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}) {
+  const started = Date.now()
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd ?? '/',
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(user ? {gid: user.gid, uid: user.uid} : {}),
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(options.input ?? '')
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({code, signal, stdout, stderr, ms: Date.now() - started})
+    })
+  })
+}
+
+/** Pids of `uid`'s processes whose environment has XDG_RUNTIME_DIR=`runtimeDir` (root reads any environ). */
+function sessionPids(uid: number, runtimeDir: string): number[] {
+  const marker = `XDG_RUNTIME_DIR=${runtimeDir}\0`
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const status = readFileSync(`/proc/${name}/status`, 'utf8')
+      const uidLine = /^Uid:\s+(\d+)/m.exec(status)
+      if (Number(uidLine?.[1]) !== uid) continue
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').includes(marker)) pids.push(Number(name))
+    } catch {
+      // The process exited meanwhile.
+    }
+  }
+
+  return pids
+}
+
+export class KeyringSandbox {
+  /** Root-owned 0755 temp dir holding everything below. */
+  readonly base: string
+  /** The user's HOME (0700, owned by the user). */
+  readonly home: string
+  readonly runtimeDir: string
+  busAddress = ''
+  private session?: ReturnType<typeof spawn>
+  private sleeperPid = 0
+
+  constructor(
+    readonly user: User,
+    readonly password = 'av-e2e-keyring-password',
+  ) {
+    this.base = mkdtempSync('/tmp/av-e2e-')
+    chmodSync(this.base, 0o755)
+    this.home = this.userDir('home')
+    this.runtimeDir = this.userDir('run')
+  }
+
+  /** The environment commands get inside the session. */
+  get env(): Record<string, string> {
+    return {
+      HOME: this.home,
+      USER: this.user.name,
+      LOGNAME: this.user.name,
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      XDG_RUNTIME_DIR: this.runtimeDir,
+      DBUS_SESSION_BUS_ADDRESS: this.busAddress,
+    }
+  }
+
+  async start(): Promise<this> {
+    const script =
+      'printf %s "$AV_E2E_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; ' +
+      'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'
+    const env: Record<string, string> = {...this.env, AV_E2E_KEYRING_PASSWORD: this.password}
+    delete env.DBUS_SESSION_BUS_ADDRESS
+    const child = spawn('dbus-run-session', ['--', 'sh', '-c', script], {
+      cwd: this.home,
+      env,
+      gid: this.user.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: this.user.uid,
+    })
+    this.session = child
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+    })
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`keyring session did not start: ${stderr}`)), 20_000)
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d
+        if (out.includes('\n')) {
+          clearTimeout(timer)
+          resolve(out.split('\n')[0]!)
+        }
+      })
+      child.on('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`keyring session exited (${code}): ${stderr}`))
+      })
+    })
+    const [pid, address] = line.split(' ')
+    this.sleeperPid = Number(pid)
+    this.busAddress = address ?? ''
+    if (!this.busAddress.startsWith('unix:')) throw new Error(`no bus address from the keyring session: ${line}`)
+    return this
+  }
+
+  /** Run argv as the test user inside the session. */
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const env = options.cleanEnv ? {...options.env} : {...this.env, ...options.env}
+    return runAs(this.user, argv, {...options, cwd: options.cwd ?? this.home, env})
+  }
+
+  /** Run a shell script as the test user inside the session. */
+  async sh(script: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.run(['/bin/sh', '-c', script], options)
+  }
+
+  /** A directory under `base` owned by the user, mode 0700. */
+  userDir(name: string): string {
+    const dir = path.join(this.base, name)
+    mkdirSync(dir, {mode: 0o700, recursive: true})
+    chownSync(dir, this.user.uid, this.user.gid)
+    chmodSync(dir, 0o700)
+    return dir
+  }
+
+  /** Stop the bus and the keyring daemon, end every process left in this session, remove the temp dir. */
+  async stop(): Promise<void> {
+    const {session} = this
+    if (session && session.exitCode === null && session.signalCode === null) {
+      const exited = new Promise<void>((resolve) => {
+        session.once('exit', () => resolve())
+      })
+      try {
+        if (this.sleeperPid) process.kill(this.sleeperPid, 'SIGTERM')
+        else session.kill('SIGTERM')
+      } catch {
+        session.kill('SIGTERM')
+      }
+
+      await Promise.race([exited, sleep(5000)])
+    }
+
+    for (const pid of sessionPids(this.user.uid, this.runtimeDir)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+
+    rmSync(this.base, {force: true, recursive: true})
+  }
+}
+
+export async function startKeyringSandbox(user: User = ensureTestUser()): Promise<KeyringSandbox> {
+  return new KeyringSandbox(user).start()
+}

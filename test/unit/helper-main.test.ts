@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import type {AuditEvent, AuditSink} from '../../src/lib/audit.js'
+
+import {AvError} from '../../src/lib/errors.js'
+import {credentialDocument, type HelperDeps, parseHelperArgs, releaseCredentials} from '../../src/lib/helper-main.js'
+import {hashArgv, mintToken, sha256Hex, TOKEN_KEY_ACCOUNT, type TokenClaims} from '../../src/lib/token.js'
+import {MemoryStore} from '../fakes/memory-store.js'
+import {
+  CLI,
+  CLI_ARGV,
+  CLI_ENV,
+  CONFIG_FILE,
+  FAKE_FS,
+  FakeProcessTable,
+  HELPER,
+  LAUNCHER,
+  LAUNCHER_ENV,
+} from '../fakes/process-world.js'
+
+const KEY = Buffer.alloc(32, 3)
+const NOW = 1_800_000_000_000
+const CONFIG = Buffer.from(
+  '[profile dev]\nregion = eu-west-1\ncredential_process = /opt/av/bin/run.js credential-helper aws --profile dev\n',
+)
+const ACCESS_KEY = 'AKIAAVCANARY0000HELP'
+const SECRET = 'avCanarySecret/helper+unit0000000000000'
+const SESSION = 'avCanarySessionToken0000'
+
+const CLAIMS: TokenClaims = {
+  v: 1,
+  launcherPid: LAUNCHER.pid,
+  launcherStart: LAUNCHER.startTime,
+  profile: 'dev',
+  argvHash: hashArgv(CLI_ARGV),
+  configHash: sha256Hex(CONFIG),
+  issued: NOW - 5000,
+  expires: NOW + 12 * 3_600_000,
+}
+const TOKEN = mintToken(KEY, CLAIMS)
+
+interface World {
+  audit: {events: AuditEvent[]; fail: boolean; launcherEnvs: Array<null | Record<string, string>>}
+  deps: HelperDeps
+  stderr: string[]
+  stdout: string[]
+  store: MemoryStore
+  table: FakeProcessTable
+}
+
+function world(options: {env?: NodeJS.ProcessEnv; pair?: object | null} = {}): World {
+  const store = new MemoryStore()
+  store.items.set(TOKEN_KEY_ACCOUNT, KEY.toString('base64'))
+  const pair =
+    options.pair === undefined
+      ? {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET, sessionToken: SESSION}
+      : options.pair
+  if (pair) store.items.set('aws:dev', JSON.stringify({v: 1, ...pair}))
+  const table = new FakeProcessTable()
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const audit = {events: [] as AuditEvent[], fail: false, launcherEnvs: [] as Array<null | Record<string, string>>}
+  const sink = (launcherEnv: null | Record<string, string>): AuditSink => ({
+    async record(event) {
+      audit.launcherEnvs.push(launcherEnv)
+      if (audit.fail)
+        throw new AvError('audit-failed', 'the audit log /x/audit.jsonl cannot be written (EACCES)', {
+          suggestion: 'Make /x writable by you (av refuses to release credentials it cannot record).',
+        })
+      audit.events.push(event)
+    },
+  })
+  const deps: HelperDeps = {
+    audit: sink,
+    clock: {now: () => NOW},
+    env: options.env ?? {AV_RUN_TOKEN: TOKEN, ...CLI_ENV},
+    pid: HELPER.pid,
+    platform: 'linux',
+    readFile(file) {
+      if (file !== CONFIG_FILE) throw new Error('ENOENT')
+      return CONFIG
+    },
+    stderr: {write: (t) => stderr.push(t)},
+    stdout: {write: (t) => stdout.push(t)},
+    store,
+    table,
+    trustFs: FAKE_FS,
+  }
+  return {audit, deps, stderr, stdout, store, table}
+}
+
+/** Run the helper; assert no secret or token leaked to stderr or the audit; return what a caller sees. */
+async function run(w: World, args = ['--profile', 'dev']) {
+  const code = await releaseCredentials(args, w.deps)
+  const stderr = w.stderr.join('')
+  for (const leak of [SECRET, SESSION, TOKEN]) {
+    assert.ok(!stderr.includes(leak), 'stderr leaks')
+    assert.ok(!JSON.stringify(w.audit.events).includes(leak), 'audit leaks')
+  }
+
+  const reason = /^av credential-helper: refused \(([a-z-]+)\): [^\n]+\n$/.exec(stderr)?.[1] ?? null
+  return {code, reason, stderr, stdout: w.stdout.join('')}
+}
+
+describe('credential helper: release', () => {
+  it('prints exactly the credential_process document for the genuine chain, after auditing it', async () => {
+    const w = world()
+    const out = await run(w)
+    assert.deepEqual(out, {
+      code: 0,
+      reason: null,
+      stderr: '',
+      stdout: `{"Version":1,"AccessKeyId":"${ACCESS_KEY}","SecretAccessKey":"${SECRET}","SessionToken":"${SESSION}"}\n`,
+    })
+    assert.deepEqual(w.audit.events, [
+      {event: 'release', profile: 'dev', launcherPid: LAUNCHER.pid, cliPid: CLI.pid, argvHash: CLAIMS.argvHash},
+    ])
+    assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV], 'audited in the launcher’s state dir')
+  })
+
+  it('omits SessionToken for long-term keys', async () => {
+    const out = await run(world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}}))
+    assert.equal(out.stdout, `{"Version":1,"AccessKeyId":"${ACCESS_KEY}","SecretAccessKey":"${SECRET}"}\n`)
+  })
+
+  it('writes Expiration when the credentials carry one', () => {
+    const doc = credentialDocument({
+      accessKeyId: ACCESS_KEY,
+      expiration: '2026-11-28T12:00:00Z',
+      secretAccessKey: SECRET,
+    })
+    assert.deepEqual(Object.keys(JSON.parse(doc)), ['Version', 'AccessKeyId', 'SecretAccessKey', 'Expiration'])
+  })
+})
+
+describe('credential helper: refusals', () => {
+  const cases: Array<[string, (w: World) => void, string, RegExp?]> = [
+    ['no token', (w) => delete w.deps.env.AV_RUN_TOKEN, 'token-missing', /av run -- aws/],
+    [
+      'an empty token',
+      (w) => {
+        w.deps.env.AV_RUN_TOKEN = ''
+      },
+      'token-missing',
+    ],
+    [
+      'a garbage token',
+      (w) => {
+        w.deps.env.AV_RUN_TOKEN = 'garbage'
+      },
+      'token-malformed',
+    ],
+    [
+      'a token for another profile',
+      (w) => {
+        w.deps.env.AV_RUN_TOKEN = mintToken(KEY, {...CLAIMS, profile: 'prod'})
+      },
+      'profile-mismatch',
+    ],
+    [
+      'no token key in the store (locked keyring)',
+      (w) => w.store.items.delete(TOKEN_KEY_ACCOUNT),
+      'token-key-missing',
+      /Unlock your keyring/,
+    ],
+    [
+      'the store unavailable',
+      (w) => {
+        w.store.unavailable = true
+      },
+      'store-unavailable',
+      /dbus-run-session/,
+    ],
+    ['a corrupt token key', (w) => w.store.items.set(TOKEN_KEY_ACCOUNT, 'eA=='), 'store-corrupt'],
+    ['a corrupt key pair', (w) => w.store.items.set('aws:dev', '{"v":9}'), 'store-corrupt'],
+    ['no keys stored for the profile', (w) => w.store.items.delete('aws:dev'), 'not-stored', /av migrate/],
+    [
+      'LD_PRELOAD in the CLI environment',
+      (w) => w.table.environs.set(CLI.pid, {...CLI_ENV, LD_PRELOAD: '/x.so'}),
+      'runtime-env-unsafe',
+    ],
+    [
+      'a config file the launcher did not write',
+      (w) => {
+        w.deps.readFile = () => Buffer.from('[plugins]\n')
+      },
+      'config-mismatch',
+    ],
+    ['the launcher gone', (w) => w.table.snapshots.delete(LAUNCHER.pid), 'grandparent-not-launcher'],
+    [
+      'the CLI exiting while the keys are read',
+      (w) => {
+        w.table.onSnapshot = (pid, call) => {
+          if (call > 4) w.table.snapshots.delete(CLI.pid)
+        }
+      },
+      'parent-gone',
+    ],
+    [
+      'an audit log that cannot be written',
+      (w) => {
+        w.audit.fail = true
+      },
+      'audit-failed',
+      /writable/,
+    ],
+  ]
+  for (const [name, change, reason, advice] of cases) {
+    it(`${name} → exit 1, ${reason}, nothing on stdout`, async () => {
+      const w = world()
+      change(w)
+      const out = await run(w)
+      assert.deepEqual([out.code, out.reason, out.stdout], [1, reason, ''])
+      if (advice) assert.match(out.stderr, advice)
+      if (reason !== 'audit-failed')
+        assert.deepEqual(
+          w.audit.events.map((e) => [e.event, e.reason]),
+          [['refusal', reason]],
+        )
+    })
+  }
+
+  it('refuses a missing token without touching the store', async () => {
+    const w = world({env: {}})
+    w.store.unavailable = true
+    assert.equal((await run(w)).reason, 'token-missing')
+    assert.deepEqual(w.table.calls, [], 'no process was inspected either')
+  })
+
+  it('binds profile "default" when no --profile is given', async () => {
+    assert.equal((await run(world(), [])).reason, 'profile-mismatch')
+  })
+
+  for (const args of [
+    ['--profile'],
+    ['--profile', '--x'],
+    ['--profile', 'a', '--profile', 'b'],
+    ['s3'],
+    ['--region=x'],
+  ]) {
+    it(`refuses usage ${JSON.stringify(args)} with exit 2`, async () => {
+      const out = await run(world(), args)
+      assert.deepEqual([out.code, out.reason, out.stdout], [2, 'usage', ''])
+    })
+  }
+
+  it('parses --profile=P and --profile P alike', () => {
+    assert.deepEqual(parseHelperArgs(['--profile=x']), {profile: 'x'})
+    assert.deepEqual(parseHelperArgs(['--profile', 'x']), {profile: 'x'})
+  })
+})
