@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http'
+import {type AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -16,18 +18,45 @@ import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 import {credentialProcessDocument, getSessionCredentials, type SessionDeps} from '../../src/lib/sessions.js'
 import {sdkSts} from '../../src/lib/sts-client.js'
 import {MemoryStore} from '../fakes/memory-store.js'
-import {startStsEndpoint, startTrap, type StsEndpoint} from './support/sts-endpoint.js'
+import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 
 const DURABLE = {accessKeyId: 'AKIAAVCANARY00000007', secretAccessKey: 'avCanarySecret/sdk/00000000000000000007'}
 
+/** A server that records requests and answers 500: proves nothing reached an endpoint the user named. */
+async function startTrap(): Promise<{close(): Promise<void>; hits: string[]; url: string}> {
+  const hits: string[] = []
+  const server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`)
+    res.writeHead(500).end()
+  })
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const {port} = server.address() as AddressInfo
+  return {
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+      })
+    },
+    hits,
+    url: `http://127.0.0.1:${port}`,
+  }
+}
+
+function params(body: string): Record<string, string> {
+  return Object.fromEntries(new URLSearchParams(body))
+}
+
 describe('real STS client against the local STS endpoint', () => {
-  let sts: StsEndpoint
+  let sts: SigV4Endpoint
   let trap: Awaited<ReturnType<typeof startTrap>>
   let home: string
   const saved = {...process.env}
 
   before(async () => {
-    sts = await startStsEndpoint({durableKeys: [DURABLE]})
+    sts = await startEndpoint({credentials: [DURABLE], sessionSecretPrefix: 'avCanarySessionSecret'})
     trap = await startTrap()
     home = mkdtempSync(path.join(tmpdir(), 'av-sts-sdk-'))
     const config = path.join(home, 'config')
@@ -49,7 +78,7 @@ describe('real STS client against the local STS endpoint', () => {
 
   after(async () => {
     process.env = saved
-    await sts.close()
+    await sts.stop()
     await trap.close()
     rmSync(home, {force: true, recursive: true})
   })
@@ -73,21 +102,21 @@ describe('real STS client against the local STS endpoint', () => {
     }
     const session = await getSessionCredentials('dev', deps(store, profiles))
     assert.equal(session.kind, 'session')
-    assert.equal(session.accessKeyId, 'ASIAAVCANARYS0000001')
+    assert.match(session.accessKeyId, /^ASIAAVCANARY[\dA-F]{8}$/)
     assert.ok(session.expiration! - Date.now() > 59 * 60 * 1000)
     const role = await getSessionCredentials('admin', deps(store, profiles))
     assert.equal(role.kind, 'role')
-    assert.equal(role.accessKeyId, 'ASIAAVCANARYS0000002')
+    assert.notEqual(role.accessKeyId, session.accessKeyId)
 
     assert.deepEqual(
-      sts.requests.map((r) => [r.action, r.signer, r.signatureValid, r.securityToken !== null]),
+      sts.requests.map((r) => [r.operation, r.accessKeyId, r.verified, r.hasSecurityToken, r.region]),
       [
-        ['GetSessionToken', 'durable', true, false],
-        ['AssumeRole', 'session', true, true],
+        ['GetSessionToken', DURABLE.accessKeyId, true, false, 'eu-west-1'],
+        ['AssumeRole', session.accessKeyId, true, true, 'us-east-1'],
       ],
     )
-    assert.equal(sts.requests[0]!.params.DurationSeconds, '3600')
-    assert.equal(sts.requests[1]!.params.ExternalId, 'x-1')
+    assert.equal(params(sts.requests[0]!.body).DurationSeconds, '3600')
+    assert.equal(params(sts.requests[1]!.body).ExternalId, 'x-1')
     assert.deepEqual(trap.hits, [])
     const doc = JSON.stringify(credentialProcessDocument(role))
     assert.ok(!doc.includes('avCanarySecret'))
@@ -111,7 +140,7 @@ describe('real STS client against the local STS endpoint', () => {
   it('throttling is retried and then reported as throttling', async () => {
     const store = new MemoryStore()
     store.items.set(profileAccount('dev'), encodeKeyPair(DURABLE))
-    sts.options.failWith = 'Throttling'
+    sts.failWith = 'Throttling'
     const before = sts.requests.length
     try {
       await assert.rejects(
@@ -119,7 +148,7 @@ describe('real STS client against the local STS endpoint', () => {
         /AWS throttled the request \(Throttling\)/,
       )
     } finally {
-      delete sts.options.failWith
+      sts.failWith = null
     }
 
     assert.equal(sts.requests.length - before, 3)

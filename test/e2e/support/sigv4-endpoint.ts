@@ -1,8 +1,10 @@
 /**
  * A local AWS test endpoint on 127.0.0.1 that verifies the SigV4 signature of every request with
  * `@smithy/signature-v4` against known canary credentials, records what it received, and answers a few operations
- * with the XML the AWS CLI expects: STS GetCallerIdentity and GetSessionToken (query protocol, form POST or GET),
- * S3 ListBuckets (path style). A request whose signature does not verify gets a 403 XML error.
+ * with the XML the AWS CLI expects: STS GetCallerIdentity, GetSessionToken and AssumeRole (query protocol, form POST
+ * or GET), S3 ListBuckets (path style). A request whose signature does not verify gets a 403 XML error.
+ * GetSessionToken signed with session credentials is refused (AccessDenied), as AWS does; issued sessions verify
+ * like the configured keys from then on.
  *
  * It can hold requests open (`hold()` / `release()`) so that a test can look at a live `aws` run while it waits.
  */
@@ -45,6 +47,11 @@ export interface EndpointOptions {
   buckets?: string[]
   /** Lifetime of the session credentials GetSessionToken hands out (default 3600 s). */
   sessionSeconds?: number
+  /**
+   * Start of issued session secrets (default `avCanarySecretSession`, which the canary grep finds). A suite that
+   * must tell durable from session secrets apart gives one without the mark, e.g. `avCanarySessionSecret`.
+   */
+  sessionSecretPrefix?: string
 }
 
 interface ReceivedRequest {
@@ -124,6 +131,9 @@ export class SigV4Endpoint {
   private readonly account: string
   private readonly buckets: string[]
   private readonly sessionSeconds: number
+  private readonly sessionSecretPrefix: string
+  /** When set, every verified STS call is answered with this error code (e.g. `Throttling`) until cleared. */
+  failWith: null | string = null
   private server?: Server
   private holding = false
   private held: Array<() => void> = []
@@ -134,6 +144,7 @@ export class SigV4Endpoint {
     this.account = options.account ?? '123456789012'
     this.buckets = options.buckets ?? ['av-canary-bucket']
     this.sessionSeconds = options.sessionSeconds ?? 3600
+    this.sessionSecretPrefix = options.sessionSecretPrefix ?? 'avCanarySecretSession'
   }
 
   get port(): number {
@@ -373,21 +384,41 @@ export class SigV4Endpoint {
       return
     }
 
-    if (record.service === 'sts' && params.Action === 'GetSessionToken') {
+    if (record.service === 'sts' && this.failWith) {
+      const xml = `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>${this.failWith}</Code><Message>av test endpoint</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+      this.send(res, 400, xml, requestId)
+      return
+    }
+
+    if (record.service === 'sts' && (params.Action === 'GetSessionToken' || params.Action === 'AssumeRole')) {
+      const action = params.Action
+      if (action === 'GetSessionToken' && record.hasSecurityToken) {
+        const xml = `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Cannot call GetSessionToken with session credentials</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+        this.send(res, 403, xml, requestId)
+        return
+      }
+
       const issued: CanaryCredentials = {
         accessKeyId: `ASIAAVCANARY${randomBytes(4).toString('hex').toUpperCase()}`,
-        secretAccessKey: `avCanarySecretSession${randomBytes(9).toString('hex')}`,
+        secretAccessKey: `${this.sessionSecretPrefix}${randomBytes(9).toString('hex')}`,
         sessionToken: `avCanarySessionToken${randomBytes(24).toString('hex')}`,
       }
       this.credentials.set(issued.accessKeyId, issued)
       const seconds = Number(params.DurationSeconds ?? this.sessionSeconds)
       const expiration = new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+      const credentials =
+        `<Credentials><AccessKeyId>${issued.accessKeyId}</AccessKeyId><SecretAccessKey>${issued.secretAccessKey}</SecretAccessKey>` +
+        `<SessionToken>${issued.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`
+      const session = xmlEscape(params.RoleSessionName ?? '')
+      const role = xmlEscape((params.RoleArn ?? '').split('/').pop() ?? '')
+      const assumed =
+        action === 'AssumeRole'
+          ? `<AssumedRoleUser><AssumedRoleId>AROAAVCANARY00000000:${session}</AssumedRoleId>` +
+            `<Arn>arn:aws:sts::${this.account}:assumed-role/${role}/${session}</Arn></AssumedRoleUser>`
+          : ''
       const xml =
-        `<GetSessionTokenResponse xmlns="${ns}"><GetSessionTokenResult><Credentials>` +
-        `<AccessKeyId>${issued.accessKeyId}</AccessKeyId><SecretAccessKey>${issued.secretAccessKey}</SecretAccessKey>` +
-        `<SessionToken>${issued.sessionToken}</SessionToken><Expiration>${expiration}</Expiration>` +
-        `</Credentials></GetSessionTokenResult>` +
-        `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetSessionTokenResponse>`
+        `<${action}Response xmlns="${ns}"><${action}Result>${credentials}${assumed}</${action}Result>` +
+        `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
       this.send(res, 200, xml, requestId)
       return
     }
