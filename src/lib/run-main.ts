@@ -5,6 +5,7 @@
  */
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, realpathSync} from 'node:fs'
+import {constants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -75,6 +76,38 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
   }
 }
 
+/** What the helper requires of the launcher's script path in its argv: absolute, no `.`, `..` or `//`. */
+export function isPlainAbsolute(file: string | undefined): boolean {
+  return (
+    file !== undefined &&
+    path.isAbsolute(file) &&
+    !file
+      .split('/')
+      .slice(1)
+      .some((c) => c === '' || c === '.' || c === '..')
+  )
+}
+
+/**
+ * `node bin/run.js run …` from a checkout names its script relatively; the helper refuses such a launcher (a
+ * relative path depends on a working directory the user controls). Start av again by its real absolute path,
+ * relay signals, and pass the exit code on. The installed shims always use absolute paths and never get here.
+ */
+async function relaunch(entry: string, args: string[]): Promise<number> {
+  const child = spawn(process.execPath, [entry, 'run', ...args], {stdio: 'inherit'})
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+  for (const signal of signals) process.on(signal, forward)
+  try {
+    return await new Promise((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal ?? 'SIGTERM'] ?? 0)))
+    })
+  } finally {
+    for (const signal of signals) process.removeListener(signal, forward)
+  }
+}
+
 /** Entry point for `av run …` (args after `run`). Resolves to the process exit code; never throws. */
 export async function main(args: string[], ctx: Context = realContext()): Promise<number> {
   try {
@@ -88,7 +121,9 @@ export async function main(args: string[], ctx: Context = realContext()): Promis
       return EXIT.ok
     }
 
-    return await runAws(split.command, realLauncherDeps(ctx))
+    const deps = realLauncherDeps(ctx)
+    if (!isPlainAbsolute(deps.processTable.snapshot(deps.pid)?.argv[1])) return await relaunch(deps.avEntry, args)
+    return await runAws(split.command, deps)
   } catch (error) {
     ctx.stderr.write(formatError(error) + '\n')
     return exitCodeOf(error)

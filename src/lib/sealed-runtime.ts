@@ -13,8 +13,21 @@ import {AvError} from './errors.js'
 /** Root-owned directories only: `#!/usr/bin/env node` and anything the CLI runs resolve here, never in ~/bin. */
 export const SEALED_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-/** Terminal and locale settings that shape output only. */
-const PASSED_THROUGH = new Set(['COLUMNS', 'LANG', 'LINES', 'NO_COLOR', 'TERM', 'TZ'])
+/**
+ * Terminal and locale settings that shape output only; and where the user's session bus is, which the credential
+ * helper (a child of the CLI) needs to reach the Secret Service on Linux — the CLI itself never reads them, and
+ * the launcher already used the same values to reach the keychain.
+ */
+const PASSED_THROUGH = new Set([
+  'COLUMNS',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'LANG',
+  'LINES',
+  'NO_COLOR',
+  'TERM',
+  'TZ',
+  'XDG_RUNTIME_DIR',
+])
 
 /**
  * AWS variables that only choose a region or an output format. Values must look like one (a region name or a

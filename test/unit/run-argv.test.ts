@@ -4,7 +4,7 @@ import {describe, it} from 'node:test'
 import {AvError, EXIT, exitCodeOf, formatError} from '../../src/lib/errors.js'
 import {classifyInterim} from '../../src/lib/gate/interim.js'
 import {DEFAULT_POLICY} from '../../src/lib/policy.js'
-import {splitRunArgv} from '../../src/lib/run-main.js'
+import {isPlainAbsolute, splitRunArgv} from '../../src/lib/run-main.js'
 
 describe('splitRunArgv', () => {
   const ok: Array<[string[], string[]]> = [
@@ -45,6 +45,21 @@ describe('splitRunArgv', () => {
         (error: AvError) => error.exit === EXIT.usage && suggestion.test(error.suggestion ?? ''),
       )
     })
+  }
+})
+
+describe('isPlainAbsolute (when the launcher starts itself again by its absolute path)', () => {
+  const cases: Array<[string | undefined, boolean]> = [
+    ['/opt/av/lib/av/bin/run.js', true],
+    ['bin/run.js', false],
+    ['./bin/run.js', false],
+    ['/opt/av/../av/bin/run.js', false],
+    ['/opt//av/bin/run.js', false],
+    ['/opt/./av/bin/run.js', false],
+    [undefined, false],
+  ]
+  for (const [file, expected] of cases) {
+    it(`${String(file)} → ${expected}`, () => assert.equal(isPlainAbsolute(file), expected))
   }
 })
 

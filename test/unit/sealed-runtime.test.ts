@@ -71,6 +71,8 @@ describe('buildChildEnv', () => {
     ['TZ', 'Europe/Paris', true],
     ['COLUMNS', '120', true],
     ['LINES', '40', true],
+    ['DBUS_SESSION_BUS_ADDRESS', 'unix:path=/run/user/1000/bus', true],
+    ['XDG_RUNTIME_DIR', '/run/user/1000', true],
     ['AWS_REGION', 'eu-west-1', true],
     ['AWS_DEFAULT_REGION', 'us-east-1', true],
     ['AWS_DEFAULT_OUTPUT', 'json', true],

@@ -1,0 +1,34 @@
+import {Flags} from '@oclif/core'
+
+import {AvCommand} from '../base-command.js'
+import {findAwsRuntime} from '../lib/aws-runtime.js'
+import {DEFAULTS, installAv, type InstallResult} from '../lib/install.js'
+
+export default class Install extends AvCommand {
+  static description =
+    'Install av root-owned (run with sudo): copy it under --prefix, write the `av` command and the `aws` launcher ' +
+    'shim, and name the AWS CLI runtime in the policy. Run again to update; `sudo av uninstall` removes it.'
+  static examples = ['sudo <%= config.bin %> install', 'sudo <%= config.bin %> install --link-aws']
+  static flags = {
+    'bin-dir': Flags.string({default: DEFAULTS.binDir, description: 'where the `av` command (and the aws link) go'}),
+    'link-aws': Flags.boolean({description: 'also link <bin-dir>/aws to the launcher shim'}),
+    policy: Flags.string({default: DEFAULTS.policy, description: 'the root-owned policy file to write awsCli into'}),
+    prefix: Flags.string({default: DEFAULTS.prefix, description: 'where the root-owned copy of av goes'}),
+  }
+
+  async run(): Promise<InstallResult> {
+    const {flags} = await this.parse(Install)
+    const result = installAv(
+      {binDir: flags['bin-dir'], linkAws: flags['link-aws'], policyFile: flags.policy, prefix: flags.prefix},
+      {
+        findRuntime: (awsCli) => findAwsRuntime({env: process.env, platform: process.platform, policy: {awsCli}}),
+        node: process.execPath,
+        source: this.config.root,
+        uid: process.getuid?.() ?? -1,
+      },
+    )
+    this.log(`Installed av: ${result.written.join(', ')}`)
+    this.log(`AWS CLI runtime: ${result.awsCli.join(' ')}`)
+    return result
+  }
+}

@@ -1,0 +1,23 @@
+import {Flags} from '@oclif/core'
+
+import {AvCommand} from '../base-command.js'
+import {DEFAULTS, uninstallAv, type UninstallResult} from '../lib/install.js'
+
+export default class Uninstall extends AvCommand {
+  static description =
+    'Remove what `sudo av install` wrote (run with sudo), as listed in <prefix>/install-manifest.json. Files changed ' +
+    'since are kept and named. Your keys stay in the OS keychain; `av restore` puts them back in ~/.aws.'
+  static examples = ['sudo <%= config.bin %> uninstall']
+  static flags = {
+    prefix: Flags.string({default: DEFAULTS.prefix, description: 'the prefix av was installed under'}),
+  }
+
+  async run(): Promise<UninstallResult> {
+    const {flags} = await this.parse(Uninstall)
+    const result = uninstallAv({prefix: flags.prefix}, {uid: process.getuid?.() ?? -1})
+    this.log(`Removed: ${result.removed.join(', ') || 'nothing'}`)
+    if (result.restored.length > 0) this.log(`Restored awsCli in: ${result.restored.join(', ')}`)
+    if (result.kept.length > 0) this.log(`Kept (changed since install, or not empty): ${result.kept.join(', ')}`)
+    return result
+  }
+}

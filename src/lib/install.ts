@@ -1,0 +1,433 @@
+/**
+ * `sudo av install` / `sudo av uninstall`: a root-owned copy of av the launcher and helper can trust.
+ *
+ * Install copies the built av (bin, dist, package.json, oclif.manifest.json and the production node_modules only)
+ * to <prefix>/lib/av, root-owned 0755/0644; writes <bin-dir>/av and the launcher shim <prefix>/bin/aws, both
+ * `#!/bin/sh` scripts that exec the root-owned node on that copy (a `#!/usr/bin/env node` link would let a
+ * user's PATH pick an nvm node); optionally links <bin-dir>/aws to the shim; and names the AWS CLI runtime in the
+ * policy (`awsCli`), keeping the policy's other keys. Every directory written into must pass the trust rule, every
+ * file is written to a temp name and renamed (a planted symlink is replaced, never followed), and what was written
+ * is recorded in <prefix>/install-manifest.json so `uninstall` removes exactly that. Running it twice writes the
+ * same bytes.
+ */
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import path from 'node:path'
+
+import type {AwsRuntime} from './aws-runtime.js'
+
+import {AvError} from './errors.js'
+import {checkRootOwned} from './trust.js'
+
+export const DEFAULTS = {binDir: '/usr/local/bin', policy: '/etc/av/policy.json', prefix: '/opt/av'} as const
+export const MANIFEST_NAME = 'install-manifest.json'
+
+export interface InstallOptions {
+  binDir: string
+  linkAws: boolean
+  policyFile: string
+  prefix: string
+}
+
+export interface InstallDeps {
+  /** Absolute path of the node binary the shims exec (root-owned, or install refuses). */
+  node: string
+  /** Root of the built av being installed (holds bin/run.js, dist, package.json, oclif.manifest.json). */
+  source: string
+  uid: number
+  /** Finds the AWS CLI runtime to name in the policy when the policy does not name a usable one yet. */
+  findRuntime(policyAwsCli: string[] | undefined): AwsRuntime
+}
+
+export interface InstallManifest {
+  v: 1
+  prefix: string
+  /** The copied tree (removed whole). */
+  tree: string
+  /** Shims and links, with the exact content (or link target) written, so uninstall removes only those. */
+  files: Array<{content: string; kind: 'file' | 'link'; path: string}>
+  /** Directories install created (removed when empty). */
+  dirs: string[]
+  policy: {
+    created: boolean
+    path: string
+    previousAwsCli: null | string[]
+    awsCli: string[]
+    /** The policy bytes before the first install (null when install created it) and the bytes install wrote. */
+    previousText: null | string
+    writtenText: string
+  }
+}
+
+export interface InstallResult {
+  awsCli: string[]
+  manifest: string
+  written: string[]
+}
+
+function refuseUnlessRoot(uid: number, verb: string): void {
+  if (uid !== 0) {
+    throw new AvError('not-root', `av ${verb} changes root-owned files and must run as root`, {
+      suggestion: `sudo av ${verb}`,
+    })
+  }
+}
+
+/** A directory we may write into: create what is missing (recording it), then require it to pass the trust rule. */
+function trustedDir(dir: string, created: Set<string>): void {
+  const missing: string[] = []
+  let current = path.resolve(dir)
+  while (!existsSync(current)) {
+    missing.unshift(current)
+    current = path.dirname(current)
+  }
+
+  const base = checkRootOwned(current)
+  if (!base.ok) throw untrusted(dir, base.path, base.reason)
+  for (const d of missing) {
+    mkdirSync(d, {mode: 0o755})
+    chmodSync(d, 0o755)
+    created.add(d)
+  }
+
+  const verdict = checkRootOwned(dir)
+  if (!verdict.ok) throw untrusted(dir, verdict.path, verdict.reason)
+}
+
+function untrusted(dir: string, where: string, reason: string): AvError {
+  return new AvError('refused', `refusing to install into ${dir}: ${where} ${reason}`, {
+    suggestion: 'Install under directories owned by root and writable by root only (e.g. /opt/av, /usr/local/bin).',
+  })
+}
+
+/** Write `content` at `file` through a temp file and a rename: a symlink planted there is replaced, not followed. */
+function writeRootFile(file: string, content: string, mode: number): void {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.av-${process.pid}`)
+  rmSync(temp, {force: true})
+  writeFileSync(temp, content, {flag: 'wx', mode})
+  chownSync(temp, 0, 0)
+  chmodSync(temp, mode)
+  renameSync(temp, file)
+}
+
+function writeRootLink(link: string, target: string): void {
+  const temp = path.join(path.dirname(link), `.${path.basename(link)}.av-${process.pid}`)
+  rmSync(temp, {force: true})
+  symlinkSync(target, temp)
+  renameSync(temp, link)
+}
+
+/** Quote for /bin/sh. */
+function shQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`
+}
+
+export function shimText(node: string, entry: string, fixedArgs: string[]): string {
+  const argv = [node, entry, ...fixedArgs].map((w) => shQuote(w)).join(' ')
+  return `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec ${argv} "$@"\n`
+}
+
+/** Names of the production packages under node_modules (npm's hidden lockfile marks dev-only ones). */
+export function productionPackages(hiddenLockfile: string): string[] {
+  const lock = JSON.parse(hiddenLockfile) as {packages?: Record<string, {dev?: boolean; link?: boolean}>}
+  return Object.entries(lock.packages ?? {})
+    .filter(([name, meta]) => name.startsWith('node_modules/') && !meta.dev && !meta.link)
+    .map(([name]) => name)
+    .sort()
+}
+
+/** Copy a file or tree, root-owned, 0755 for directories and executables, 0644 for everything else. */
+function copyTree(from: string, to: string, skip: (rel: string) => boolean, rel = ''): void {
+  const stat = lstatSync(from)
+  if (stat.isSymbolicLink()) return
+  if (stat.isDirectory()) {
+    mkdirSync(to, {mode: 0o755, recursive: true})
+    chmodSync(to, 0o755)
+    for (const name of readdirSync(from).sort()) {
+      const childRel = rel ? `${rel}/${name}` : name
+      if (!skip(childRel)) copyTree(path.join(from, name), path.join(to, name), skip, childRel)
+    }
+
+    return
+  }
+
+  if (!stat.isFile()) return
+  copyFileSync(from, to)
+  chownSync(to, 0, 0)
+  chmodSync(to, stat.mode & 0o111 ? 0o755 : 0o644)
+}
+
+/** Directories created on the way (`@scope/` parents) got the umask's mode: make every one 0755. */
+function settleDirModes(dir: string): void {
+  chmodSync(dir, 0o755)
+  for (const entry of readdirSync(dir, {withFileTypes: true})) {
+    if (entry.isDirectory()) settleDirModes(path.join(dir, entry.name))
+  }
+}
+
+function copyAv(source: string, tree: string): void {
+  for (const required of ['bin/run.js', 'dist/lib/run-main.js', 'package.json', 'oclif.manifest.json']) {
+    if (!existsSync(path.join(source, required))) {
+      throw new AvError('not-found', `${path.join(source, required)} is missing: this is not a built av`, {
+        suggestion: 'Run `npm run build` in the av checkout first.',
+      })
+    }
+  }
+
+  const modules = realpathSync(path.join(source, 'node_modules'))
+  const packages = productionPackages(readFileSync(path.join(modules, '.package-lock.json'), 'utf8'))
+  const staging = `${tree}.staging-${process.pid}`
+  rmSync(staging, {force: true, recursive: true})
+  mkdirSync(staging, {mode: 0o755})
+  chmodSync(staging, 0o755)
+  for (const part of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) {
+    copyTree(path.join(source, part), path.join(staging, part), () => false)
+  }
+
+  for (const name of packages) {
+    const from = path.join(modules, name.slice('node_modules/'.length))
+    // Optional packages for other platforms are in the lockfile but not on disk.
+    if (!existsSync(from)) continue
+    // Nested node_modules hold their own entries in the lockfile: copy each package without them.
+    copyTree(from, path.join(staging, name), (rel) => rel === 'node_modules' || rel.startsWith('node_modules/'))
+  }
+
+  settleDirModes(staging)
+  const old = `${tree}.old-${process.pid}`
+  if (existsSync(tree)) renameSync(tree, old)
+  renameSync(staging, tree)
+  rmSync(old, {force: true, recursive: true})
+}
+
+function readManifest(prefix: string): InstallManifest | null {
+  const file = path.join(prefix, MANIFEST_NAME)
+  if (!existsSync(file)) return null
+  const verdict = checkRootOwned(file)
+  if (!verdict.ok) {
+    throw new AvError('refused', `the install manifest ${file} is not root-owned (${verdict.path} ${verdict.reason})`, {
+      suggestion: 'Remove it by hand after checking what wrote it.',
+    })
+  }
+
+  return JSON.parse(readFileSync(file, 'utf8')) as InstallManifest
+}
+
+/** What is at `file` now: the content of a regular file, the target of a link, or null when nothing is there. */
+function currentContent(file: string): null | {content: string; kind: 'file' | 'link'} {
+  try {
+    const stat = lstatSync(file)
+    if (stat.isSymbolicLink()) return {content: readlinkSync(file), kind: 'link'}
+    if (stat.isFile()) return {content: readFileSync(file, 'utf8'), kind: 'file'}
+    return {content: '', kind: 'file'}
+  } catch {
+    return null
+  }
+}
+
+/** Refuse to replace a file at `target` that av did not write. */
+function claimable(target: string, want: {content: string; kind: 'file' | 'link'}, previous: InstallManifest | null) {
+  const now = currentContent(target)
+  if (now === null) return
+  const ours = previous?.files.some((f) => f.path === target && f.kind === now.kind && f.content === now.content)
+  const same = now.kind === want.kind && now.content === want.content
+  if (!ours && !same) {
+    throw new AvError('conflict', `${target} exists and was not written by av install`, {
+      suggestion: `Move it away first (it may be another AWS CLI or av install), or choose another --bin-dir.`,
+    })
+  }
+}
+
+function readPolicyDoc(file: string): null | Record<string, unknown> {
+  if (!existsSync(file)) return null
+  const verdict = checkRootOwned(file)
+  if (!verdict.ok) {
+    throw new AvError('refused', `the policy ${file} is not root-owned (${verdict.path} ${verdict.reason})`, {
+      suggestion: 'Check who wrote it, fix its owner and mode (root, 0644), then run `sudo av install` again.',
+    })
+  }
+
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>
+  } catch {}
+
+  throw new AvError('conflict', `the policy ${file} is not a JSON object`, {
+    suggestion: 'Fix or remove it, then run `sudo av install` again.',
+  })
+}
+
+export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
+  refuseUnlessRoot(deps.uid, 'install')
+  const prefix = path.resolve(options.prefix)
+  const node = checkRootOwned(deps.node)
+  if (!node.ok) {
+    throw new AvError(
+      'runtime-untrusted',
+      `node at ${deps.node} is not root-controlled (${node.path} ${node.reason})`,
+      {
+        suggestion: 'Install Node.js system-wide (e.g. apt-get install nodejs) and run `sudo av install` with it.',
+      },
+    )
+  }
+
+  const previous = readManifest(prefix)
+  const created = new Set(previous?.dirs ?? [])
+  const policyDoc = readPolicyDoc(options.policyFile)
+  const existingAwsCli = Array.isArray(policyDoc?.awsCli) ? (policyDoc.awsCli as string[]) : undefined
+  const runtime = deps.findRuntime(existingAwsCli)
+
+  const tree = path.join(prefix, 'lib', 'av')
+  const entry = path.join(tree, 'bin', 'run.js')
+  const files: InstallManifest['files'] = [
+    {content: shimText(deps.node, entry, ['run', '--', 'aws']), kind: 'file', path: path.join(prefix, 'bin', 'aws')},
+    {content: shimText(deps.node, entry, []), kind: 'file', path: path.join(options.binDir, 'av')},
+  ]
+  if (options.linkAws) files.push({content: files[0]!.path, kind: 'link', path: path.join(options.binDir, 'aws')})
+
+  for (const dir of [
+    path.join(prefix, 'lib'),
+    path.join(prefix, 'bin'),
+    options.binDir,
+    path.dirname(options.policyFile),
+  ]) {
+    trustedDir(dir, created)
+  }
+
+  for (const file of files) claimable(file.path, file, previous)
+
+  copyAv(deps.source, tree)
+  for (const file of files) {
+    if (file.kind === 'link') writeRootLink(file.path, file.content)
+    else writeRootFile(file.path, file.content, 0o755)
+  }
+
+  // Only awsCli changes; every other key stays. Install keeps the awsCli it found usable.
+  const policyCreated = previous?.policy.created ?? policyDoc === null
+  const previousAwsCli = previous ? previous.policy.previousAwsCli : (existingAwsCli ?? null)
+  const previousText = previous ? previous.policy.previousText : policyDoc && readFileSync(options.policyFile, 'utf8')
+  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv}, null, 2) + '\n'
+  writeRootFile(options.policyFile, policyText, 0o644)
+
+  const manifest: InstallManifest = {
+    v: 1,
+    prefix,
+    tree,
+    files,
+    dirs: [...created].sort(),
+    policy: {
+      awsCli: runtime.argv,
+      created: policyCreated,
+      path: options.policyFile,
+      previousAwsCli,
+      previousText,
+      writtenText: policyText,
+    },
+  }
+  const manifestFile = path.join(prefix, MANIFEST_NAME)
+  writeRootFile(manifestFile, JSON.stringify(manifest, null, 2) + '\n', 0o644)
+  return {
+    awsCli: runtime.argv,
+    manifest: manifestFile,
+    written: [tree, ...files.map((f) => f.path), options.policyFile, manifestFile],
+  }
+}
+
+export interface UninstallResult {
+  /** Left in place: changed since install, or a directory that is not empty. */
+  kept: string[]
+  removed: string[]
+  /** The policy, with awsCli put back as it was before install (other keys untouched). */
+  restored: string[]
+}
+
+export function uninstallAv(options: {prefix: string}, deps: {uid: number}): UninstallResult {
+  refuseUnlessRoot(deps.uid, 'uninstall')
+  const prefix = path.resolve(options.prefix)
+  const manifest = readManifest(prefix)
+  if (!manifest) {
+    throw new AvError('not-found', `no av install under ${prefix} (${path.join(prefix, MANIFEST_NAME)} is missing)`, {
+      suggestion: 'Name the prefix it was installed with: sudo av uninstall --prefix <dir>.',
+    })
+  }
+
+  const result: UninstallResult = {kept: [], removed: [], restored: []}
+  const {kept, removed} = result
+  for (const file of manifest.files) {
+    const now = currentContent(file.path)
+    if (now === null) continue
+    if (now.kind === file.kind && now.content === file.content) {
+      unlinkSync(file.path)
+      removed.push(file.path)
+    } else kept.push(file.path)
+  }
+
+  rmSync(manifest.tree, {force: true, recursive: true})
+  removed.push(manifest.tree)
+  revertPolicy(manifest.policy, result)
+
+  const manifestFile = path.join(prefix, MANIFEST_NAME)
+  unlinkSync(manifestFile)
+  removed.push(manifestFile)
+  // Deepest first; a directory someone else put files in stays.
+  for (const dir of [...manifest.dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(dir)
+      removed.push(dir)
+    } catch {
+      if (existsSync(dir)) kept.push(dir)
+    }
+  }
+
+  return result
+}
+
+function revertPolicy(policy: InstallManifest['policy'], {kept, removed, restored}: UninstallResult): void {
+  if (!existsSync(policy.path) || !statSync(policy.path).isFile()) return
+  const doc = readPolicyDoc(policy.path) ?? {}
+  // Untouched since install: put the exact bytes back (or remove the file install created).
+  if (readFileSync(policy.path, 'utf8') === policy.writtenText) {
+    if (policy.previousText === null) {
+      unlinkSync(policy.path)
+      removed.push(policy.path)
+    } else {
+      writeRootFile(policy.path, policy.previousText, 0o644)
+      restored.push(policy.path)
+    }
+
+    return
+  }
+
+  // Edited since: change only awsCli back, keep the edits.
+  const {awsCli, ...rest} = doc
+  if (JSON.stringify(awsCli) !== JSON.stringify(policy.awsCli)) {
+    kept.push(policy.path)
+    return
+  }
+
+  if (policy.created && Object.keys(rest).length === 0) {
+    unlinkSync(policy.path)
+    removed.push(policy.path)
+    return
+  }
+
+  const previous = policy.previousAwsCli ? {...rest, awsCli: policy.previousAwsCli} : rest
+  writeRootFile(policy.path, JSON.stringify(previous, null, 2) + '\n', 0o644)
+  restored.push(policy.path)
+}

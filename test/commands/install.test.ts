@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+
+import type {AwsRuntime} from '../../src/lib/aws-runtime.js'
+
+import {AvError, EXIT} from '../../src/lib/errors.js'
+import {installAv, type InstallOptions, uninstallAv} from '../../src/lib/install.js'
+
+const RUNTIME: AwsRuntime = {argv: ['/usr/bin/python3', '-I', '/usr/bin/aws'], source: 'debian'}
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+
+/** Every file and link under `dir` with its mode, owner and bytes (or link target). */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (p: string) => {
+    const s = lstatSync(p)
+    const rel = path.relative(dir, p) || '.'
+    if (s.isSymbolicLink()) out[rel] = `link ${readlinkSync(p)}`
+    else if (s.isDirectory()) {
+      out[rel] = `dir ${(s.mode & 0o7777).toString(8)} ${s.uid}`
+      for (const name of readdirSync(p)) walk(path.join(p, name))
+    } else out[rel] = `file ${(s.mode & 0o7777).toString(8)} ${s.uid} ${readFileSync(p, 'base64')}`
+  }
+
+  walk(dir)
+  return out
+}
+
+/** A fake built av: the files install copies, and node_modules with one production and one dev-only package. */
+function fakeBuiltAv(root: string): string {
+  const source = path.join(root, 'src-av')
+  const files: Record<string, string> = {
+    'bin/run.js': '#!/usr/bin/env node\n',
+    'dist/lib/run-main.js': 'export {}\n',
+    'modules/.package-lock.json': JSON.stringify({
+      packages: {
+        'node_modules/@scope/prod': {version: '1.0.0'},
+        'node_modules/@scope/prod/node_modules/nested': {version: '1.0.0'},
+        'node_modules/devonly': {dev: true, version: '1.0.0'},
+        'node_modules/other-platform': {optional: true, version: '1.0.0'},
+      },
+    }),
+    'modules/@scope/prod/index.js': 'prod\n',
+    'modules/@scope/prod/node_modules/nested/index.js': 'nested\n',
+    'modules/devonly/index.js': 'dev\n',
+    'oclif.manifest.json': '{}\n',
+    'package.json': '{"name":"av"}\n',
+    'src/not-copied.ts': 'x\n',
+  }
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(source, rel)), {recursive: true})
+    writeFileSync(path.join(source, rel), content)
+  }
+
+  chmodSync(path.join(source, 'bin/run.js'), 0o775)
+  symlinkSync(path.join(source, 'modules'), path.join(source, 'node_modules'))
+  return source
+}
+
+describe('av install / uninstall (as root, into a temp prefix)', () => {
+  let root: string
+  let source: string
+  let options: InstallOptions
+  let beforeInstall: Record<string, string>
+  const deps = () => ({findRuntime: () => RUNTIME, node: '/usr/bin/node', source, uid: 0})
+
+  before(() => {
+    root = mkdtempSync('/tmp/av-install-test-')
+    chmodSync(root, 0o755)
+    source = fakeBuiltAv(root)
+    mkdirSync(path.join(root, 'etc'))
+    writeFileSync(
+      path.join(root, 'etc', 'policy.json'),
+      JSON.stringify({
+        awsCli: ['/usr/bin/old-aws'],
+        endpoints: ['http://127.0.0.1:*'],
+        sts: {endpoint: 'http://127.0.0.1:1'},
+      }),
+    )
+    options = {
+      binDir: path.join(root, 'usr-local-bin'),
+      linkAws: true,
+      policyFile: path.join(root, 'etc', 'policy.json'),
+      prefix: path.join(root, 'opt', 'av'),
+    }
+    beforeInstall = snapshot(root)
+  })
+
+  after(() => rmSync(root, {force: true, recursive: true}))
+
+  it('writes a root-owned copy, the shims and the policy, and only production packages', () => {
+    const result = installAv(options, deps())
+    assert.deepEqual(result.awsCli, RUNTIME.argv)
+    const tree = snapshot(path.join(options.prefix, 'lib', 'av'))
+    assert.deepEqual(Object.keys(tree).sort(), [
+      '.',
+      'bin',
+      'bin/run.js',
+      'dist',
+      'dist/lib',
+      'dist/lib/run-main.js',
+      'node_modules',
+      'node_modules/@scope',
+      'node_modules/@scope/prod',
+      'node_modules/@scope/prod/index.js',
+      'node_modules/@scope/prod/node_modules',
+      'node_modules/@scope/prod/node_modules/nested',
+      'node_modules/@scope/prod/node_modules/nested/index.js',
+      'oclif.manifest.json',
+      'package.json',
+    ])
+    for (const [rel, facts] of Object.entries(tree)) {
+      const [kind, mode, uid] = facts.split(' ')
+      assert.equal(uid, '0', `${rel} root-owned`)
+      assert.equal(mode, kind === 'dir' || rel === 'bin/run.js' ? '755' : '644', `${rel} mode`)
+    }
+
+    const entry = path.join(options.prefix, 'lib', 'av', 'bin', 'run.js')
+    assert.equal(
+      readFileSync(path.join(options.prefix, 'bin', 'aws'), 'utf8'),
+      `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec /usr/bin/node ${entry} run -- aws "$@"\n`,
+    )
+    assert.match(
+      readFileSync(path.join(options.binDir, 'av'), 'utf8'),
+      new RegExp(`\\nexec /usr/bin/node ${entry} "\\$@"\\n$`),
+    )
+    assert.equal(statSync(path.join(options.binDir, 'av')).mode & 0o7777, 0o755)
+    assert.equal(readlinkSync(path.join(options.binDir, 'aws')), path.join(options.prefix, 'bin', 'aws'))
+    assert.deepEqual(JSON.parse(readFileSync(options.policyFile, 'utf8')), {
+      awsCli: RUNTIME.argv,
+      endpoints: ['http://127.0.0.1:*'],
+      sts: {endpoint: 'http://127.0.0.1:1'},
+    })
+  })
+
+  it('is idempotent: a second install writes the same bytes', () => {
+    const first = snapshot(root)
+    installAv(options, deps())
+    assert.deepEqual(snapshot(root), first)
+  })
+
+  it('refuses to replace a file it did not write', () => {
+    const foreign = path.join(root, 'foreign-bin')
+    mkdirSync(foreign)
+    writeFileSync(path.join(foreign, 'aws'), '#!/bin/sh\necho another aws\n')
+    assert.throws(() => installAv({...options, binDir: foreign}, deps()), {
+      code: 'conflict',
+      message: /aws exists and was not written by av/,
+    })
+    assert.equal(readFileSync(path.join(foreign, 'aws'), 'utf8'), '#!/bin/sh\necho another aws\n')
+    rmSync(foreign, {recursive: true})
+  })
+
+  it('refuses a directory others can write, and a node that is not root-controlled', () => {
+    const open = path.join(root, 'open')
+    mkdirSync(open)
+    chmodSync(open, 0o777)
+    assert.throws(() => installAv({...options, binDir: open}, deps()), {
+      code: 'refused',
+      message: /writable by group or others/,
+    })
+    assert.throws(
+      () => installAv({...options}, {...deps(), node: path.join(open, 'node')}),
+      (error: AvError) => error.exit === EXIT.refused && /node at .* is not root-controlled/.test(error.message),
+    )
+    rmSync(open, {recursive: true})
+  })
+
+  it('uninstall removes exactly what install wrote and puts the policy bytes back', () => {
+    const result = uninstallAv({prefix: options.prefix}, {uid: 0})
+    assert.deepEqual(result.kept, [])
+    assert.deepEqual(result.restored, [options.policyFile])
+    assert.deepEqual(snapshot(root), beforeInstall)
+  })
+
+  it('uninstall keeps policy edits made since install, changing only awsCli back', () => {
+    installAv(options, deps())
+    const edited = {...JSON.parse(readFileSync(options.policyFile, 'utf8')), decisions: {'signed-url': 'deny'}}
+    writeFileSync(options.policyFile, JSON.stringify(edited))
+    uninstallAv({prefix: options.prefix}, {uid: 0})
+    assert.deepEqual(JSON.parse(readFileSync(options.policyFile, 'utf8')), {...edited, awsCli: ['/usr/bin/old-aws']})
+    assert.deepEqual(Object.keys(snapshot(root)).sort(), Object.keys(beforeInstall).sort(), 'nothing else left behind')
+  })
+
+  it('refuses when not root, before touching anything (bin/run.js as nobody)', () => {
+    const prefix = path.join(root, 'nobody-prefix')
+    for (const args of [
+      ['install', '--prefix', prefix],
+      ['uninstall', '--prefix', prefix],
+    ]) {
+      const run = spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          path.join(REPO, 'bin', 'run.js'),
+          ...args,
+        ],
+        {
+          cwd: '/',
+          encoding: 'utf8',
+          env: {PATH: '/usr/bin:/bin'},
+        },
+      )
+      assert.equal(run.status, EXIT.refused, run.stderr)
+      assert.match(run.stderr, new RegExp(`av ${args[0]} changes root-owned files and must run as root`))
+      assert.equal(existsSync(prefix), false)
+    }
+  })
+})
