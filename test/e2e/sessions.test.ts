@@ -17,6 +17,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const AV = path.join(ROOT, 'bin', 'run.js')
 const DURABLE = canaryKey('5E55')
 
+function assertClean(r: RunResult): void {
+  assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
+}
+
 describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
   let sandbox: KeyringSandbox
   let endpoint: SigV4Endpoint
@@ -55,10 +59,6 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
       .map((e) => [e.credentials, e.cached])
   }
 
-  function assertClean(r: RunResult): void {
-    assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
-  }
-
   before(async () => {
     endpoint = await startEndpoint({credentials: [DURABLE], sessionSecretPrefix: 'avCanarySessionSecret'})
     sandbox = await startKeyringSandbox()
@@ -70,7 +70,7 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     })
     // The user's config names its own endpoint for the profile: neither av's STS calls nor the CLI may use it.
     await sandbox.sh(
-      'mkdir -p ~/.aws && printf "[profile dev]\\nregion = us-east-1\\nendpoint_url = http://127.0.0.1:9\\n" > ~/.aws/config',
+      String.raw`mkdir -p ~/.aws && printf "[profile dev]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9\n" > ~/.aws/config`,
     )
     await storeScript(
       `await store.set('aws:dev', ${JSON.stringify(JSON.stringify({v: 1, ...DURABLE}))}); console.log('stored')`,
@@ -84,16 +84,21 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
   })
 
   it('the CLI signs with the session canary and a security token; the durable key never reaches it', async () => {
-    endpoint.hold()
+    endpoint.hold((r) => r.operation === 'GetCallerIdentity')
     const running = callerIdentity()
     const call = await endpoint.waitForRequest((r) => r.operation === 'GetCallerIdentity')
     // While the CLI waits for its answer: no process of the user carries the durable secret in env or argv.
     const leaks: string[] = []
+    const clis: string[] = []
     for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8')
         if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== sandbox.user.uid) continue
-        const text = readFileSync(`/proc/${pid}/environ`, 'latin1') + readFileSync(`/proc/${pid}/cmdline`, 'latin1')
+        const environ = readFileSync(`/proc/${pid}/environ`, 'latin1')
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
+        if (cmdline.includes('/usr/bin/aws\0sts\0get-caller-identity') && environ.includes('AV_RUN_TOKEN='))
+          clis.push(pid)
+        const text = environ + cmdline
         if (text.includes(DURABLE.secretAccessKey) || text.includes('avCanarySecret')) leaks.push(pid)
       } catch {
         // exited meanwhile
@@ -103,6 +108,7 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     endpoint.release()
     const r = await running
     assert.equal(r.code, 0, r.stderr)
+    assert.equal(clis.length, 1, 'the waiting AWS CLI process was inspected')
     assert.deepEqual(leaks, [])
     assertClean(r)
     assert.equal(JSON.parse(r.stdout).Account, '123456789012')

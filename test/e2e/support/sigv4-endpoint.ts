@@ -135,7 +135,7 @@ export class SigV4Endpoint {
   /** When set, every verified STS call is answered with this error code (e.g. `Throttling`) until cleared. */
   failWith: null | string = null
   private server?: Server
-  private holding = false
+  private holding: ((r: RecordedRequest) => boolean) | false = false
   private held: Array<() => void> = []
   private waiters: Array<{predicate: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void}> = []
 
@@ -186,9 +186,12 @@ export class SigV4Endpoint {
     this.server = undefined
   }
 
-  /** From now on, answers wait until `release()` (requests are still recorded on arrival). */
-  hold(): void {
-    this.holding = true
+  /**
+   * From now on, answers to requests that match `predicate` (default: all) wait until `release()` (requests are
+   * still recorded on arrival).
+   */
+  hold(predicate: (r: RecordedRequest) => boolean = () => true): void {
+    this.holding = predicate
   }
 
   release(): void {
@@ -263,7 +266,7 @@ export class SigV4Endpoint {
       }
     }
 
-    if (this.holding) {
+    if (this.holding && this.holding(record)) {
       await new Promise<void>((resolve) => {
         this.held.push(resolve)
       })
