@@ -3,8 +3,10 @@
  * a GUI entry dialog (zenity/kdialog with a display, osascript on macOS), the controlling terminal (/dev/tty),
  * or a root-configured program. Never the helper's stdin or stderr: those belong to the AWS CLI.
  *
- * Program protocol: the program gets one JSON line on stdin, {"kind":"mfa-code","profile","mfaSerial","reason"},
- * and prints the code on stdout with exit 0; exit 1 means the human declined; anything else means unavailable.
+ * Program protocol: the program (root-owned, like an approver program: see approver.ts) gets one JSON line on
+ * stdin, {"kind":"mfa-code","profile","mfaSerial","reason"}, and prints the code on stdout with exit 0; exit 1
+ * or an empty answer means the human declined; anything else means unavailable. An approval request (approver.ts)
+ * has no `kind`, so one program can serve both.
  */
 import {execFile} from 'node:child_process'
 import {closeSync, existsSync, openSync, readSync, writeSync} from 'node:fs'
@@ -13,6 +15,7 @@ import type {ApproverSpec} from './policy.js'
 import type {CodeRequest} from './sessions.js'
 
 import {AvError} from './errors.js'
+import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
 
 export interface ProgramResult {
   /** Exit status, or null when the program could not be started or was killed. */
@@ -29,6 +32,7 @@ export interface CodePromptDeps {
   /** Asks one line on the controlling terminal; null when there is none. */
   askTty?: (prompt: string) => null | string
   exists?: (file: string) => boolean
+  trustFs?: TrustFs
 }
 
 type Answer = {code: string} | {status: 'denied' | 'unavailable'}
@@ -123,13 +127,16 @@ async function ask(spec: ApproverSpec, request: CodeRequest, deps: Required<Code
     return result.status === 1 ? {status: 'denied'} : {status: 'unavailable'}
   }
 
+  // The policy is root-owned, but the program it names must be too, or anyone could answer through it.
+  const trust = checkRootOwned(spec.program, deps.trustFs)
+  if (!trust.ok) return {status: 'unavailable'}
   const input = JSON.stringify({
     kind: 'mfa-code',
     mfaSerial: request.mfaSerial,
     profile: request.profile,
     reason: request.reason,
   })
-  const result = await deps.run([spec.program], {env: channelEnv(deps.env), input: input + '\n'})
+  const result = await deps.run([trust.path], {env: channelEnv(deps.env), input: input + '\n'})
   if (result.status === 0) return code(result.stdout)
   return result.status === 1 ? {status: 'denied'} : {status: 'unavailable'}
 }
@@ -143,6 +150,7 @@ export async function requestCode(request: CodeRequest, deps: CodePromptDeps): P
     askTty,
     exists: existsSync,
     run: runProgram,
+    trustFs: realTrustFs,
     ...deps,
   } as Required<CodePromptDeps>
   for (const spec of deps.approvers) {

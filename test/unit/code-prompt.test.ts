@@ -24,6 +24,11 @@ function deps(approvers: ApproverSpec[], answers: {program?: ProgramResult; tty?
       ran.push({argv, ...options})
       return answers.program ?? {status: 0, stdout: '222333\n'}
     },
+    trustFs: {
+      realpath: (p) => p,
+      // Root-owned and closed to others, except the user's own /home/u.
+      stat: (p) => ({gid: 0, mode: 0o755, uid: p.startsWith('/home/u') ? 1000 : 0}),
+    },
   }
   return {d, prompts, ran}
 }
@@ -46,6 +51,12 @@ describe('MFA code prompt', () => {
     assert.deepEqual(ran[0]!.argv, ['/opt/approve'])
     assert.deepEqual(JSON.parse(ran[0]!.input), {kind: 'mfa-code', ...REQUEST})
     assert.deepEqual(ran[0]!.env, {HOME: '/h', PATH: '/usr/bin:/bin'})
+  })
+
+  it('skips a program that is not root-owned', async () => {
+    const {d, ran} = deps([{program: '/home/u/approve'}, 'tty'], {tty: '777888'})
+    assert.equal(await requestCode(REQUEST, d), '777888')
+    assert.deepEqual(ran, [])
   })
 
   it('uses zenity when there is a display', async () => {
