@@ -4,7 +4,7 @@
  * CLI's data-plane request. The durable canary signs only GetSessionToken; the CLI only ever holds the session.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
@@ -16,6 +16,25 @@ import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const AV = path.join(ROOT, 'bin', 'run.js')
 const DURABLE = canaryKey('5E55')
+
+/** Pids of the processes below `root` (children, grandchildren…), from /proc: this suite's own, no one else's. */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // exited meanwhile
+    }
+  }
+
+  return [...parent.keys()].filter((pid) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true
+    return false
+  })
+}
 
 function assertClean(r: RunResult): void {
   assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
@@ -41,8 +60,8 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     return sandbox.run(['/usr/bin/node', AV, ...args], {env: {AV_POLICY: policyFile}})
   }
 
-  async function callerIdentity(): Promise<RunResult> {
-    return av(['run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url, '--profile', 'dev'])
+  async function callerIdentity(profile = 'dev'): Promise<RunResult> {
+    return av(['run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url, '--profile', profile])
   }
 
   function operations(): Array<[null | string, null | string, boolean, boolean]> {
@@ -65,15 +84,23 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     policyDir = mkdtempSync('/tmp/av-sts-policy-')
     chmodSync(policyDir, 0o755)
     policyFile = path.join(policyDir, 'policy.json')
-    writeFileSync(policyFile, JSON.stringify({endpoints: ['http://127.0.0.1:*'], sts: {endpoint: endpoint.url}}), {
-      mode: 0o644,
-    })
+    // A root-owned approver program that answers MFA code requests (a person typing the code, in real life).
+    const approver = path.join(policyDir, 'mfa-approver')
+    writeFileSync(approver, '#!/bin/sh\ncat >/dev/null\necho 123456\n', {mode: 0o755})
+    const policy = {approvers: [{program: approver}], endpoints: ['http://127.0.0.1:*'], sts: {endpoint: endpoint.url}}
+    writeFileSync(policyFile, JSON.stringify(policy), {mode: 0o644})
     // The user's config names its own endpoint for the profile: neither av's STS calls nor the CLI may use it.
     await sandbox.sh(
-      String.raw`mkdir -p ~/.aws && printf "[profile dev]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9\n" > ~/.aws/config`,
+      'mkdir -p ~/.aws && printf "' +
+        String.raw`[profile dev]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9\n` +
+        String.raw`[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = dev\nexternal_id = ext-1\n` +
+        String.raw`[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = admin\nrole_session_name = e2e\nregion = us-east-1\n` +
+        String.raw`[profile mfa]\nmfa_serial = arn:aws:iam::123456789012:mfa/canary\nregion = us-east-1\n` +
+        '" > ~/.aws/config',
     )
     await storeScript(
-      `await store.set('aws:dev', ${JSON.stringify(JSON.stringify({v: 1, ...DURABLE}))}); console.log('stored')`,
+      `await store.set('aws:dev', ${JSON.stringify(JSON.stringify({v: 1, ...DURABLE}))});\n` +
+        `await store.set('aws:mfa', ${JSON.stringify(JSON.stringify({v: 1, ...DURABLE}))}); console.log('stored')`,
     )
   })
 
@@ -88,12 +115,10 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     const running = callerIdentity()
     const call = await endpoint.waitForRequest((r) => r.operation === 'GetCallerIdentity')
     // While the CLI waits for its answer: no process of the user carries the durable secret in env or argv.
-    const leaks: string[] = []
-    const clis: string[] = []
-    for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    const leaks: number[] = []
+    const clis: number[] = []
+    for (const pid of descendants(process.pid)) {
       try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) !== sandbox.user.uid) continue
         const environ = readFileSync(`/proc/${pid}/environ`, 'latin1')
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
         if (cmdline.includes('/usr/bin/aws\0sts\0get-caller-identity') && environ.includes('AV_RUN_TOKEN='))
@@ -186,6 +211,52 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     assert.ok(!endpoint.requests.some((q) => q.accessKeyId === old), 'the stale session was never used')
     assert.ok(!endpoint.requests.some((q) => q.operation === 'GetCallerIdentity'))
     assertClean(r)
+  })
+
+  it('a two-hop role chain: av assumes both roles itself, the CLI gets the last role and caches nothing', async () => {
+    endpoint.clear()
+    const r = await callerIdentity('ops')
+    assert.equal(r.code, 0, r.stderr)
+    assertClean(r)
+    const calls = endpoint.requests.filter((q) => q.operation !== 'GetSessionToken')
+    assert.deepEqual(
+      calls.map((q) => [q.operation, q.verified, q.hasSecurityToken, new URLSearchParams(q.body).get('RoleArn')]),
+      [
+        ['AssumeRole', true, true, 'arn:aws:iam::123456789012:role/admin'],
+        ['AssumeRole', true, true, 'arn:aws:iam::123456789012:role/ops'],
+        ['GetCallerIdentity', true, true, null],
+      ],
+    )
+    const [admin, ops, data] = calls
+    assert.equal(new URLSearchParams(admin!.body).get('ExternalId'), 'ext-1')
+    assert.equal(new URLSearchParams(ops!.body).get('RoleSessionName'), 'e2e')
+    const keys = new Set([admin!.accessKeyId, data!.accessKeyId, DURABLE.accessKeyId, ops!.accessKeyId])
+    assert.equal(keys.size, 4, 'each hop is signed by the credentials of the hop before')
+    assert.deepEqual(auditReleases().at(-1), ['role', false])
+    assert.equal(existsSync(path.join(sandbox.home, '.aws', 'cli', 'cache')), false)
+    endpoint.clear()
+    assert.equal((await callerIdentity('ops')).code, 0)
+    assert.deepEqual(
+      operations().map((o) => o[0]),
+      ['GetCallerIdentity'],
+    )
+  })
+
+  it('mfa_serial: the code comes from the root-owned approver program, and the MFA session is cached', async () => {
+    endpoint.clear()
+    const r = await callerIdentity('mfa')
+    assert.equal(r.code, 0, r.stderr)
+    const sts = new URLSearchParams(endpoint.requests[0]!.body)
+    assert.deepEqual(
+      [endpoint.requests[0]!.operation, sts.get('SerialNumber'), sts.get('TokenCode')],
+      ['GetSessionToken', 'arn:aws:iam::123456789012:mfa/canary', '123456'],
+    )
+    endpoint.clear()
+    assert.equal((await callerIdentity('mfa')).code, 0)
+    assert.deepEqual(
+      operations().map((o) => o[0]),
+      ['GetCallerIdentity'],
+    )
   })
 
   it('session clear with nothing cached says so', async () => {
