@@ -1,0 +1,89 @@
+import type {Rule} from './rules.js'
+/**
+ * The hand-written rules: commands outside the catalog that still leak, and the global options that change
+ * where traffic goes or what is printed. Global rules are keyed `global --<option>`; policy `decisions` may name
+ * them, or their category (`debug`, `transport`).
+ */
+import type {Category} from './types.js'
+
+const hand = (command: string, category: Category, reason: string, extra: Partial<Rule> = {}): Rule => ({
+  category,
+  command,
+  condition: 'always',
+  confidence: 'high',
+  reason,
+  source: 'hand',
+  ...extra,
+})
+
+export const HAND_RULES: Rule[] = [
+  hand('configure *', 'credential', 'aws configure reads or writes credentials and settings of the profile', {
+    except: ['configure list-profiles'],
+  }),
+  hand('history show', 'credential', 'prints recorded requests and responses, which may hold secrets'),
+  hand('history list', 'credential', 'lists recorded commands, which may hold secrets in their arguments'),
+  hand('ssm start-session', 'token', "passes the session token on session-manager-plugin's command line"),
+  hand('ecs execute-command', 'token', "passes the session token on session-manager-plugin's command line"),
+]
+
+export interface GlobalRule {
+  /** The global option (without dashes) as the CLI names it. */
+  option: string
+  rule: string
+  category: Category
+  reason: string
+  /** Allowed when an `--endpoint-url` allowed by the root policy is given. */
+  endpointScoped: boolean
+}
+
+export const GLOBAL_RULES: GlobalRule[] = [
+  {
+    category: 'debug',
+    endpointScoped: false,
+    option: 'debug',
+    reason: '--debug prints the access key id, the session token and full response bodies',
+    rule: 'global --debug',
+  },
+  {
+    category: 'transport',
+    endpointScoped: true,
+    option: 'endpoint-url',
+    reason: '--endpoint-url sends the signed request to another host, which could replay it to AWS',
+    rule: 'global --endpoint-url',
+  },
+  {
+    category: 'transport',
+    endpointScoped: true,
+    option: 'no-verify-ssl',
+    reason: '--no-verify-ssl lets anyone on the path read and replay the signed request',
+    rule: 'global --no-verify-ssl',
+  },
+  {
+    category: 'transport',
+    endpointScoped: true,
+    option: 'ca-bundle',
+    reason: '--ca-bundle trusts another certificate authority, so the request can be intercepted',
+    rule: 'global --ca-bundle',
+  },
+  {
+    category: 'unknown',
+    endpointScoped: false,
+    option: 'cli-auto-prompt',
+    reason: '--cli-auto-prompt builds the command interactively, so av cannot see what will run',
+    rule: 'global --cli-auto-prompt',
+  },
+]
+
+/**
+ * Operation names that look secret-bearing. Any such operation without a catalog row is held (category
+ * `unlisted`): a new or renamed API should be looked at by a person before it runs unattended.
+ */
+export const UNLISTED_PATTERNS: RegExp[] = [
+  /^get-.*token/,
+  /token$/,
+  /credential/,
+  /password/,
+  /^decrypt/,
+  /presign/,
+  /^(get|export|generate|create|retrieve|reveal)-.*(secret|private-key|key-pair|access-key|api-key|auth)/,
+]

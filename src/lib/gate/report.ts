@@ -1,0 +1,134 @@
+/**
+ * What `av gate test` and `av gate list` show: a dry-run verdict for one command line, and the rules table.
+ */
+import {parse as shellParse} from 'shell-quote'
+
+import type {Policy} from '../policy.js'
+import type {Category, Decision, GateDecision, ParamValue} from './types.js'
+
+import {AvError} from '../errors.js'
+import {classifyArgv, loadUserDecisions} from './classify.js'
+import {GLOBAL_RULES} from './hand-rules.js'
+import {type Confidence, DEFAULT_BY_CONFIDENCE, defaultRuleTable, type Rule} from './rules.js'
+
+export interface GateTestDeps {
+  env: NodeJS.ProcessEnv
+  home: string
+  policy: Policy
+  readFile?: (p: string) => string
+}
+
+export interface GateTestReport {
+  decision: GateDecision
+  /** The parameters that mattered, as `--name value` words (for the human output). */
+  parameters: string[]
+  warnings: string[]
+}
+
+/** The aws words of `av gate test`: either `aws …` as separate words, or one string split like a shell would. */
+export function awsWordsFrom(input: string[]): string[] {
+  let words = input
+  if (input.length === 1) {
+    const parsed = shellParse(input[0]!, (name: string) => `$${name}`)
+    if (!parsed.every((w): w is string => typeof w === 'string')) {
+      throw new AvError('usage', 'that string holds shell operators, comments or globs, not one aws command line', {
+        suggestion: 'pass the words after --: av gate test -- aws s3 ls',
+      })
+    }
+
+    words = parsed
+  }
+
+  const first = words[0]
+  if (first !== 'aws' && !first?.endsWith('/aws')) {
+    throw new AvError('usage', 'not an aws command line: it must start with "aws"', {
+      suggestion: 'av gate test -- aws secretsmanager get-secret-value --secret-id x',
+    })
+  }
+
+  return words
+}
+
+function showValue(value: ParamValue): string {
+  if (typeof value === 'boolean') return ''
+  const text = Array.isArray(value) ? value.join(' ') : value
+  return text.length > 60 ? ` ${text.slice(0, 57)}...` : ` ${text}`
+}
+
+/** Dry-run the gate for one command line: nothing is executed. */
+export function testGate(input: string[], deps: GateTestDeps): GateTestReport {
+  const words = awsWordsFrom(input)
+  const user = loadUserDecisions({env: deps.env, home: deps.home, readFile: deps.readFile})
+  const {decision, parsed, warnings} = classifyArgv(words, {
+    env: deps.env,
+    home: deps.home,
+    policy: deps.policy,
+    readFile: deps.readFile,
+    userDecisions: user.decisions,
+  })
+  const parameters = [
+    ...Object.entries(parsed.globals).map(([k, v]) => `--${k}${showValue(v)}`),
+    ...Object.entries(parsed.params).map(([k, v]) => (v === false ? `--no-${k}` : `--${k}${showValue(v)}`)),
+  ]
+  return {decision, parameters, warnings: [...user.warnings, ...warnings]}
+}
+
+export function formatGateTest(report: GateTestReport): string {
+  const d = report.decision
+  const command = [d.service, d.operation].filter(Boolean).join(' ')
+  return [
+    `decision:   ${d.decision}`,
+    `category:   ${d.category ?? '-'}`,
+    `rule:       ${d.rule ?? '-'}`,
+    `reason:     ${d.reason}`,
+    `command:    aws ${command || '(none)'}   profile ${d.profile}`,
+    `parameters: ${report.parameters.join(' ') || '-'}`,
+  ].join('\n')
+}
+
+export interface RuleRow {
+  command: string
+  category: Category
+  condition: string
+  confidence: Confidence
+  decision: Decision
+  source: 'catalog' | 'hand'
+  reason: string
+}
+
+/** The rules table with the default decision each rule gets under this policy (before any user config). */
+export function listRules(filter: {category?: string; confidence?: string}, policy: Policy): RuleRow[] {
+  const globals: Rule[] = GLOBAL_RULES.map((g) => ({
+    category: g.category,
+    command: g.rule,
+    condition: g.endpointScoped ? 'unless the policy allows the endpoint' : 'always',
+    confidence: 'high',
+    reason: g.reason,
+    source: 'hand',
+  }))
+  return [...defaultRuleTable().rules, ...globals]
+    .filter((r) => !filter.category || r.category === filter.category)
+    .filter((r) => !filter.confidence || r.confidence === filter.confidence)
+    .map((r: Rule) => ({
+      category: r.category,
+      command: r.command,
+      condition: r.condition,
+      confidence: r.confidence,
+      decision:
+        policy.decisions[r.command] ??
+        policy.decisions[r.category] ??
+        policy.decisions[`confidence:${r.confidence}`] ??
+        DEFAULT_BY_CONFIDENCE[r.confidence],
+      reason: r.reason,
+      source: r.source,
+    }))
+}
+
+export function formatRules(rows: RuleRow[]): string {
+  const header = ['DECISION', 'CATEGORY', 'CONFIDENCE', 'CONDITION', 'COMMAND']
+  const table = [header, ...rows.map((r) => [r.decision, r.category, r.confidence, r.condition, r.command])]
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
+  return table
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n')
+}

@@ -1,0 +1,129 @@
+/**
+ * The rules table: the catalog rows generated from aws-sensitive-commands.tsv (rules.generated.ts) plus the short
+ * hand-written list (hand-rules.ts), indexed by command. Rules are data; `conditionHolds` is the only logic.
+ */
+import type {Category, Decision, ParamValue} from './types.js'
+
+import {HAND_RULES} from './hand-rules.js'
+import {CATALOG_ROWS} from './rules.generated.js'
+
+export type Confidence = 'high' | 'low' | 'medium'
+
+/** [command, category, condition, confidence, reason] as in the catalog. */
+export type CatalogRow = [string, string, string, string, string]
+
+export interface Rule {
+  /** `ssm get-parameter`; `configure *` matches the command and every subcommand. */
+  command: string
+  category: Category
+  /** `always`, `if:--flag`, `unless:--flag`, `if:--flag=value`, or a config condition (`if:cli_history=enabled`). */
+  condition: string
+  confidence: Confidence
+  reason: string
+  source: 'catalog' | 'hand'
+  /** Subcommands a wildcard rule leaves out (`configure list-profiles`). */
+  except?: string[]
+}
+
+export interface RuleTable {
+  rules: Rule[]
+  /** Rules by exact command, and wildcard rules by their prefix (`configure`). */
+  byCommand: Map<string, Rule[]>
+  wildcards: Map<string, Rule[]>
+}
+
+/** Default decision by confidence: high and medium are held for approval, low is allowed unless policy says otherwise. */
+export const DEFAULT_BY_CONFIDENCE: Record<Confidence, Decision> = {high: 'approve', low: 'allow', medium: 'approve'}
+
+export function buildRuleTable(rows: CatalogRow[] = CATALOG_ROWS, hand: Rule[] = HAND_RULES): RuleTable {
+  const rules: Rule[] = [
+    ...rows.map(([command, category, condition, confidence, reason]) => ({
+      category: category as Category,
+      command,
+      condition,
+      confidence: confidence as Confidence,
+      reason,
+      source: 'catalog' as const,
+    })),
+    ...hand,
+  ]
+  const byCommand = new Map<string, Rule[]>()
+  const wildcards = new Map<string, Rule[]>()
+  for (const rule of rules) {
+    const wild = rule.command.endsWith(' *')
+    const key = wild ? rule.command.slice(0, -2) : rule.command
+    const map = wild ? wildcards : byCommand
+    map.set(key, [...(map.get(key) ?? []), rule])
+  }
+
+  return {byCommand, rules, wildcards}
+}
+
+let cached: RuleTable | undefined
+export function defaultRuleTable(): RuleTable {
+  cached ??= buildRuleTable()
+  return cached
+}
+
+/** The rules that apply to a command path (exact command, or a wildcard over its first word(s)). */
+export function rulesFor(table: RuleTable, words: string[]): Rule[] {
+  const command = words.join(' ')
+  const found = [...(table.byCommand.get(command) ?? [])]
+  for (let i = words.length; i >= 1; i--) {
+    for (const rule of table.wildcards.get(words.slice(0, i).join(' ')) ?? []) {
+      if (!rule.except?.includes(command)) found.push(rule)
+    }
+  }
+
+  return found
+}
+
+export interface ConditionInput {
+  params: Record<string, ParamValue>
+  /** Options the CLI would not recognise (`--recip`): a prefix of an `if:` flag counts as that flag. */
+  unknownOptions: string[]
+  /** Option names an ambiguous prefix could mean: each counts as given. */
+  ambiguousOptions: string[]
+}
+
+function isSet(value: ParamValue | undefined): boolean {
+  if (value === undefined || value === false) return false
+  if (typeof value === 'string') return value.toLowerCase() !== 'false' && value !== 'null'
+  return true
+}
+
+function valueMatches(value: ParamValue | undefined, wanted: string): boolean {
+  if (value === undefined || typeof value === 'boolean') return false
+  const values = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(','))
+  // A value read from a file cannot be checked here: read it as the sensitive one.
+  return values.some((v) => v.trim().toLowerCase() === wanted.toLowerCase() || /^fileb?:\/\//.test(v))
+}
+
+/** Does the rule's condition hold for these parameters? Unknown shapes hold (fail closed). */
+export function conditionHolds(condition: string, input: ConditionInput): {holds: boolean; why: string} {
+  if (condition === 'always') return {holds: true, why: 'always'}
+  const match = /^(if|unless):--([a-z0-9-]+)(?:=(.+))?$/.exec(condition)
+  if (!match) return {holds: true, why: `${condition} (av cannot check this here, so it counts as met)`}
+  const [, kind, flag, wanted] = match
+  const value = input.params[flag!]
+  if (kind === 'if') {
+    const hinted =
+      input.ambiguousOptions.includes(flag!) ||
+      input.unknownOptions.some((o) => {
+        if (!o.startsWith('--')) return false
+        const name = o.slice(2).split('=')[0]!
+        return name.length > 0 && flag!.startsWith(name)
+      })
+    if (wanted === undefined) {
+      const holds = isSet(value) || hinted
+      return {holds, why: holds ? `--${flag} given` : `--${flag} not given`}
+    }
+
+    const holds = valueMatches(value, wanted) || hinted
+    return {holds, why: holds ? `--${flag} is ${wanted}` : `--${flag} is not ${wanted}`}
+  }
+
+  // unless: only the exact, present parameter counts (never a guess).
+  const present = value !== undefined && value !== false && value !== ''
+  return {holds: !present, why: present ? `--${flag} given` : `--${flag} not given`}
+}
