@@ -19,6 +19,7 @@ import type {ProcessTable} from './process-table.js'
 import type {TokenClaims} from './token.js'
 
 import {AvError, EXIT} from './errors.js'
+import {isElevated} from './gate/rules.js'
 import {runtimeDir} from './paths.js'
 import {
   buildChildEnv,
@@ -156,8 +157,11 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   const decision = await passGate(args, deps)
   const {profile} = decision
   checkProfileName(profile)
-  // An `elevated` command (one session credentials cannot perform) gets the durable key for this run only.
-  return runSealed(runtime, args, {elevated: decision.category === 'elevated', profile}, deps)
+  // A command session credentials cannot perform (category `elevated`, or an elevated rule under a stricter
+  // category) gets the durable key for this run only; it got here allowed by policy or approved.
+  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
+  const elevated = decision.category === 'elevated' || (words.length === 2 && isElevated(words))
+  return runSealed(runtime, args, {elevated, profile}, deps)
 }
 
 async function runSealed(
