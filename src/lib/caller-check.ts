@@ -19,6 +19,31 @@ import {checkRootOwned, checkRootOwnedPath, type TrustFs, type TrustVerdict} fro
 
 export const DEFAULT_AWS_CLI = ['/usr/bin/python3', '-I', '/usr/bin/aws']
 
+/** An AWS CLI runtime the launcher may have started: its argv prefix and the real path of argv[0]. */
+export interface RuntimeCandidate {
+  argv: string[]
+  /** realpath of argv[0]; null when it does not resolve. */
+  exe: null | string
+}
+
+/**
+ * The runtimes the launcher chooses from when the policy names none (same order as the launcher): Debian's
+ * package run by the system python3 (any /usr/bin/python3.N its shebang names), then the official installer.
+ */
+export function builtinRuntimes(platform: NodeJS.Platform, parentArgv0?: string): string[][] {
+  if (platform === 'darwin') return [['/usr/local/aws-cli/aws']]
+  const debian = [DEFAULT_AWS_CLI]
+  if (
+    parentArgv0 !== undefined &&
+    parentArgv0 !== DEFAULT_AWS_CLI[0] &&
+    /^\/usr\/bin\/python3\.\d+$/.test(parentArgv0)
+  ) {
+    debian.push([parentArgv0, '-I', '/usr/bin/aws'])
+  }
+
+  return [...debian, ['/usr/local/aws-cli/v2/current/bin/aws']]
+}
+
 export interface CallerFacts {
   token: TokenVerdict
   /** The helper's --profile. */
@@ -31,13 +56,11 @@ export interface CallerFacts {
   grandparentEnv: null | Record<string, string>
   /** False where the platform cannot read another process's environment (macOS): those checks are skipped. */
   environReadable: boolean
-  /** The runtime argv prefix (policy `awsCli`, else DEFAULT_AWS_CLI). */
-  runtimeArgv: string[]
-  /** realpath of runtimeArgv[0]; null when it does not resolve. */
-  runtimeExe: null | string
+  /** The runtimes the launcher may have started: policy `awsCli` alone, else builtinRuntimes. */
+  runtimes: RuntimeCandidate[]
   /**
    * Trust verdicts by path, computed by the caller: checkRootOwned for the parent's and grandparent's exe and
-   * each absolute path in runtimeArgv; checkRootOwnedPath for the launcher's entry script (grandparent argv[1]).
+   * each absolute path in the runtimes' argv; checkRootOwnedPath for the launcher's entry script (grandparent argv[1]).
    * A path missing here counts as untrusted.
    */
   trust: Record<string, TrustVerdict>
@@ -47,27 +70,35 @@ export interface CallerFacts {
   recheck: null | ProcessSnapshot
 }
 
+/** What is known before the token is verified. */
+export type ChainFacts = Omit<CallerFacts, 'configHash' | 'profile' | 'recheck' | 'token'>
+
 export type CallerVerdict = {detail: string; ok: false; reason: RefusalReason} | {ok: true}
+
+/** Each runtime argv with the real path of its argv[0] (null when it does not resolve). */
+export function resolveRuntimes(argvs: string[][], fs: Pick<TrustFs, 'realpath'>): RuntimeCandidate[] {
+  return argvs.map((argv) => {
+    try {
+      return {argv, exe: fs.realpath(argv[0]!)}
+    } catch {
+      return {argv, exe: null}
+    }
+  })
+}
 
 /**
  * The trust verdicts verifyCaller consults: checkRootOwned for the runtime's files and both processes'
  * executables; checkRootOwnedPath (every directory as written, no relative paths) for the launcher's script.
  */
 export function collectTrust(
-  input: {
-    grandparent: null | ProcessSnapshot
-    parent: null | ProcessSnapshot
-    runtimeArgv: string[]
-    runtimeExe: null | string
-  },
+  input: {grandparent: null | ProcessSnapshot; parent: null | ProcessSnapshot; runtimes: RuntimeCandidate[]},
   fs: TrustFs,
 ): Record<string, TrustVerdict> {
   const trust: Record<string, TrustVerdict> = Object.create(null)
   const files = [
-    input.runtimeExe,
     input.parent?.exe,
     input.grandparent?.exe,
-    ...input.runtimeArgv.filter((a) => a.startsWith('/')),
+    ...input.runtimes.flatMap((r) => [r.exe, ...r.argv.filter((a) => a.startsWith('/'))]),
   ]
   for (const file of files) if (file) trust[file] = checkRootOwned(file, fs)
   const script = input.grandparent?.argv[1]
@@ -109,49 +140,44 @@ function unsafeNames(env: Record<string, string>, patterns: RegExp[]): string[] 
     .sort()
 }
 
-const trusted = (facts: CallerFacts, file: null | string | undefined): boolean =>
+const trusted = (facts: ChainFacts, file: null | string | undefined): boolean =>
   typeof file === 'string' && Object.hasOwn(facts.trust, file) && facts.trust[file]?.ok === true
 
-function why(facts: CallerFacts, file: string): string {
+function why(facts: ChainFacts, file: string): string {
   const verdict = Object.hasOwn(facts.trust, file) ? facts.trust[file] : undefined
   return verdict && !verdict.ok ? `${verdict.path} ${verdict.reason}` : `${file} was not checked`
 }
 
 const startsWith = (argv: string[], prefix: string[]) => prefix.every((a, i) => argv[i] === a)
 
-function checkRuntime(facts: CallerFacts, parent: ProcessSnapshot, argvHash: string): CallerVerdict | null {
-  const {runtimeArgv, runtimeExe} = facts
-  if (runtimeExe === null) return refuse('parent-not-runtime', `the AWS CLI runtime ${runtimeArgv[0]} does not exist`)
-  if (parent.exe !== runtimeExe) {
+function checkRuntime(facts: ChainFacts, parent: ProcessSnapshot): CallerVerdict | null {
+  const sameExe = facts.runtimes.filter((r) => r.exe !== null && r.exe === parent.exe)
+  if (sameExe.length === 0) {
+    const known = facts.runtimes.map((r) => r.exe ?? `${r.argv[0]} (missing)`).join(', ')
     return refuse(
       'parent-not-runtime',
-      `the calling process ${parent.pid} runs ${parent.exe ?? 'an unreadable executable'}, not the AWS CLI runtime ${runtimeExe}`,
+      `the calling process ${parent.pid} runs ${parent.exe ?? 'an unreadable executable'}, not an AWS CLI runtime (${known})`,
     )
   }
 
-  for (const file of [runtimeExe, ...runtimeArgv.filter((a) => a.startsWith('/'))]) {
-    if (!trusted(facts, file))
+  const runtime = sameExe.find((r) => startsWith(parent.argv, r.argv) && parent.argv.length > r.argv.length)
+  if (!runtime) {
+    return refuse(
+      'argv-mismatch',
+      `the calling process ${parent.pid} was not started as the AWS CLI (${sameExe[0]!.argv.join(' ')} …)`,
+    )
+  }
+
+  for (const file of [runtime.exe!, ...runtime.argv.filter((a) => a.startsWith('/'))]) {
+    if (!trusted(facts, file)) {
       return refuse('parent-not-runtime', `the AWS CLI runtime is not root-controlled: ${why(facts, file)}`)
-  }
-
-  if (!startsWith(parent.argv, runtimeArgv) || parent.argv.length <= runtimeArgv.length) {
-    return refuse(
-      'argv-mismatch',
-      `the calling process ${parent.pid} was not started as the AWS CLI (${runtimeArgv.join(' ')} …)`,
-    )
-  }
-
-  if (hashArgv(parent.argv) !== argvHash) {
-    return refuse(
-      'argv-mismatch',
-      `the calling process ${parent.pid} runs other AWS CLI arguments than this run's token was issued for`,
-    )
+    }
   }
 
   return null
 }
 
-function checkLauncher(facts: CallerFacts, gp: ProcessSnapshot): CallerVerdict | null {
+function checkLauncher(facts: ChainFacts, gp: ProcessSnapshot): CallerVerdict | null {
   if (gp.exe === null || !(gp.exe.split('/').at(-1) ?? '').startsWith('node')) {
     return refuse(
       'launcher-untrusted',
@@ -174,7 +200,7 @@ function checkLauncher(facts: CallerFacts, gp: ProcessSnapshot): CallerVerdict |
   return null
 }
 
-function checkEnvironments(facts: CallerFacts, parent: ProcessSnapshot, gp: ProcessSnapshot): CallerVerdict | null {
+function checkEnvironments(facts: ChainFacts, parent: ProcessSnapshot, gp: ProcessSnapshot): CallerVerdict | null {
   if (!facts.environReadable) return null
   if (facts.grandparentEnv === null)
     return refuse('launcher-env-unsafe', `the launcher ${gp.pid}'s environment cannot be read`)
@@ -203,11 +229,43 @@ function checkSameUser(helper: ProcessSnapshot, parent: ProcessSnapshot, gp: Pro
   return refuse('uid-mismatch', `the launcher, the AWS CLI and the helper do not all run as uid ${helper.uid}`)
 }
 
+/** The helper and its parent (the AWS CLI runtime): present, untraced, a root-controlled runtime. */
+function checkCli(facts: ChainFacts): CallerVerdict | null {
+  const {helper, parent} = facts
+  if (!helper) return refuse('self-unknown', 'the helper cannot read its own process entry')
+  if (!parent || helper.ppid !== parent.pid) return refuse('parent-gone', 'the process that called the helper is gone')
+  return tracedOne(helper, parent) ?? checkRuntime(facts, parent)
+}
+
+/** The grandparent: av's launcher run by a root-owned Node.js, untraced, same user, clean start environments. */
+function checkLauncherChain(facts: ChainFacts): CallerVerdict | null {
+  const {grandparent: gp, helper, parent} = facts
+  if (!gp || !helper || !parent || parent.ppid !== gp.pid) {
+    return refuse('grandparent-not-launcher', `the AWS CLI ${parent?.pid} was not started by av's launcher`)
+  }
+
+  return (
+    checkLauncher(facts, gp) ??
+    tracedOne(gp) ??
+    checkSameUser(helper, parent, gp) ??
+    checkEnvironments(facts, parent, gp)
+  )
+}
+
+/**
+ * The checks that need no token: the helper runs them before it touches the secret store, so an impostor gets
+ * its precise reason and never causes a keychain access (or, on macOS, a keychain prompt).
+ */
+export function precheckCaller(facts: ChainFacts): CallerVerdict {
+  return checkCli(facts) ?? checkLauncherChain(facts) ?? {ok: true}
+}
+
 function checkConfig(facts: CallerFacts, configHash: string): CallerVerdict | null {
   if (facts.configHash === configHash) return null
   return refuse('config-mismatch', "the AWS CLI's config file is not the one this run's launcher generated")
 }
 
+/** The whole verdict: the token, then the chain, then the chain's binding to the token, then the re-check. */
 export function verifyCaller(facts: CallerFacts): CallerVerdict {
   const {token} = facts
   if (!token.ok) return refuse(token.reason, describeTokenRefusal(token.reason))
@@ -216,11 +274,15 @@ export function verifyCaller(facts: CallerFacts): CallerVerdict {
     return refuse('profile-mismatch', `this run's token is for profile "${claims.profile}", not "${facts.profile}"`)
   }
 
-  const {grandparent: gp, helper, parent} = facts
-  if (!helper) return refuse('self-unknown', 'the helper cannot read its own process entry')
-  if (!parent || helper.ppid !== parent.pid) return refuse('parent-gone', 'the process that called the helper is gone')
-  const runtime = tracedOne(helper, parent) ?? checkRuntime(facts, parent, claims.argvHash)
-  if (runtime) return runtime
+  const cli = checkCli(facts)
+  if (cli) return cli
+  const {grandparent: gp, parent} = facts as {grandparent: null | ProcessSnapshot; parent: ProcessSnapshot}
+  if (hashArgv(parent.argv) !== claims.argvHash) {
+    return refuse(
+      'argv-mismatch',
+      `the calling process ${parent.pid} runs other AWS CLI arguments than this run's token was issued for`,
+    )
+  }
 
   if (!gp || parent.ppid !== claims.launcherPid || gp.pid !== claims.launcherPid) {
     return refuse(
@@ -236,13 +298,8 @@ export function verifyCaller(facts: CallerFacts): CallerVerdict {
     )
   }
 
-  const launcher =
-    checkLauncher(facts, gp) ??
-    tracedOne(gp) ??
-    checkSameUser(helper, parent, gp) ??
-    checkEnvironments(facts, parent, gp) ??
-    checkConfig(facts, claims.configHash)
-  if (launcher) return launcher
+  const bound = checkLauncherChain(facts) ?? checkConfig(facts, claims.configHash)
+  if (bound) return bound
 
   const again = facts.recheck
   if (!again || again.startTime !== parent.startTime || again.ppid !== parent.ppid) {

@@ -7,7 +7,7 @@
  * caller-check.ts) and the release is in the audit log. Otherwise it exits 1 with one line on stderr naming the
  * reason code: botocore shows that line in its error. Never a secret or the token on stderr or in the audit.
  */
-import {readFileSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readFileSync} from 'node:fs'
 import {homedir, userInfo} from 'node:os'
 import path from 'node:path'
 
@@ -22,7 +22,15 @@ import type {StsApi} from './sts-client.js'
 
 import {FileAuditLog} from './audit.js'
 import {readAwsProfiles} from './aws-profiles.js'
-import {type CallerFacts, collectTrust, DEFAULT_AWS_CLI, describeTokenRefusal, verifyCaller} from './caller-check.js'
+import {
+  builtinRuntimes,
+  type CallerFacts,
+  collectTrust,
+  describeTokenRefusal,
+  precheckCaller,
+  resolveRuntimes,
+  verifyCaller,
+} from './caller-check.js'
 import {systemClock} from './clock.js'
 import {requestCode} from './code-prompt.js'
 import {type AwsKeyPair} from './credentials.js'
@@ -47,8 +55,10 @@ export interface HelperDeps {
   trustFs: TrustFs
   readFile(file: string): Buffer
   /**
-   * The audit log to write to. `launcherEnv` is the start environment of this run's verified launcher (its HOME
-   * and XDG_STATE_HOME name the user's state dir: the helper's own HOME is the run's private one), else null.
+   * The audit log to write to. `launcherEnv` is the start environment of the helper's grandparent — in a genuine
+   * run the launcher, whose HOME and XDG_STATE_HOME name the user's state dir (the helper's own HOME is the run's
+   * private one, removed after the run) — or null when there is none to read. Only where a line is written
+   * depends on it: an impostor could choose that place, but it can edit its own user's audit file anyway.
    */
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
@@ -64,6 +74,20 @@ export interface HelperDeps {
   ): Promise<string>
 }
 
+/** The generated config is small: refuse to read anything but a regular file of at most 64 KiB. */
+const CONFIG_MAX_BYTES = 64 * 1024
+
+function readConfigFile(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || stat.size > CONFIG_MAX_BYTES) throw new Error(`${file} is not a small regular file`)
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 export function helperDeps(): HelperDeps {
   const {env, platform} = process
   return {
@@ -76,7 +100,7 @@ export function helperDeps(): HelperDeps {
     env,
     pid: process.pid,
     platform,
-    readFile: (file) => readFileSync(file),
+    readFile: readConfigFile,
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
     store: new KeyringStore({platform}),
@@ -156,18 +180,12 @@ function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
 }
 
 interface Chain {
-  facts: CallerFacts
-  /** The verified launcher's start environment, for the audit location. */
-  launcherEnv: null | Record<string, string>
+  facts: Omit<CallerFacts, 'token'>
   /** The root policy the launcher ran under (STS endpoint, session cap, approvers). */
   policy: Policy
 }
 
-async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
-  const token = deps.env[TOKEN_ENV]
-  if (!token) return {ok: false, reason: 'token-missing'}
-  const shape = checkTokenShape(token)
-  if (shape) return {ok: false, reason: shape}
+async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict> {
   let key: Buffer | null
   try {
     key = await loadTokenKey(deps.store, {create: false})
@@ -186,7 +204,8 @@ async function readToken(deps: HelperDeps): Promise<TokenVerdict> {
   return verifyToken(key, token, deps.clock.now())
 }
 
-function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Chain {
+/** Everything the caller check needs except the token: processes, environments, runtimes, trust, config. */
+function gatherChain(deps: HelperDeps, profile: string): Chain {
   const {table} = deps
   const environReadable = deps.platform !== 'darwin'
   const helper = table.snapshot(deps.pid)
@@ -198,11 +217,10 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
   // The launcher chose the runtime from the policy its own environment named (AV_POLICY); only a root-owned
   // policy is honoured whichever environment names it.
   const {policy} = loadPolicy({env: grandparentEnv ?? deps.env, fs: deps.trustFs})
-  const runtimeArgv = policy.awsCli ?? DEFAULT_AWS_CLI
-  let runtimeExe: null | string = null
-  try {
-    runtimeExe = deps.trustFs.realpath(runtimeArgv[0]!)
-  } catch {}
+  const runtimes = resolveRuntimes(
+    policy.awsCli ? [policy.awsCli] : builtinRuntimes(deps.platform, parent?.argv[0]),
+    deps.trustFs,
+  )
 
   const configFile = environReadable ? parentEnv?.AWS_CONFIG_FILE : deps.env.AWS_CONFIG_FILE
   let configHash: null | string = null
@@ -210,12 +228,7 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     if (configFile) configHash = sha256Hex(deps.readFile(configFile))
   } catch {}
 
-  const genuineLauncher =
-    token.ok &&
-    grandparent !== null &&
-    grandparent.pid === token.claims.launcherPid &&
-    grandparent.startTime === token.claims.launcherStart
-  const facts: CallerFacts = {
+  const facts = {
     configHash,
     environReadable,
     grandparent,
@@ -225,12 +238,10 @@ function gatherChain(deps: HelperDeps, token: TokenVerdict, profile: string): Ch
     parentEnv,
     profile,
     recheck: parent ? table.snapshot(parent.pid) : null,
-    runtimeArgv,
-    runtimeExe,
-    token,
-    trust: collectTrust({grandparent, parent, runtimeArgv, runtimeExe}, deps.trustFs),
+    runtimes,
+    trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
-  return {facts, launcherEnv: genuineLauncher ? grandparentEnv : null, policy}
+  return {facts, policy}
 }
 
 function check(facts: CallerFacts): void {
@@ -239,13 +250,27 @@ function check(facts: CallerFacts): void {
 }
 
 async function release(deps: HelperDeps, profile: string, chain: {current?: Chain}): Promise<string> {
-  const token = await readToken(deps)
-  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
-  chain.current = gatherChain(deps, token, profile)
-  const {facts, launcherEnv} = chain.current
-  check(facts)
+  // Token shape, then the process chain, and only then the secret store: garbage and impostors never cause a
+  // keychain access (on macOS that could be a prompt in front of the user).
+  const raw = deps.env[TOKEN_ENV]
+  const shape = raw ? checkTokenShape(raw) : 'token-missing'
+  if (shape || !raw) throw new Refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
+  chain.current = gatherChain(deps, profile)
+  const pre = precheckCaller(chain.current.facts)
+  if (!pre.ok) throw new Refusal(pre.reason, pre.detail)
 
-  const released = await credentialsFor(deps, profile, chain.current, token.claims.elevated === true)
+  const token = await readToken(deps, raw)
+  const facts: CallerFacts = {...chain.current.facts, token}
+  check(facts)
+  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
+  const launcherEnv = facts.grandparentEnv
+
+  const released = await credentialsFor(
+    deps,
+    profile,
+    {launcherEnv, policy: chain.current.policy},
+    token.claims.elevated === true,
+  )
   // The CLI must still be there, unchanged, when the answer is written.
   const parent = facts.parent as ProcessSnapshot
   check({...facts, recheck: deps.table.snapshot(parent.pid)})
@@ -276,7 +301,7 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
 async function credentialsFor(
   deps: HelperDeps,
   profile: string,
-  chain: Chain,
+  chain: {launcherEnv: null | Record<string, string>; policy: Policy},
   elevated: boolean,
 ): Promise<ReleasedCredentials> {
   const {launcherEnv, policy} = chain
@@ -317,7 +342,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
     const detail = refusal.detail.replaceAll(/\s+/g, ' ').replace(/\.$/, '')
     deps.stderr.write(`av credential-helper: refused (${refusal.reason}): ${detail}. ${refusal.advice}\n`)
     try {
-      await deps.audit(chain.current?.launcherEnv ?? null).record({
+      await deps.audit(chain.current?.facts.grandparentEnv ?? null).record({
         event: 'refusal',
         reason: refusal.reason,
         detail,

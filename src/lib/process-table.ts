@@ -18,8 +18,8 @@
  * `exe` link; the tracer pid is unknown, but the `X` state flag (traced or debugged) is reported as
  * tracerPid -1; `environ` cannot be read reliably through `ps` and answers null.
  */
-import {execFileSync} from 'node:child_process'
 import {readFileSync, readlinkSync} from 'node:fs'
+import {createRequire} from 'node:module'
 
 export interface ProcessSnapshot {
   pid: number
@@ -191,6 +191,8 @@ export function parsePsLine(line: string): null | ProcessSnapshot {
 export type RunPs = (args: string[]) => null | string
 
 const runSystemPs: RunPs = (args) => {
+  // Loaded on first use: Linux never needs child_process, and the helper's start-up time counts.
+  const {execFileSync} = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   try {
     return execFileSync('/bin/ps', args, {encoding: 'utf8', env: {}, stdio: ['ignore', 'pipe', 'ignore']})
   } catch {

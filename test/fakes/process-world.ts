@@ -26,6 +26,7 @@ export const FILES: Record<string, FileFacts> = {
   '/home/u': dir(1000),
   '/home/u/bin': dir(1000),
   '/home/u/python3': file(1000),
+  '/home/u/aws': file(1000),
   '/home/u/node': file(1000),
   '/home/u/av': dir(1000),
   '/home/u/av/bin': dir(1000),

@@ -4,7 +4,15 @@ import {describe, it} from 'node:test'
 import type {ProcessSnapshot} from '../../src/lib/process-table.js'
 import type {RefusalReason} from '../../src/lib/refusal.js'
 
-import {type CallerFacts, collectTrust, DEFAULT_AWS_CLI, verifyCaller} from '../../src/lib/caller-check.js'
+import {
+  builtinRuntimes,
+  type CallerFacts,
+  collectTrust,
+  DEFAULT_AWS_CLI,
+  precheckCaller,
+  resolveRuntimes,
+  verifyCaller,
+} from '../../src/lib/caller-check.js'
 import {REFUSAL_REASONS} from '../../src/lib/refusal.js'
 import {hashArgv, mintToken, type TokenClaims, verifyToken} from '../../src/lib/token.js'
 import {CLI, CLI_ARGV, CLI_ENV, FAKE_FS, HELPER, LAUNCHER, LAUNCHER_ENV, snap} from '../fakes/process-world.js'
@@ -36,8 +44,10 @@ const GENUINE: Facts = {
   parentEnv: {...CLI_ENV, AV_RUN_TOKEN: 'v1.x.y'},
   profile: 'dev',
   recheck: CLI,
-  runtimeArgv: DEFAULT_AWS_CLI,
-  runtimeExe: '/usr/bin/python3.11',
+  runtimes: [
+    {argv: DEFAULT_AWS_CLI, exe: '/usr/bin/python3.11'},
+    {argv: ['/usr/local/aws-cli/v2/current/bin/aws'], exe: null},
+  ],
   token: verifyToken(KEY, mintToken(KEY, CLAIMS), NOW),
 }
 
@@ -94,16 +104,46 @@ const TABLE: Array<[string, Partial<Facts>, 'ok' | RefusalReason]> = [
   ['called from a shell', withCli({argv: ['bash'], exe: '/usr/bin/bash'}), 'parent-not-runtime'],
   ['called by a copied interpreter named like the runtime', withCli({exe: '/home/u/python3'}), 'parent-not-runtime'],
   ['parent executable unreadable', withCli({exe: null}), 'parent-not-runtime'],
-  ['runtime not installed', {runtimeExe: null}, 'parent-not-runtime'],
+  ['runtime not installed', {runtimes: [{argv: DEFAULT_AWS_CLI, exe: null}]}, 'parent-not-runtime'],
   [
-    'runtime entry script is user-owned',
-    {runtimeArgv: ['/usr/bin/python3', '-I', '/home/u/av/bin/run.js']},
+    'the official installer binary named by the policy',
+    {
+      runtimes: [{argv: ['/usr/bin/aws'], exe: '/usr/bin/aws'}],
+      token: verifyToken(KEY, mintToken(KEY, {...CLAIMS, argvHash: hashArgv(['/usr/bin/aws', 's3', 'ls'])}), NOW),
+      ...withCli({argv: ['/usr/bin/aws', 's3', 'ls'], exe: '/usr/bin/aws'}),
+    },
+    'ok',
+  ],
+  [
+    "Debian's runtime when /usr/bin/aws names /usr/bin/python3.11",
+    {
+      runtimes: resolveRuntimes(builtinRuntimes('linux', '/usr/bin/python3.11'), FAKE_FS),
+      token: verifyToken(
+        KEY,
+        mintToken(KEY, {...CLAIMS, argvHash: hashArgv(['/usr/bin/python3.11', '-I', '/usr/bin/aws', 's3'])}),
+        NOW,
+      ),
+      ...withCli({argv: ['/usr/bin/python3.11', '-I', '/usr/bin/aws', 's3']}),
+    },
+    'ok',
+  ],
+  [
+    'python runtime when the policy names another one',
+    {runtimes: [{argv: ['/usr/bin/aws'], exe: '/usr/bin/aws'}]},
     'parent-not-runtime',
   ],
   [
-    '`exec -a` spoofed argv[0] on the real python running a script',
-    withCli({argv: ['/usr/bin/python3', '/home/u/evil.py']}),
-    'argv-mismatch',
+    'runtime entry script is user-owned (policy names it, token matches)',
+    {
+      runtimes: [{argv: ['/usr/bin/python3', '-I', '/home/u/aws'], exe: '/usr/bin/python3.11'}],
+      token: verifyToken(
+        KEY,
+        mintToken(KEY, {...CLAIMS, argvHash: hashArgv(['/usr/bin/python3', '-I', '/home/u/aws', 's3'])}),
+        NOW,
+      ),
+      ...withCli({argv: ['/usr/bin/python3', '-I', '/home/u/aws', 's3']}),
+    },
+    'parent-not-runtime',
   ],
   ['real python without -I', withCli({argv: ['/usr/bin/python3', '/usr/bin/aws', 's3', 'ls']}), 'argv-mismatch'],
   ['the runtime prefix alone', withCli({argv: DEFAULT_AWS_CLI}), 'argv-mismatch'],
@@ -201,6 +241,13 @@ const TABLE: Array<[string, Partial<Facts>, 'ok' | RefusalReason]> = [
   ['CLI reparented before the answer', {recheck: {...CLI, ppid: 1}}, 'parent-gone'],
 ]
 
+/** precheckCaller over GENUINE with `change`: what the helper answers before it touches the store. */
+function pre(change: Partial<Facts>): 'ok' | RefusalReason {
+  const facts = {...GENUINE, ...change}
+  const result = precheckCaller({...facts, trust: collectTrust(facts, FAKE_FS)})
+  return result.ok ? 'ok' : result.reason
+}
+
 describe('caller check', () => {
   for (const [name, change, expected] of TABLE) {
     it(`${name} → ${expected}`, () => {
@@ -224,6 +271,15 @@ describe('caller check', () => {
     const covered = new Set(TABLE.map((row) => row[2]))
     const missing = REFUSAL_REASONS.filter((r) => !afterCheck.has(r) && !covered.has(r))
     assert.deepEqual(missing, [])
+  })
+
+  it('prechecks the chain without a token: genuine passes, impostors are refused with their reason', () => {
+    assert.equal(pre({}), 'ok')
+    assert.equal(pre(withCli({argv: ['bash'], exe: '/usr/bin/bash'})), 'parent-not-runtime')
+    assert.equal(pre(withLauncher({exe: '/home/u/node'})), 'launcher-untrusted')
+    assert.equal(pre({grandparentEnv: {NODE_OPTIONS: '--require x'}}), 'launcher-env-unsafe')
+    assert.equal(pre({grandparent: null}), 'grandparent-not-launcher')
+    assert.equal(pre({helper: {...HELPER, tracerPid: 9}}), 'traced')
   })
 
   it('treats a path it was not given a verdict for as untrusted', () => {

@@ -301,6 +301,28 @@ describe('credential helper: refusals', () => {
     assert.deepEqual(w.table.calls, [], 'no process was inspected either')
   })
 
+  it('refuses an impostor with a well-formed token before touching the store', async () => {
+    const w = world({env: {AV_RUN_TOKEN: mintToken(Buffer.alloc(32, 4), CLAIMS)}})
+    w.store.unavailable = true
+    w.table.snapshots.set(CLI.pid, {...CLI, argv: ['bash'], exe: '/usr/bin/bash'})
+    assert.equal((await run(w)).reason, 'parent-not-runtime')
+    assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV], 'audited where the grandparent’s HOME says')
+  })
+
+  it("audits a refusal inside a genuine run in the launcher's state dir", async () => {
+    const w = world()
+    w.deps.readFile = () => Buffer.from('[profile dev]\nendpoint_url = http://attacker\n')
+    assert.equal((await run(w)).reason, 'config-mismatch')
+    assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV])
+  })
+
+  it('audits under its own HOME when no grandparent environment can be read', async () => {
+    const w = world()
+    w.table.snapshots.set(CLI.pid, {...CLI, ppid: 1})
+    assert.equal((await run(w)).reason, 'grandparent-not-launcher')
+    assert.deepEqual(w.audit.launcherEnvs, [null])
+  })
+
   it('binds profile "default" when no --profile is given', async () => {
     assert.equal((await run(world(), [])).reason, 'profile-mismatch')
   })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {loadPolicy} from '../../src/lib/policy.js'
-import {checkRootOwned, type FileFacts, type TrustFs} from '../../src/lib/trust.js'
+import {checkRootOwned, checkRootOwnedPath, type FileFacts, type TrustFs} from '../../src/lib/trust.js'
 
 function fakeFs(facts: Record<string, FileFacts>, links: Record<string, string> = {}): TrustFs {
   return {
@@ -137,4 +137,42 @@ describe('policy loading', () => {
     const loaded = loadPolicy({env: {}, fs, readFile: () => '{'})
     assert.match(loaded.warnings[0]!, /not valid JSON/)
   })
+})
+
+describe('trust rule for a path as written (checkRootOwnedPath)', () => {
+  const facts: Record<string, FileFacts> = {
+    '/': dir(0, 0o755),
+    '/opt': dir(0, 0o755),
+    '/opt/av': dir(0, 0o755),
+    '/opt/av/bin': dir(0, 0o755),
+    '/opt/av/bin/run.js': file(0, 0o755),
+    '/usr': dir(0, 0o755),
+    '/usr/local': dir(0, 0o755),
+    '/usr/local/bin': dir(0, 0o755),
+    '/home': dir(0, 0o755),
+    '/home/u': dir(1000, 0o755),
+    '/home/u/bin': dir(1000, 0o755),
+    '/tmp': dir(0, 0o1777),
+    '/tmp/av': dir(0, 0o755),
+    '/tmp/av/run.js': file(0, 0o755),
+  }
+  const links = {'/usr/local/bin/av': '/opt/av/bin/run.js', '/home/u/bin/av': '/opt/av/bin/run.js'}
+  const fs = fakeFs(facts, links)
+  const cases: Array<[string, boolean, RegExp?]> = [
+    ['/opt/av/bin/run.js', true],
+    ['/usr/local/bin/av', true],
+    ['/tmp/av/run.js', true],
+    ['/home/u/bin/av', false, /uid 1000/],
+    ['bin/run.js', false, /absolute/],
+    ['/opt/av/bin/../bin/run.js', false, /absolute/],
+    ['/opt//av/bin/run.js', false, /absolute/],
+    ['/opt/av/bin/missing.js', false, /does not exist/],
+  ]
+  for (const [p, ok, reason] of cases) {
+    it(`${p} → ${ok ? 'trusted' : 'refused'}`, () => {
+      const verdict = checkRootOwnedPath(p, fs)
+      assert.equal(verdict.ok, ok)
+      if (!verdict.ok && reason) assert.match(verdict.reason, reason)
+    })
+  }
 })
