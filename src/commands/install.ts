@@ -5,6 +5,7 @@ import {findAwsRuntime} from '../lib/aws-runtime.js'
 import {DEFAULTS, installAv, type InstallResult} from '../lib/install.js'
 
 export default class Install extends AvCommand {
+  static summary = 'Install av root-owned (sudo): the av command, the aws launcher shim, awsCli in the policy.'
   static description =
     'Install av root-owned (run with sudo): copy it under --prefix, write the `av` command and the `aws` launcher ' +
     'shim, and name the AWS CLI runtime in the policy. Run again to update; `sudo av uninstall` removes it.'

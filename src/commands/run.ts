@@ -6,6 +6,7 @@ import {AvCommand} from '../base-command.js'
 import {main, RUN_USAGE} from '../lib/run-main.js'
 
 export default class Run extends AvCommand {
+  static summary = 'Run the AWS CLI through av: gate first, then a sealed root-owned AWS CLI.'
   static description =
     'Run the AWS CLI through av: the gate classifies the command first, then a root-owned AWS CLI runs in a ' +
     'sealed runtime and gets credentials from the OS keychain for this run only. Exits with the CLI’s exit code ' +

@@ -4,6 +4,7 @@ import {AvCommand} from '../base-command.js'
 import {DEFAULTS, uninstallAv, type UninstallResult} from '../lib/install.js'
 
 export default class Uninstall extends AvCommand {
+  static summary = 'Remove what `sudo av install` wrote.'
   static description =
     'Remove what `sudo av install` wrote (run with sudo), as listed in <prefix>/install-manifest.json. Files changed ' +
     'since are kept and named. Your keys stay in the OS keychain; `av restore` puts them back in ~/.aws.'

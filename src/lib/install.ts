@@ -201,6 +201,13 @@ function copyAv(source: string, tree: string): void {
     copyTree(path.join(source, part), path.join(staging, part), () => false)
   }
 
+  // The hidden lockfile goes along, so `sudo av install` run from an installed copy can install it again.
+  mkdirSync(path.join(staging, 'node_modules'), {mode: 0o755})
+  copyTree(
+    path.join(modules, '.package-lock.json'),
+    path.join(staging, 'node_modules', '.package-lock.json'),
+    () => false,
+  )
   for (const name of packages) {
     const from = path.join(modules, name.slice('node_modules/'.length))
     // Optional packages for other platforms are in the lockfile but not on disk.

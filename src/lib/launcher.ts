@@ -8,7 +8,6 @@ import type {ChildProcess, SpawnOptions} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {constants} from 'node:os'
 import path from 'node:path'
-import {quote} from 'shell-quote'
 
 import type {AwsRuntime} from './aws-runtime.js'
 import type {Context} from './context.js'
@@ -28,6 +27,7 @@ import {
   hashConfig,
   ignoredSettingsNotice,
   parseAwsConfig,
+  quoteWord,
 } from './sealed-runtime.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
@@ -38,7 +38,22 @@ export interface SignalSource {
   removeListener(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
 }
 
-export type Classify = (argv: string[], deps: ClassifyDeps) => {decision: GateDecision; parsed: ParsedArgv}
+export type Classify = (
+  argv: string[],
+  deps: ClassifyDeps,
+) => {decision: GateDecision; parsed: ParsedArgv; warnings?: string[]}
+
+/**
+ * Linux: true for SIGINT/SIGQUIT when this process is in its terminal's foreground process group (then the
+ * terminal sent the signal to the CLI too). Reads /proc/self/stat (pgrp is field 5, tpgid field 8); elsewhere false.
+ */
+export function terminalSignalReachesGroup(signal: NodeJS.Signals, statText: null | string): boolean {
+  if (signal !== 'SIGINT' && signal !== 'SIGQUIT') return false
+  const fields = statText?.slice(statText.lastIndexOf(')') + 2).split(' ')
+  const pgrp = Number(fields?.[2])
+  const tpgid = Number(fields?.[5])
+  return Number.isInteger(pgrp) && pgrp > 0 && pgrp === tpgid
+}
 
 export interface LauncherDeps {
   ctx: Context
@@ -58,6 +73,12 @@ export interface LauncherDeps {
   }
   spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
   signals: SignalSource
+  /**
+   * Whether `signal`, received by the launcher, also reached the CLI by itself: Ctrl-C and Ctrl-\\ go to the
+   * terminal's whole foreground process group, CLI included. Forwarding those again would interrupt the CLI's
+   * own clean-up (sudo skips them for the same reason). Every other signal is forwarded.
+   */
+  signalReachedChild(signal: NodeJS.Signals): boolean
   /** The user's own AWS setup, read only for allowlisted settings and the "ignored" notice. */
   userAws: {aliasExists(): boolean; configText(): null | string}
   userDecisions?: Record<string, Decision>
@@ -86,13 +107,14 @@ function ancestry(deps: LauncherDeps): ApprovalRequest['chain'] {
 /** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
 async function passGate(args: string[], deps: LauncherDeps): Promise<GateDecision> {
   const {ctx} = deps
-  const {decision, parsed} = deps.classify(args, {
+  const {decision, parsed, warnings} = deps.classify(args, {
     env: ctx.env,
     home: ctx.home,
     policy: deps.policy,
     ...(deps.userDecisions ? {userDecisions: deps.userDecisions} : {}),
   })
-  const command = quote(['aws', ...args])
+  for (const warning of warnings ?? []) ctx.stderr.write(`av: warning: ${warning}\n`)
+  const command = ['aws', ...args].map((word) => quoteWord(word)).join(' ')
   const gateEvent = {
     event: 'gate' as const,
     decision: decision.decision,
@@ -175,14 +197,19 @@ async function runSealed(
   let child: ChildProcess | undefined
   let pending: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals) => {
-    if (child?.exitCode === null && child.signalCode === null) child.kill(signal)
-    else pending ??= signal
+    if (child === undefined) pending ??= signal
+    else if (child.exitCode === null && child.signalCode === null && !deps.signalReachedChild(signal))
+      child.kill(signal)
   }
 
   for (const signal of FORWARDED) deps.signals.on(signal, forward)
-  const home = makePrivateHome(ctx)
+  // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
+  const key = deps.tokens.loadKey()
+  key.catch(() => {})
+  let home: string | undefined
   const started = ctx.clock.now()
   try {
+    home = makePrivateHome(ctx)
     const userConfig = deps.userAws.configText()
     const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
     if (notice) ctx.stderr.write(notice + '\n')
@@ -195,7 +222,7 @@ async function runSealed(
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
 
     const cliArgv = [...runtime.argv, ...args]
-    const token = await mintRunToken(deps, {configHash: hashConfig(config), cliArgv, elevated, profile})
+    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
     if (pending) return signalExit(pending)
 
@@ -213,7 +240,7 @@ async function runSealed(
     return code
   } finally {
     for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)
-    rmSync(home, {force: true, recursive: true})
+    if (home) rmSync(home, {force: true, recursive: true})
   }
 }
 
@@ -237,9 +264,9 @@ function makePrivateHome(ctx: Context): string {
 
 async function mintRunToken(
   deps: LauncherDeps,
+  key: Buffer | null,
   run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
 ): Promise<string> {
-  const key = await deps.tokens.loadKey()
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
   const self = deps.processTable.snapshot(deps.pid)
   if (!self) {

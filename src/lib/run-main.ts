@@ -15,9 +15,9 @@ import {findAwsRuntime} from './aws-runtime.js'
 import {realContext} from './context.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
 import {approveInterim, classifyInterim} from './gate/interim.js'
-import {type LauncherDeps, runAws} from './launcher.js'
+import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
 import {awsConfigFile} from './paths.js'
-import {loadPolicy} from './policy.js'
+import {loadPolicy, type Policy} from './policy.js'
 import {systemProcessTable} from './process-table.js'
 import {sudoRefusal} from './sudo-guard.js'
 import {hashArgv, loadTokenKey, mintToken} from './token.js'
@@ -26,8 +26,21 @@ import {hashArgv, loadTokenKey, mintToken} from './token.js'
 // user could signal the launcher and run code inside it. Installed when this module loads, before anything else.
 process.on('SIGUSR1', () => {})
 
-/** The gate: classifier and approver. The lead swaps in gate/classify.ts `classifyArgv` and approver.ts here. */
-const GATE: Pick<LauncherDeps, 'approve' | 'classify'> = {approve: approveInterim, classify: classifyInterim}
+/**
+ * The gate: classifier and approver, wired here and nowhere else. The interim pair stands in until the gate
+ * branch lands; the real one is, with `import {classifyArgv, loadUserDecisions} from './gate/classify.js'` and
+ * `import {requestApproval} from './approver.js'`:
+ *
+ *   return {
+ *     approve: (request) => requestApproval(request, {approvers: policy.approvers, env: ctx.env, platform: ctx.platform,
+ *       warn: (m) => ctx.stderr.write(`av: warning: ${m}\n`)}),
+ *     classify: classifyArgv,
+ *     userDecisions: loadUserDecisions({env: ctx.env, home: ctx.home}).decisions,
+ *   }
+ */
+function gate(_ctx: Context, _policy: Policy): Pick<LauncherDeps, 'approve' | 'classify' | 'userDecisions'> {
+  return {approve: approveInterim, classify: classifyInterim}
+}
 
 export const RUN_USAGE = 'av run -- aws <service> <operation> [options…]'
 
@@ -46,6 +59,16 @@ export function splitRunArgv(args: string[]): {command: string[]} | {help: true}
   return {command: args.slice(dash + 1)}
 }
 
+/** Did the terminal send `signal` to our whole process group (so the child has it already)? */
+function reachedChild(signal: NodeJS.Signals): boolean {
+  let stat: null | string = null
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8')
+  } catch {}
+
+  return terminalSignalReachesGroup(signal, stat)
+}
+
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = loadPolicy({env: ctx.env})
@@ -53,13 +76,14 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
   const {policy} = loaded
   const processTable = systemProcessTable(ctx.platform)
   return {
-    ...GATE,
+    ...gate(ctx, policy),
     avEntry: realpathSync(fileURLToPath(new URL('../../bin/run.js', import.meta.url))),
     ctx,
     findRuntime: () => findAwsRuntime({env: ctx.env, platform: ctx.platform, policy}),
     pid: process.pid,
     policy,
     processTable,
+    signalReachedChild: reachedChild,
     signals: process,
     spawn,
     tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
@@ -95,7 +119,10 @@ export function isPlainAbsolute(file: string | undefined): boolean {
  */
 async function relaunch(entry: string, args: string[]): Promise<number> {
   const child = spawn(process.execPath, [entry, 'run', ...args], {stdio: 'inherit'})
-  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  const forward = (signal: NodeJS.Signals) => {
+    if (!reachedChild(signal)) child.kill(signal)
+  }
+
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
   for (const signal of signals) process.on(signal, forward)
   try {

@@ -117,6 +117,7 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
       'dist/lib',
       'dist/lib/run-main.js',
       'node_modules',
+      'node_modules/.package-lock.json',
       'node_modules/@scope',
       'node_modules/@scope/prod',
       'node_modules/@scope/prod/index.js',
@@ -153,6 +154,12 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
   it('is idempotent: a second install writes the same bytes', () => {
     const first = snapshot(root)
     installAv(options, deps())
+    assert.deepEqual(snapshot(root), first)
+  })
+
+  it('installs again from the installed copy (sudo av install run by the installed av)', () => {
+    const first = snapshot(root)
+    installAv(options, {...deps(), source: path.join(options.prefix, 'lib', 'av')})
     assert.deepEqual(snapshot(root), first)
   })
 

@@ -134,6 +134,7 @@ function harness(
           ? {argv: ['node'], exe: '/usr/bin/node', pid, ppid: 1, startTime: START, tracerPid: 0, uid: 1000}
           : null,
     },
+    signalReachedChild: (signal) => signal === 'SIGINT',
     signals,
     spawn(file, args, opts) {
       spawned.push([file, ...args])
@@ -235,6 +236,21 @@ describe('runAws', () => {
     assert.equal(readFileSync(`${marker}.got`, 'utf8'), 'got-TERM\n')
     assert.deepEqual(leftovers(h), [])
     assert.equal(h.signals.count('SIGTERM'), 0, 'listeners removed after the run')
+  })
+
+  it('does not forward a Ctrl-C the CLI got from the terminal itself', async () => {
+    const h = harness()
+    const marker = path.join(root, 'int-ready')
+    const script = `trap 'echo INT >> ${marker}.got' INT; trap 'exit 5' TERM; echo > ${marker}; while :; do sleep 0.05; done`
+    const run = runAws(['aws', path.join(root, 'int.txt'), script], h.deps)
+    await waitForFile(marker)
+    h.signals.emit('SIGINT')
+    await new Promise((resolve) => {
+      setTimeout(resolve, 200)
+    })
+    assert.equal(existsSync(`${marker}.got`), false, 'SIGINT not forwarded')
+    h.signals.emit('SIGTERM')
+    assert.equal(await run, 5)
   })
 
   it('never spawns a command the gate denies', async () => {

@@ -10,7 +10,7 @@ import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
-import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/keyring-sandbox.js'
+import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')

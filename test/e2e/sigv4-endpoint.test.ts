@@ -8,8 +8,8 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey} from './support/canary.js'
-import {runAs, sleep} from './support/keyring-sandbox.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
+import {runAs, sleep} from './support/user-sandbox.js'
 
 const AWS = ['/usr/bin/python3', '-I', '/usr/bin/aws']
 const key = canaryKey('SIG1')

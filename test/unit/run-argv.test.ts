@@ -3,6 +3,7 @@ import {describe, it} from 'node:test'
 
 import {AvError, EXIT, exitCodeOf, formatError} from '../../src/lib/errors.js'
 import {classifyInterim} from '../../src/lib/gate/interim.js'
+import {terminalSignalReachesGroup} from '../../src/lib/launcher.js'
 import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 import {isPlainAbsolute, splitRunArgv} from '../../src/lib/run-main.js'
 
@@ -104,6 +105,26 @@ describe('interim gate', () => {
       const result = classifyInterim(line.split(' '), {env: e ?? env, home: '/home/u', policy})
       assert.equal(result.decision.decision, decision)
       assert.equal(result.decision.profile, profile)
+    })
+  }
+})
+
+/** /proc/<pid>/stat text (a comm with spaces and parentheses, as a process may name itself). */
+const stat = (pgrp: number, tpgid: number) => `4242 (node (x) y) S 4000 ${pgrp} 4000 34816 ${tpgid} 4194304 1 2 3`
+
+describe('terminalSignalReachesGroup', () => {
+  const cases: Array<[NodeJS.Signals, null | string, boolean]> = [
+    ['SIGINT', stat(4100, 4100), true],
+    ['SIGQUIT', stat(4100, 4100), true],
+    ['SIGINT', stat(4100, 4200), false],
+    ['SIGINT', stat(4100, -1), false],
+    ['SIGTERM', stat(4100, 4100), false],
+    ['SIGHUP', stat(4100, 4100), false],
+    ['SIGINT', null, false],
+  ]
+  for (const [signal, text, expected] of cases) {
+    it(`${signal} ${text === null ? 'without /proc' : text.split(' ').slice(5, 10).join(' ')} → ${expected}`, () => {
+      assert.equal(terminalSignalReachesGroup(signal, text), expected)
     })
   }
 })

@@ -41,6 +41,8 @@ export interface RecordedRequest {
 }
 
 export interface EndpointOptions {
+  /** Loopback address to listen on (default 127.0.0.1; any 127.x.y.z works on Linux). */
+  host?: string
   credentials: CanaryCredentials[]
   account?: string
   /** Bucket names listed by S3 ListBuckets. */
@@ -127,6 +129,7 @@ function xmlEscape(text: string): string {
 
 export class SigV4Endpoint {
   readonly requests: RecordedRequest[] = []
+  private readonly host: string
   private readonly credentials = new Map<string, CanaryCredentials>()
   private readonly account: string
   private readonly buckets: string[]
@@ -140,6 +143,7 @@ export class SigV4Endpoint {
   private waiters: Array<{predicate: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void}> = []
 
   constructor(options: EndpointOptions) {
+    this.host = options.host ?? '127.0.0.1'
     for (const c of options.credentials) this.credentials.set(c.accessKeyId, c)
     this.account = options.account ?? '123456789012'
     this.buckets = options.buckets ?? ['av-canary-bucket']
@@ -154,7 +158,7 @@ export class SigV4Endpoint {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`
+    return `http://${this.host}:${this.port}`
   }
 
   /** Session credentials issued by GetSessionToken (they verify like the configured ones). */
@@ -170,7 +174,7 @@ export class SigV4Endpoint {
       })
     })
     await new Promise<void>((resolve) => {
-      this.server!.listen(0, '127.0.0.1', resolve)
+      this.server!.listen(0, this.host, resolve)
     })
     return this
   }

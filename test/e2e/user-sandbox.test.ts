@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import {existsSync, statSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 
-import {type KeyringSandbox, startKeyringSandbox} from './support/keyring-sandbox.js'
+import {type KeyringSandbox, startKeyringSandbox} from './support/user-sandbox.js'
 
-describe('keyring sandbox', () => {
+describe('user sandbox (unprivileged test user, keyring session)', () => {
   let sandbox: KeyringSandbox
 
   before(async () => {

@@ -2,7 +2,8 @@
  * An isolated desktop-less session for one unprivileged test user: a temp HOME (0700), its own XDG_RUNTIME_DIR,
  * a D-Bus session bus from `dbus-run-session` and a gnome-keyring daemon unlocked with a password on stdin. The
  * tests run as root (CI does); the user plays the victim, and the "agent" attacking av is code running as that
- * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`.
+ * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`. (For a one-shot
+ * keyring session as root around a single command, see keyring-sandbox.ts from the migrate work.)
  *
  * The user is created once with useradd (system account, no login shell, no home of its own) and never deleted:
  * other test files and runs reuse it. Nothing else on the machine is touched.
@@ -77,18 +78,23 @@ export function ensureTestUser(name = TEST_USER): User {
   return user
 }
 
-/** Run a command as `user` (null = root, as this process is). Never throws for a non-zero exit. */
-export async function runAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}) {
+export interface Started {
+  pid: number
+  result: Promise<RunResult>
+}
+
+/** Start a command as `user` (null = root, as this process is); `result` resolves on exit, never rejects. */
+export function startAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}): Started {
   const started = Date.now()
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: options.cwd ?? '/',
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(user ? {gid: user.gid, uid: user.uid} : {}),
-    })
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: options.cwd ?? '/',
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(user ? {gid: user.gid, uid: user.uid} : {}),
+  })
+  const result = new Promise<RunResult>((resolve) => {
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -102,13 +108,25 @@ export async function runAs(user: null | User, argv: string[], options: RunOptio
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
     child.on('error', (error) => {
       clearTimeout(timer)
-      reject(error)
+      resolve({
+        code: null,
+        signal: null,
+        stdout,
+        stderr: `${stderr}spawn failed: ${error.message}`,
+        ms: Date.now() - started,
+      })
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       resolve({code, signal, stdout, stderr, ms: Date.now() - started})
     })
   })
+  return {pid: child.pid ?? 0, result}
+}
+
+/** Run a command as `user` (null = root) to its end. Never throws for a non-zero exit. */
+export async function runAs(user: null | User, argv: string[], options: RunOptions & {env: NodeJS.ProcessEnv}) {
+  return startAs(user, argv, options).result
 }
 
 /** Pids of `uid`'s processes whose environment has XDG_RUNTIME_DIR=`runtimeDir` (root reads any environ). */
@@ -164,9 +182,18 @@ export class KeyringSandbox {
   }
 
   async start(): Promise<this> {
-    const script =
-      'printf %s "$AV_E2E_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; ' +
-      'echo "$$ $DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600'
+    // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap would
+    // get a second, locked daemon through D-Bus activation. Wait until the unlocked one answers.
+    const script = [
+      'printf %s "$AV_E2E_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1',
+      'for i in $(seq 100); do',
+      '  dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \\',
+      '    string:org.freedesktop.secrets 2>/dev/null | grep -q true && break',
+      '  sleep 0.05',
+      'done',
+      'echo "$$ $DBUS_SESSION_BUS_ADDRESS"',
+      'exec sleep 3600',
+    ].join('\n')
     const env: Record<string, string> = {...this.env, AV_E2E_KEYRING_PASSWORD: this.password}
     delete env.DBUS_SESSION_BUS_ADDRESS
     const child = spawn('dbus-run-session', ['--', 'sh', '-c', script], {
@@ -207,6 +234,12 @@ export class KeyringSandbox {
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const env = options.cleanEnv ? {...options.env} : {...this.env, ...options.env}
     return runAs(this.user, argv, {...options, cwd: options.cwd ?? this.home, env})
+  }
+
+  /** Start argv as the test user inside the session without waiting for it. */
+  spawn(argv: string[], options: RunOptions = {}): Started {
+    const env = options.cleanEnv ? {...options.env} : {...this.env, ...options.env}
+    return startAs(this.user, argv, {...options, cwd: options.cwd ?? this.home, env})
   }
 
   /** Run a shell script as the test user inside the session. */
