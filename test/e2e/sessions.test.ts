@@ -10,8 +10,8 @@ import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
-import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
+import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const AV = path.join(ROOT, 'bin', 'run.js')
