@@ -105,6 +105,8 @@ export function helperDeps(): HelperDeps {
     stdout: {write: (text) => process.stdout.write(text)},
     store: new KeyringStore({platform}),
     async sts() {
+      // The SDK warns on stderr about Node 20 support; botocore would show that in front of any helper error.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
       const {sdkSts} = await import('./sts-client.js')
       return sdkSts
     },

@@ -132,6 +132,7 @@ export function sessionDurationOf(profile: string, profiles: AwsProfiles, policy
 
 export type SessionMode =
   | {mode: 'durable'; reason: string}
+  | {mode: 'invalid'; problem: string}
   | {mode: 'role'; roleArn: string; source: string; durationSeconds: number}
   | {mode: 'session'; durationSeconds: number; mfa: boolean; optOutIgnored: boolean}
 
@@ -140,8 +141,20 @@ function optedOut(settings: ProfileSettings): boolean {
   return value === 'off' || value === 'false' || value === 'no' || value === 'disabled'
 }
 
-/** What the helper releases for a profile by default (for `av status` and docs). Never reads a secret. */
+/**
+ * What the helper releases for a profile by default (for `av status`). Never reads a secret; a setting the helper
+ * would refuse is reported as `invalid` with the problem, not thrown.
+ */
 export function sessionModeOf(profile: string, profiles: AwsProfiles, policy: Policy): SessionMode {
+  try {
+    return modeOf(profile, profiles, policy)
+  } catch (error) {
+    if (error instanceof AvError) return {mode: 'invalid', problem: error.message}
+    throw error
+  }
+}
+
+function modeOf(profile: string, profiles: AwsProfiles, policy: Policy): SessionMode {
   const settings = settingsOf(profiles, profile)
   if (settings.role_arn) {
     return {

@@ -208,6 +208,7 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
 
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /refused \(sts-failed\).*throttled/)
+    assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/, "only av's own message reaches the person")
     assert.ok(!endpoint.requests.some((q) => q.accessKeyId === old), 'the stale session was never used')
     assert.ok(!endpoint.requests.some((q) => q.operation === 'GetCallerIdentity'))
     assertClean(r)

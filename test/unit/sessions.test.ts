@@ -428,6 +428,13 @@ describe('session credentials: opt-out and elevated runs', () => {
     assert.equal((await getSessionCredentials('role', w.deps, {elevated: true})).kind, 'role')
   })
 
+  it('sessionModeOf reports a setting the helper would refuse instead of throwing', () => {
+    assert.deepEqual(sessionModeOf('d', {d: {av_session_duration: '10'}}, policyWith()), {
+      mode: 'invalid',
+      problem: 'av_session_duration = "10" in profile d is not a whole number of seconds from 900 to 43200',
+    })
+  })
+
   it('sessionModeOf describes role and MFA profiles', () => {
     const profiles = {
       m: {mfa_serial: 'arn:x', av_session_duration: '1800'},
