@@ -260,6 +260,10 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     )
   })
 
+  it('left the durable canary in no file of the sandbox (HOME, run dirs, audit log)', () => {
+    assert.deepEqual(filesWithSecret(sandbox.base), [])
+  })
+
   it('session clear with nothing cached says so', async () => {
     await av(['session', 'clear'])
     const r = await av(['session', 'clear'])
