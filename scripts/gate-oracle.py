@@ -87,7 +87,7 @@ def parse(driver, table, main_parser, argv):
         # --version prints and exits 0: no call, like help
         out['help' if e.code == 0 else 'rejected'] = True
         return out
-    except (ArgParseException, KeyError):
+    except Exception:  # argparse errors, and the CLI's own crashes on some bad values: no call either way
         out['rejected'] = True
         return out
 

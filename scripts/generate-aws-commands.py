@@ -63,9 +63,13 @@ def describe(cmd, depth):
         node['s'] = {name: describe(sub, depth + 1) for name, sub in sorted(cmd._get_command_table().items())
                      if name != 'help'}
         return node
-    arg_table = getattr(cmd, 'arg_table', None)
-    if arg_table is None:
+    if not hasattr(cmd, 'arg_table'):
         return {'t': 'other'}
+    if not isinstance(cmd, ServiceOperation) and hasattr(cmd, '_build_subcommand_table'):
+        # As BasicCommand.__call__: subcommands first (their events may add options, e.g. s3 sync --delete).
+        cmd._subcommand_table = cmd._build_subcommand_table()
+        cmd._arg_table = cmd._build_arg_table()
+    arg_table = cmd.arg_table
     if isinstance(cmd, ServiceOperation):
         node['t'] = 'op'
         cmd._emit('before-building-argument-table-parser.%s.%s' % (cmd._parent_name, cmd._name),

@@ -7,9 +7,9 @@
  */
 import {spawn as spawnChild} from 'node:child_process'
 import {closeSync, existsSync, openSync, writeSync} from 'node:fs'
-import {quote} from 'shell-quote'
+import {isatty, ReadStream} from 'node:tty'
 
-import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
+import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './gate/types.js'
 import type {ApproverSpec} from './policy.js'
 
 import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
@@ -211,28 +211,35 @@ export const realSpawn: SpawnFn = (file, args, {env, input, timeoutMs}) =>
     child.stdin.end(input ?? '')
   })
 
-/** The real terminal seam: /dev/tty opened directly (never stdin). Null when there is no controlling terminal. */
+/**
+ * The real terminal seam: /dev/tty opened directly (never stdin). Null when there is no controlling terminal.
+ * Read through a tty handle (not a blocking file read), so a timeout ends the wait and the process can exit.
+ */
 export function openDevTty(): null | Tty {
   let fd: number
   try {
     fd = openSync('/dev/tty', 'r+')
+    if (!isatty(fd)) {
+      closeSync(fd)
+      return null
+    }
   } catch {
     return null
   }
 
+  let stream: null | ReadStream = null
   let closed = false
   return {
-    async ask(question, timeoutMs) {
+    ask(question, timeoutMs) {
       writeSync(fd, question)
-      const {createReadStream} = await import('node:fs')
-      const stream = createReadStream('', {autoClose: false, fd})
+      const input = new ReadStream(fd)
+      stream = input
       return new Promise<null | string>((resolve) => {
         let line = ''
         const finish = (value: null | string) => {
           clearTimeout(timer)
-          stream.removeAllListeners('data')
-          stream.pause()
-          stream.destroy()
+          input.removeAllListeners('data')
+          input.pause()
           resolve(value)
         }
 
@@ -240,19 +247,22 @@ export function openDevTty(): null | Tty {
           writeSync(fd, '\n(no answer: denied)\n')
           finish(null)
         }, timeoutMs)
-        stream.setEncoding('utf8')
-        stream.on('data', (chunk) => {
+        input.setEncoding('utf8')
+        input.on('data', (chunk) => {
           line += String(chunk)
-          const nl = line.indexOf('\n')
+          const nl = line.search(/[\n\r]/)
           if (nl !== -1) finish(line.slice(0, nl))
         })
-        stream.on('end', () => finish(null))
-        stream.on('error', () => finish(null))
+        input.on('end', () => finish(null))
+        input.on('error', () => finish(null))
       })
     },
     close() {
-      if (!closed) {
-        closed = true
+      if (closed) return
+      closed = true
+      // Destroying the tty stream closes its fd; close it ourselves only when no stream took it over.
+      if (stream) stream.destroy()
+      else {
         try {
           closeSync(fd)
         } catch {}
@@ -261,7 +271,29 @@ export function openDevTty(): null | Tty {
   }
 }
 
-/** Shell-quote an argv for display (`aws s3 cp 'a b' s3://x`). */
+/** Shell-quote an argv for display, POSIX style: `aws s3 cp 'a b' s3://x` (words of safe characters stay bare). */
 export function quoteCommand(argv: string[]): string {
-  return quote(argv)
+  return argv
+    .map((word) => (/^[\w%+,./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", String.raw`'\''`)}'`))
+    .join(' ')
+}
+
+/** The approval request for a gate decision (argv with or without the leading `aws`). */
+export function approvalRequestFor(input: {
+  argv: string[]
+  chain: ApprovalRequest['chain']
+  decision: GateDecision
+  parsed: ParsedArgv
+}): ApprovalRequest {
+  const words = input.argv[0] === 'aws' ? input.argv : ['aws', ...input.argv]
+  const endpoint = input.parsed.globals['endpoint-url']
+  return {
+    category: input.decision.category,
+    chain: input.chain,
+    command: quoteCommand(words),
+    endpoint: typeof endpoint === 'string' ? endpoint : null,
+    profile: input.decision.profile,
+    reason: input.decision.reason,
+    rule: input.decision.rule,
+  }
 }

@@ -85,6 +85,20 @@ describe('av gate test', () => {
     assert.equal(JSON.parse(r.stdout).decision, 'approve')
   })
 
+  it('reads env assignments and stops at the first shell operator in the string form', () => {
+    const r = av(
+      'gate',
+      'test',
+      '--json',
+      'AWS_PROFILE=prod aws ecr get-login-password | docker login --password-stdin',
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.equal(out.decision, 'approve')
+    assert.equal(out.category, 'password')
+    assert.equal(out.profile, 'prod')
+  })
+
   it('human output names decision, category, rule and the parameters that mattered', () => {
     const r = av('gate', 'test', '--', 'aws', 's3', 'presign', 's3://b/k', '--debug')
     assert.equal(r.status, 0, r.stderr)
@@ -98,7 +112,7 @@ describe('av gate test', () => {
     const r = av('gate', 'test', '--json', '--', 'ls', '-la')
     assert.equal(r.status, 2)
     assert.match(r.stdout + r.stderr, /not an aws command line/)
-    const shell = av('gate', 'test', 'aws s3 ls | sh')
+    const shell = av('gate', 'test', 'echo aws s3 ls | sh')
     assert.equal(shell.status, 2)
   })
 })

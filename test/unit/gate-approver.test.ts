@@ -5,6 +5,7 @@ import type {ApprovalRequest} from '../../src/lib/gate/types.js'
 import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 
 import {
+  approvalRequestFor,
   type ApproverDeps,
   describeRequest,
   noChannelMessage,
@@ -14,6 +15,8 @@ import {
   type SpawnFn,
   type Tty,
 } from '../../src/lib/approver.js'
+import {classifyArgv} from '../../src/lib/gate/classify.js'
+import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 
 const request: ApprovalRequest = {
   category: 'decrypted-secret',
@@ -211,6 +214,35 @@ describe('approval messages', () => {
       suggestion,
       "run it yourself in a terminal: av run -- aws secretsmanager get-secret-value --secret-id 'prod db'",
     )
+  })
+})
+
+describe('approval request from a gate decision', () => {
+  const quoting: Array<[string[], string]> = [
+    [['aws', 's3', 'ls'], 'aws s3 ls'],
+    [['aws', 's3', 'cp', 'a b', 's3://x/y'], "aws s3 cp 'a b' s3://x/y"],
+    [['aws', 'x', "it's"], String.raw`aws x 'it'\''s'`],
+    [['aws', 'x', ''], "aws x ''"],
+    [['aws', 'x', '$(rm -rf /)'], "aws x '$(rm -rf /)'"],
+    [['aws', 'x', '--q=a;b'], "aws x '--q=a;b'"],
+  ]
+  for (const [argv, quoted] of quoting) {
+    it(`quotes ${JSON.stringify(argv)}`, () => assert.equal(quoteCommand(argv), quoted))
+  }
+
+  it('carries the quoted command, profile, category, reason, rule, endpoint and chain', () => {
+    const argv = ['--profile', 'prod', 's3', 'presign', 's3://my bucket/k', '--endpoint-url', 'https://s3.example.com']
+    const {decision, parsed} = classifyArgv(argv, {env: {}, home: '/nonexistent', policy: DEFAULT_POLICY})
+    const chain = [{name: 'bash', pid: 7}]
+    assert.deepEqual(approvalRequestFor({argv, chain, decision, parsed}), {
+      category: 'signed-url',
+      chain,
+      command: "aws --profile prod s3 presign 's3://my bucket/k' --endpoint-url https://s3.example.com",
+      endpoint: 'https://s3.example.com',
+      profile: 'prod',
+      reason: decision.reason,
+      rule: 's3 presign',
+    })
   })
 })
 

@@ -27,7 +27,8 @@ function given(node: CommandNode | undefined, flag: string, value = 'x'): string
 const HAND_APPROVED = new Set(['configure get', 'configure list', 'history show'])
 
 const categoriesOf = new Map<string, string[]>()
-for (const [command, category] of CATALOG_ROWS) categoriesOf.set(command, [...(categoriesOf.get(command) ?? []), category])
+for (const [command, category] of CATALOG_ROWS)
+  categoriesOf.set(command, [...(categoriesOf.get(command) ?? []), category])
 
 describe('catalog rows', () => {
   assert.equal(CATALOG_ROWS.length, 496)

@@ -74,6 +74,17 @@ function nargsPattern(kind: Nargs, optional: boolean): string {
   return optional ? pattern.replaceAll('-*', '').replaceAll('-', '') : pattern
 }
 
+const regexCache = new Map<string, RegExp>()
+function anchored(source: string): RegExp {
+  let re = regexCache.get(source)
+  if (!re) {
+    re = new RegExp('^' + source)
+    regexCache.set(source, re)
+  }
+
+  return re
+}
+
 /** argparse drops one `--` from the strings an action takes. */
 function valuesOf(strings: string[]): string[] {
   const copy = [...strings]
@@ -183,7 +194,7 @@ export function parseKnownArgs(spec: ParserSpec, args: string[]): ArgParse {
     }
 
     if (explicit !== null) {
-      const takes = new RegExp('^' + nargsPattern(action.kind, true)).exec('A')
+      const takes = anchored(nargsPattern(action.kind, true)).exec('A')
       if (takes && takes[1]!.length === 1) {
         takeOption(action, [explicit], option)
       } else {
@@ -193,7 +204,7 @@ export function parseKnownArgs(spec: ParserSpec, args: string[]): ArgParse {
       return start + 1
     }
 
-    const match = new RegExp('^' + nargsPattern(action.kind, true)).exec(pattern.slice(start + 1))
+    const match = anchored(nargsPattern(action.kind, true)).exec(pattern.slice(start + 1))
     if (!match) {
       fail(`argument ${option}: expected ${action.kind === '+' ? 'at least one argument' : 'one argument'}`)
       return start + 1

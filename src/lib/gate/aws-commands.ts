@@ -3,7 +3,7 @@
  * from the installed CLI by scripts/generate-aws-commands.py and committed as data. Nothing here reads the CLI
  * at run time.
  */
-import {awsCommandsJson} from './aws-commands.generated.js'
+import {awsCli, awsCommands, awsGlobals} from './aws-commands.generated.js'
 
 export interface CommandNode {
   /** svc: a service (operations below); op: an API operation; cmd: a customization command; other: unknown shape. */
@@ -28,11 +28,19 @@ export interface CommandTree {
   command(name: string): CommandNode | undefined
 }
 
-interface RawTree {
-  cli: string
-  globals: string
-  /** Each command's subtree as its own JSON text, parsed only when a command line names it. */
-  commands: Record<string, string>
+/** Undo the generator's compaction (shared option runs, `t` defaulting to op). */
+function expand(text: string): CommandNode {
+  const json = text
+    .replaceAll('@I', ' cli-input-json: cli-input-yaml: generate-cli-skeleton?')
+    .replaceAll('@P', ' starting-token: page-size: max-items:')
+  return JSON.parse(json, (_key: string, value: unknown) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const node = value as Partial<CommandNode>
+      if (typeof node.o === 'string' && node.t === undefined) node.t = 'op'
+    }
+
+    return value
+  }) as CommandNode
 }
 
 /** A tree over plain objects (tests build small ones). */
@@ -53,22 +61,21 @@ let cached: CommandTree | undefined
 
 export function awsCommandTree(): CommandTree {
   if (cached) return cached
-  const raw = JSON.parse(awsCommandsJson) as RawTree
   const parsed = new Map<string, CommandNode>()
   cached = {
-    cli: raw.cli,
+    cli: awsCli,
     command(name) {
-      if (!Object.hasOwn(raw.commands, name)) return
+      if (!Object.hasOwn(awsCommands, name)) return
       let node = parsed.get(name)
       if (!node) {
-        node = JSON.parse(raw.commands[name]!) as CommandNode
+        node = expand(awsCommands[name]!)
         parsed.set(name, node)
       }
 
       return node
     },
-    globals: raw.globals,
-    names: Object.keys(raw.commands),
+    globals: awsGlobals,
+    names: Object.keys(awsCommands),
   }
   return cached
 }

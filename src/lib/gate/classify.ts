@@ -14,7 +14,7 @@ import type {Category, Decision, GateDecision} from './types.js'
 
 import {userConfigFile} from '../paths.js'
 import {type CommandTree} from './aws-commands.js'
-import {GLOBAL_RULES, UNLISTED_PATTERNS} from './hand-rules.js'
+import {GLOBAL_RULES, UNLISTED_EXCEPTIONS, UNLISTED_PATTERNS} from './hand-rules.js'
 import {parseAwsArgv, type ParsedCommand} from './parse-argv.js'
 import {conditionHolds, DEFAULT_BY_CONFIDENCE, defaultRuleTable, rulesFor, type RuleTable} from './rules.js'
 
@@ -49,14 +49,27 @@ export function stricter(a: Decision, b: Decision): Decision {
   return RANK[b] > RANK[a] ? b : a
 }
 
-/** `*` in a policy endpoint pattern matches any run of characters; everything else is literal. */
+/**
+ * Is `url` an endpoint the root policy allows? `*` in a pattern matches any run of characters except `/` and
+ * `@`, so `http://127.0.0.1:*` allows `http://127.0.0.1:4566` but not `http://127.0.0.1:80@evil.example`.
+ * URLs with user info, or that do not parse, are never allowed.
+ */
 export function endpointAllowed(url: string, patterns: string[]): boolean {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false
+  }
+
+  if (parsed.username || parsed.password || url.includes('@')) return false
+  const candidate = url.replace(/\/$/, '')
   return patterns.some((pattern) => {
     const re = pattern
       .split('*')
       .map((part) => part.replaceAll(/[$()+.?[\\\]^{|}]/g, String.raw`\$&`))
-      .join('.*')
-    return new RegExp(`^${re}$`).test(url)
+      .join('[^/@]*')
+    return new RegExp(`^${re}$`).test(candidate)
   })
 }
 
@@ -87,7 +100,9 @@ function findingsFor(parsed: ParsedCommand, rules: RuleTable, policy: Policy): F
   }
 
   const operation = words.at(-1) ?? ''
-  if (matching.length === 0 && words.length > 1 && UNLISTED_PATTERNS.some((p) => p.test(operation))) {
+  const lookalike =
+    UNLISTED_PATTERNS.some((p) => p.test(operation)) && !UNLISTED_EXCEPTIONS.some((p) => p.test(operation))
+  if (matching.length === 0 && words.length > 1 && lookalike) {
     findings.push({
       category: 'unlisted',
       decision: 'approve',
@@ -208,7 +223,8 @@ export function classify(
     const why = best.reason.includes('[policy')
       ? 'allowed by policy'
       : 'allowed: low-confidence rules run unless policy says approve'
-    const reason = best.decision === 'allow' ? `${best.reason}; ${why}` : best.reason
+    let reason = best.decision === 'allow' ? `${best.reason}; ${why}` : best.reason
+    if (best.rule !== 'unparseable' && parsed.problems.length > 0) reason += `; also ${parsed.problems.join('; ')}`
     return {decision: {...base, category: best.category, decision: best.decision, reason, rule: best.rule}, warnings}
   }
 

@@ -86,14 +86,21 @@ export const GLOBAL_RULES: GlobalRule[] = [
 
 /**
  * Operation names that look secret-bearing. Any such operation without a catalog row is held (category
- * `unlisted`): a new or renamed API should be looked at by a person before it runs unattended.
+ * `unlisted`): a new or renamed API should be looked at by a person before it runs unattended. Operations
+ * whose verb only writes, deletes or lists (`set-…-password`, `delete-…-token`, `list-…-credentials`) and
+ * password policies are left alone: they return no secret.
  */
 export const UNLISTED_PATTERNS: RegExp[] = [
-  /^get-.*token/,
-  /token$/,
-  /credential/,
+  /^(get|create|generate|issue|request)-(.*-)?token$/,
+  /-credentials?$/,
   /password/,
   /^decrypt/,
   /presign/,
-  /^(get|export|generate|create|retrieve|reveal)-.*(secret|private-key|key-pair|access-key|api-key|auth)/,
+  /^(get|export|retrieve|reveal)-.*(secret|private-key)/,
+]
+
+export const UNLISTED_EXCEPTIONS: RegExp[] = [
+  /^(admin-reset|admin-set|change|confirm|delete|describe|forgot|import|list|put|reset|revoke|set|update|verify)-/,
+  /-policy$/,
+  /^get-change-token/,
 ]

@@ -11,12 +11,19 @@
  * Anything the CLI would reject, or that av cannot read with certainty, is listed in `problems`.
  */
 import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import path from 'node:path'
-import {parse as parseYaml} from 'yaml'
 
 import type {ParamValue, ParsedArgv} from './types.js'
 
-import {type ArgAction, type ArgParse, parseKnownArgs, positionalsFrom, specFromOptions} from './argparse.js'
+import {
+  type ArgAction,
+  type ArgParse,
+  parseKnownArgs,
+  type ParserSpec,
+  positionalsFrom,
+  specFromOptions,
+} from './argparse.js'
 import {awsCommandTree, type CommandNode, type CommandTree, kebabOf} from './aws-commands.js'
 
 export interface ParseDeps {
@@ -48,6 +55,12 @@ export interface ParsedCommand extends ParsedArgv {
 
 const FILE_PREFIXES = ['file://', 'fileb://']
 
+/** The YAML parser loads only for --cli-input-yaml: it costs more start-up time than the rest of the gate. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml')
+  return yaml.parse(text)
+}
+
 /** os.path.expanduser then os.path.expandvars, as awscli/paramfile.py does. Null when `~user` is used. */
 export function expandPath(raw: string, env: NodeJS.ProcessEnv, home: string): null | string {
   let p = raw
@@ -73,13 +86,45 @@ function profileOf(globals: Record<string, ParamValue>, env: NodeJS.ProcessEnv):
   return env.AWS_PROFILE || env.AWS_DEFAULT_PROFILE || 'default'
 }
 
-function mainSpec(tree: CommandTree) {
-  const choices = new Set(['help', ...tree.names])
-  return specFromOptions(tree.globals, [{choices, key: 'command', kind: ':'}])
+// Parser specs are immutable: build each once per tree / node.
+const mainSpecs = new WeakMap<CommandTree, ParserSpec>()
+const nodeSpecs = new WeakMap<CommandNode, {own?: ParserSpec; probe?: ParserSpec; service?: ParserSpec}>()
+
+function mainSpec(tree: CommandTree): ParserSpec {
+  let spec = mainSpecs.get(tree)
+  if (!spec) {
+    const choices = new Set(['help', ...tree.names])
+    spec = specFromOptions(tree.globals, [{choices, key: 'command', kind: ':'}])
+    mainSpecs.set(tree, spec)
+  }
+
+  return spec
+}
+
+function buildNodeSpec(node: CommandNode, which: 'own' | 'probe' | 'service'): ParserSpec {
+  if (which === 'service') {
+    const ops = new Set(['help', ...Object.keys(node.s ?? {})])
+    return {options: new Map(), positionals: [{choices: ops, key: 'operation', kind: ':'}]}
+  }
+
+  const positionals = [...positionalsFrom(node.p), ...subcommandAction(node)]
+  if (which === 'own' && node.t === 'op') positionals.push({key: 'help', kind: '?'})
+  return specFromOptions(node.o, positionals)
+}
+
+function nodeSpec(node: CommandNode, which: 'own' | 'probe' | 'service'): ParserSpec {
+  let specs = nodeSpecs.get(node)
+  if (!specs) {
+    specs = {}
+    nodeSpecs.set(node, specs)
+  }
+
+  specs[which] ??= buildNodeSpec(node, which)
+  return specs[which]
 }
 
 /** Options keyed by the option name the user meant; a later option on the same parameter replaces earlier ones. */
-function globalsFrom(parse: ArgParse, spec: ReturnType<typeof specFromOptions>): Record<string, ParamValue> {
+function globalsFrom(parse: ArgParse, spec: ParserSpec): Record<string, ParamValue> {
   const globals: Record<string, ParamValue> = {}
   const byKey = new Map<string, string>()
   for (const option of parse.given) {
@@ -263,11 +308,7 @@ export function parseAwsArgv(argv: string[], deps: ParseDeps): ParsedCommand {
   // 2./3. Walk down services and customization subcommands.
   for (;;) {
     if (node.t === 'svc') {
-      const ops = new Set(['help', ...Object.keys(node.s ?? {})])
-      const parse = parseKnownArgs(
-        {options: new Map(), positionals: [{choices: ops, key: 'operation', kind: ':'}]},
-        rest,
-      )
+      const parse = parseKnownArgs(nodeSpec(node, 'service'), rest)
       const op = parse.positionals.get('operation')
       if (typeof op !== 'string') {
         if (parse.error === null) result.noCall = 'no operation given (the CLI prints its usage)'
@@ -295,8 +336,7 @@ export function parseAwsArgv(argv: string[], deps: ParseDeps): ParsedCommand {
     }
 
     if (node.s && node.t !== 'other') {
-      const spec = specFromOptions(node.o, [...positionalsFrom(node.p), ...subcommandAction(node)])
-      const probe = rest.length === 1 && rest[0] === 'help' ? null : parseKnownArgs(spec, rest)
+      const probe = rest.length === 1 && rest[0] === 'help' ? null : parseKnownArgs(nodeSpec(node, 'probe'), rest)
       const sub = probe?.positionals.get('subcommand')
       if (probe && probe.error === null && typeof sub === 'string') {
         const index = rest.indexOf(sub)
@@ -323,10 +363,7 @@ export function parseAwsArgv(argv: string[], deps: ParseDeps): ParsedCommand {
     return result
   }
 
-  const positionals = [...positionalsFrom(node.p), ...subcommandAction(node)]
-  if (node.t === 'op') positionals.push({key: 'help', kind: '?'})
-  const opSpec = specFromOptions(node.o, positionals)
-  const parse = parseKnownArgs(opSpec, rest)
+  const parse = parseKnownArgs(nodeSpec(node, 'own'), rest)
   const explicit = new Set<string>()
   for (const [key, value] of parse.values) {
     result.params[key] = value

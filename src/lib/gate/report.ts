@@ -25,18 +25,27 @@ export interface GateTestReport {
   warnings: string[]
 }
 
-/** The aws words of `av gate test`: either `aws …` as separate words, or one string split like a shell would. */
-export function awsWordsFrom(input: string[]): string[] {
+/**
+ * The aws words of `av gate test`: either `aws …` as separate words, or one string split like a shell would.
+ * In the string form, leading `NAME=value` assignments set the environment (AWS_PROFILE=x aws …) and the
+ * command ends at the first shell operator or comment (`aws ecr get-login-password | docker login …`).
+ */
+export function awsWordsFrom(input: string[], env: NodeJS.ProcessEnv): {env: NodeJS.ProcessEnv; words: string[]} {
   let words = input
+  const assigned: NodeJS.ProcessEnv = {}
   if (input.length === 1) {
-    const parsed = shellParse(input[0]!, (name: string) => `$${name}`)
-    if (!parsed.every((w): w is string => typeof w === 'string')) {
-      throw new AvError('usage', 'that string holds shell operators, comments or globs, not one aws command line', {
-        suggestion: 'pass the words after --: av gate test -- aws s3 ls',
-      })
+    words = []
+    for (const part of shellParse(input[0]!, (name: string) => assigned[name] ?? `$${name}`)) {
+      if (typeof part === 'string') words.push(part)
+      else if ('op' in part && part.op === 'glob') words.push(part.pattern)
+      else break
     }
 
-    words = parsed
+    while (words.length > 0 && /^[A-Z_a-z]\w*=/.test(words[0]!)) {
+      const [assignment] = words.splice(0, 1)
+      const eq = assignment!.indexOf('=')
+      assigned[assignment!.slice(0, eq)] = assignment!.slice(eq + 1)
+    }
   }
 
   const first = words[0]
@@ -46,7 +55,7 @@ export function awsWordsFrom(input: string[]): string[] {
     })
   }
 
-  return words
+  return {env: {...env, ...assigned}, words}
 }
 
 function showValue(value: ParamValue): string {
@@ -57,10 +66,10 @@ function showValue(value: ParamValue): string {
 
 /** Dry-run the gate for one command line: nothing is executed. */
 export function testGate(input: string[], deps: GateTestDeps): GateTestReport {
-  const words = awsWordsFrom(input)
+  const {env, words} = awsWordsFrom(input, deps.env)
   const user = loadUserDecisions({env: deps.env, home: deps.home, readFile: deps.readFile})
   const {decision, parsed, warnings} = classifyArgv(words, {
-    env: deps.env,
+    env,
     home: deps.home,
     policy: deps.policy,
     readFile: deps.readFile,
