@@ -6,7 +6,9 @@
 //   shim    <prefix>/bin/aws sts get-caller-identity                  (the installed launcher)
 //   helper  node <installed av> credential-helper aws (refusal path: no token) vs node -e 0
 // Prints medians and ratios (targets, not asserted: launcher <= 1.15x plain aws, helper <= 1.25x node -e 0).
-// Uses hyperfine when installed (apt-get install hyperfine), else a Node harness. Usage: node bench/launcher-bench.mjs [runs]
+// Uses hyperfine when installed (apt-get install hyperfine), else (or with --harness) a Node harness
+// that interleaves the commands, which holds up better when the machine is loaded.
+// Usage: node bench/launcher-e2e-bench.mjs [runs] [--harness]
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
@@ -16,7 +18,8 @@ register()
 const {startAvWorld} = await import('../test/e2e/support/av-fixture.ts')
 const {AWS_CLI} = await import('../test/e2e/support/install.ts')
 
-const runs = Number(process.argv[2] ?? 10)
+const forceHarness = process.argv.includes('--harness')
+const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10)
 
 const shellQuote = (s) => (/^[\w./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", String.raw`'\''`)}'`)
 
@@ -115,7 +118,7 @@ try {
     if (`${r.out}${r.err}`.includes('avCanarySecret')) throw new Error(`${name} printed a canary secret`)
   }
 
-  const useHyperfine = spawnSync('hyperfine', ['--version']).status === 0
+  const useHyperfine = !forceHarness && spawnSync('hyperfine', ['--version']).status === 0
   const medians = useHyperfine ? await hyperfine(commands, exitCodes) : await harness(commands)
   const requests = endpoint.requests.filter((r) => r.operation === 'GetCallerIdentity')
   const unverified = requests.filter((r) => !r.verified).length
