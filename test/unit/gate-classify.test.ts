@@ -307,13 +307,14 @@ table('unlisted look-alikes are held; writers, listers and policies are not', [
   ['aws amplifybackend get-token --app-id a --session-id s', 'approve', 'unlisted'],
   ['aws amplifybackend create-token --app-id a', 'approve', 'unlisted'],
   ['aws license-manager create-token --license-arn arn:x --client-token t', 'approve', 'unlisted'],
-  ['aws iam get-account-password-policy', 'allow', null],
-  ['aws iam update-account-password-policy --minimum-password-length 14', 'allow', null],
-  ['aws iam list-service-specific-credentials', 'allow', null],
-  ['aws iam change-password --old-password a --new-password b', 'allow', null],
+  // Not unlisted; held only as elevated (session credentials cannot call IAM or these STS APIs).
+  ['aws iam get-account-password-policy', 'approve', 'elevated'],
+  ['aws iam update-account-password-policy --minimum-password-length 14', 'approve', 'elevated'],
+  ['aws iam list-service-specific-credentials', 'approve', 'elevated'],
+  ['aws iam change-password --old-password a --new-password b', 'approve', 'elevated'],
   ['aws cognito-idp revoke-token --token t --client-id c', 'allow', null],
   ['aws waf get-change-token', 'allow', null],
-  ['aws sts get-access-key-info --access-key-id AKIAAVCANARY0000XXXX', 'allow', null],
+  ['aws sts get-access-key-info --access-key-id AKIAAVCANARY0000XXXX', 'approve', 'elevated'],
   ['aws secretsmanager create-secret --name n --secret-string s', 'allow', null],
 ])
 
