@@ -305,7 +305,8 @@ const STS_ERRORS: Array<{match: (name: string) => boolean; problem: (name: strin
   {
     match: (name) => name === 'ExpiredToken' || name === 'ExpiredTokenException',
     problem: (name) => `the credentials it was signed with have expired (${name})`,
-    suggestion: 'Run `av session clear --profile {profile}` and try again.',
+    // The expired credentials may be a cached source session of a role chain: clear them all.
+    suggestion: 'Run `av session clear` and try again.',
   },
   {
     match: (name) => name === 'RegionDisabledException',
@@ -344,7 +345,7 @@ export function describeStsError(error: unknown, what: {action: string; endpoint
   if (known) {
     return new AvError('sts-failed', `${head}: ${known.problem(name)}`, {
       cause: error,
-      suggestion: known.suggestion.replace('{profile}', profile),
+      suggestion: known.suggestion,
     })
   }
 

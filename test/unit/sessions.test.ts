@@ -472,7 +472,7 @@ describe('session credentials: STS errors', () => {
     ['throttling', sdkError('Throttling', 'Rate exceeded'), /throttled the request \(Throttling\)/, /Wait a minute/],
     ['invalid key', sdkError('InvalidClientTokenId'), /does not recognise the stored access key/, /new access key/],
     ['bad secret', sdkError('SignatureDoesNotMatch'), /does not match its access key id/, /av migrate/],
-    ['expired token', sdkError('ExpiredToken'), /have expired \(ExpiredToken\)/, /av session clear --profile dev/],
+    ['expired token', sdkError('ExpiredToken'), /have expired \(ExpiredToken\)/, /av session clear` and try again/],
     [
       'other error with a key id in its text',
       sdkError('InternalFailure', 'key AKIAAVCANARY00000001 broke', {$metadata: {httpStatusCode: 500}}),
