@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'runtime-untrusted'
   | 'store-corrupt'
   | 'store-unavailable'
+  | 'sts-failed'
   | 'sudo'
   | 'usage'
 
@@ -51,6 +52,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'runtime-untrusted': EXIT.refused,
   'store-corrupt': EXIT.failed,
   'store-unavailable': EXIT.failed,
+  'sts-failed': EXIT.failed,
   sudo: EXIT.refused,
   usage: EXIT.usage,
 }

@@ -8,15 +8,20 @@
  * reason code: botocore shows that line in its error. Never a secret or the token on stderr or in the audit.
  */
 import {closeSync, constants, fstatSync, openSync, readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homedir, userInfo} from 'node:os'
+import path from 'node:path'
 
 import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
+import type {ApproverSpec, Policy} from './policy.js'
 import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
+import type {CodeRequest, ReleasedCredentials} from './sessions.js'
+import type {StsApi} from './sts-client.js'
 
 import {FileAuditLog, procProcessChain} from './audit.js'
+import {readAwsProfiles} from './aws-profiles.js'
 import {
   builtinRuntimes,
   type CallerFacts,
@@ -27,12 +32,14 @@ import {
   verifyCaller,
 } from './caller-check.js'
 import {systemClock} from './clock.js'
-import {type AwsKeyPair, readKeyPair} from './credentials.js'
+import {requestCode} from './code-prompt.js'
+import {type AwsKeyPair} from './credentials.js'
 import {AvError, EXIT} from './errors.js'
-import {stateDir} from './paths.js'
+import {awsConfigFile, stateDir} from './paths.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {KeyringStore} from './secret-store.js'
+import {credentialProcessDocument, getSessionCredentials} from './sessions.js'
 import {checkTokenShape, loadTokenKey, sha256Hex, TOKEN_ENV, type TokenVerdict, verifyToken} from './token.js'
 import {realTrustFs, type TrustFs} from './trust.js'
 
@@ -56,6 +63,15 @@ export interface HelperDeps {
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
   stderr: Output
+  /** The user's home from the account database (the helper's HOME is the run's private one). */
+  userHome: string
+  /** The STS client, loaded only when a call is needed (a cache hit never loads the AWS SDK). */
+  sts(): Promise<StsApi>
+  /** Asks a person for an MFA code through the policy's approver channels (see code-prompt.ts). */
+  askCode(
+    request: CodeRequest,
+    channels: {approvers: ApproverSpec[]; env: NodeJS.ProcessEnv; platform: NodeJS.Platform},
+  ): Promise<string>
 }
 
 /** The generated config is small: refuse to read anything but a regular file of at most 64 KiB. */
@@ -85,6 +101,7 @@ export function helperDeps(): HelperDeps {
         store,
       })
     },
+    askCode: (request, channels) => requestCode(request, channels),
     clock: systemClock,
     env,
     pid: process.pid,
@@ -93,8 +110,15 @@ export function helperDeps(): HelperDeps {
     stderr: {write: (text) => process.stderr.write(text)},
     stdout: {write: (text) => process.stdout.write(text)},
     store,
+    async sts() {
+      // The SDK warns on stderr about Node 20 support; botocore would show that in front of any helper error.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      const {sdkSts} = await import('./sts-client.js')
+      return sdkSts
+    },
     table: systemProcessTable(platform),
     trustFs: realTrustFs,
+    userHome: userInfo().homedir || homedir(),
   }
 }
 
@@ -142,12 +166,21 @@ class Refusal extends Error {
 }
 
 /** A store or audit AvError as a refusal that keeps av's own hint. */
+/** AvError codes that become a refusal reason of their own (the rest take the caller's fallback). */
+const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
+  'audit-failed': 'audit-failed',
+  'bad-input': 'config-invalid',
+  denied: 'mfa-declined',
+  'not-found': 'not-stored',
+  refused: 'mfa-unavailable',
+  'store-corrupt': 'store-corrupt',
+  'store-unavailable': 'store-unavailable',
+  'sts-failed': 'sts-failed',
+}
+
 function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
   if (error instanceof AvError) {
-    const reason: RefusalReason =
-      error.code === 'store-unavailable' || error.code === 'store-corrupt' || error.code === 'audit-failed'
-        ? error.code
-        : fallback
+    const reason = REASON_OF_CODE[error.code] ?? fallback
     return new Refusal(reason, error.message, error.suggestion ?? THROUGH_AV)
   }
 
@@ -156,6 +189,8 @@ function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
 
 interface Chain {
   facts: Omit<CallerFacts, 'token'>
+  /** The root policy the launcher ran under (STS endpoint, session cap, approvers). */
+  policy: Policy
 }
 
 async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict> {
@@ -214,7 +249,7 @@ function gatherChain(deps: HelperDeps, profile: string): Chain {
     runtimes,
     trust: collectTrust({grandparent, parent, runtimes}, deps.trustFs),
   }
-  return {facts}
+  return {facts, policy}
 }
 
 function check(facts: CallerFacts): void {
@@ -238,21 +273,12 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
   if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
   const launcherEnv = facts.grandparentEnv
 
-  let pair: AwsKeyPair | null
-  try {
-    pair = await readKeyPair(deps.store, profile)
-  } catch (error) {
-    throw refusalOf(error, 'store-unavailable')
-  }
-
-  if (!pair) {
-    throw new Refusal(
-      'not-stored',
-      `no credentials for profile "${profile}" are in the keychain`,
-      `Run \`av migrate\` to move the keys of profile "${profile}" into the keychain.`,
-    )
-  }
-
+  const released = await credentialsFor(
+    deps,
+    profile,
+    {launcherEnv, policy: chain.current.policy},
+    token.claims.elevated === true,
+  )
   // The CLI must still be there, unchanged, when the answer is written.
   const parent = facts.parent as ProcessSnapshot
   check({...facts, recheck: deps.table.snapshot(parent.pid)})
@@ -264,12 +290,50 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
       cliPid: parent.pid,
       argvHash: token.claims.argvHash,
       ...(token.claims.elevated ? {elevated: true} : {}),
+      credentials: released.kind,
+      cached: released.cached,
+      ...(released.expiration === undefined ? {} : {expiration: new Date(released.expiration).toISOString()}),
     })
   } catch (error) {
     throw refusalOf(error, 'audit-failed')
   }
 
-  return credentialDocument(pair)
+  return JSON.stringify(credentialProcessDocument(released)) + '\n'
+}
+
+/**
+ * What this run gets: STS session credentials (default), role credentials for a role profile, or the durable key
+ * for an elevated run or an opt-out the root policy allows (see sessions.ts). The profiles come from the user's
+ * own AWS config, found through the verified launcher's environment (the helper's HOME is the private one).
+ */
+async function credentialsFor(
+  deps: HelperDeps,
+  profile: string,
+  chain: {launcherEnv: null | Record<string, string>; policy: Policy},
+  elevated: boolean,
+): Promise<ReleasedCredentials> {
+  const {launcherEnv, policy} = chain
+  const home = launcherEnv?.HOME || deps.userHome
+  const configFile = launcherEnv
+    ? awsConfigFile({env: launcherEnv, home, platform: deps.platform})
+    : path.join(deps.userHome, '.aws', 'config')
+  try {
+    return await getSessionCredentials(
+      profile,
+      {
+        askCode: (request) =>
+          deps.askCode(request, {approvers: policy.approvers, env: launcherEnv ?? {}, platform: deps.platform}),
+        clock: deps.clock,
+        policy,
+        profiles: readAwsProfiles(configFile, (file) => deps.readFile(file).toString('utf8')),
+        store: deps.store,
+        sts: () => deps.sts(),
+      },
+      {elevated},
+    )
+  } catch (error) {
+    throw refusalOf(error, 'internal')
+  }
 }
 
 /** The whole helper: parse, verify, read, audit, print. Returns the exit code. */

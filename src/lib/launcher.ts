@@ -18,6 +18,7 @@ import type {ProcessTable} from './process-table.js'
 import type {TokenClaims} from './token.js'
 
 import {AvError, EXIT} from './errors.js'
+import {isElevated} from './gate/rules.js'
 import {runtimeDir} from './paths.js'
 import {
   buildChildEnv,
@@ -202,10 +203,20 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   const {decision, parsed} = await passGate(args, deps)
   const {profile} = decision
   checkProfileName(profile)
-  return runSealed(runtime, pinInputFile(args, parsed.inputFile), profile, deps)
+  // A command session credentials cannot perform (category `elevated`, or an elevated rule under a stricter
+  // category) gets the durable key for this run only; it got here allowed by policy or approved.
+  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
+  const elevated = decision.category === 'elevated' || (words.length === 2 && isElevated(words))
+  return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps)
 }
 
-async function runSealed(runtime: AwsRuntime, args: string[], profile: string, deps: LauncherDeps): Promise<number> {
+async function runSealed(
+  runtime: AwsRuntime,
+  args: string[],
+  run: {elevated: boolean; profile: string},
+  deps: LauncherDeps,
+): Promise<number> {
+  const {elevated, profile} = run
   const {ctx} = deps
   let child: ChildProcess | undefined
   let pending: NodeJS.Signals | undefined
@@ -235,7 +246,7 @@ async function runSealed(runtime: AwsRuntime, args: string[], profile: string, d
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
 
     const cliArgv = [...runtime.argv, ...args]
-    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, profile})
+    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
     if (pending) return signalExit(pending)
 
@@ -278,7 +289,7 @@ function makePrivateHome(ctx: Context): string {
 async function mintRunToken(
   deps: LauncherDeps,
   key: Buffer | null,
-  run: {cliArgv: string[]; configHash: string; profile: string},
+  run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
 ): Promise<string> {
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
   const self = deps.processTable.snapshot(deps.pid)
@@ -298,6 +309,7 @@ async function mintRunToken(
     configHash: run.configHash,
     issued,
     expires: issued + TOKEN_LIFETIME_MS,
+    ...(run.elevated ? {elevated: true} : {}),
   })
 }
 

@@ -23,7 +23,11 @@ export interface Policy {
   approvers: ApproverSpec[]
   /** Per category (`signed-url`) or per command (`ssm get-parameter`). */
   decisions: Record<string, Decision>
-  sessions?: {maxDurationSeconds?: number}
+  /**
+   * STS session settings: `maxDurationSeconds` caps every session/role duration; `allowOptOut` lets a profile's
+   * `av_session = off` (user-writable ~/.aws/config) hand the durable key to the AWS CLI, which loosens security.
+   */
+  sessions?: {allowOptOut?: boolean; maxDurationSeconds?: number}
 }
 
 export const DEFAULT_POLICY: Policy = {approvers: ['gui', 'tty'], decisions: {}, endpoints: []}
@@ -101,9 +105,14 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
   if (raw.sessions !== undefined) {
     const s = raw.sessions as Record<string, unknown>
     const max = s?.maxDurationSeconds
+    const optOut = s?.allowOptOut
     if (typeof s === 'object' && s !== null && (max === undefined || (Number.isInteger(max) && (max as number) > 0))) {
       policy.sessions = max === undefined ? {} : {maxDurationSeconds: max as number}
     } else problems.push('sessions.maxDurationSeconds must be a positive integer')
+    if (optOut !== undefined) {
+      if (typeof optOut === 'boolean' && policy.sessions) policy.sessions.allowOptOut = optOut
+      else problems.push('sessions.allowOptOut must be true or false')
+    }
   }
 
   return problems.length > 0 ? {problems} : {policy, problems}

@@ -29,6 +29,15 @@ export const REFUSAL_REASONS = [
   // After the caller check passed.
   'not-stored',
   'store-unavailable',
+  // Getting session or role credentials (sessions.ts).
+  /** STS failed (network, throttling, invalid key, denied): the message says which. */
+  'sts-failed',
+  /** The profile's av_session_duration, duration_seconds, region or role settings cannot be used. */
+  'config-invalid',
+  /** The profile has mfa_serial and no approver channel could ask for the code. */
+  'mfa-unavailable',
+  /** The person asked for an MFA code gave none. */
+  'mfa-declined',
   'store-corrupt',
   'audit-failed',
   'usage',

@@ -297,6 +297,31 @@ describe('runAws', () => {
     assert.equal(h.spawned.length, 1)
   })
 
+  const elevation: Array<[string, Partial<GateDecision>, boolean]> = [
+    ['an elevated command', {category: 'elevated', operation: 'list-users', service: 'iam'}, true],
+    [
+      'a credential command that also needs the key',
+      {category: 'credential', operation: 'get-session-token', service: 'sts'},
+      true,
+    ],
+    [
+      'a gated command session credentials can run',
+      {category: 'credential', operation: 'assume-role', service: 'sts'},
+      false,
+    ],
+  ]
+  for (const [name, decision, elevated] of elevation) {
+    it(`${name}, once approved, gets a token ${elevated ? 'with' : 'without'} the elevated claim`, async () => {
+      const h = harness({answer: 'approved', decision: {decision: 'approve', rule: 'r', ...decision}})
+      const report = path.join(root, `elevated-${elevated}.txt`)
+      assert.equal(await runAws(['aws', report, 'exit 0'], h.deps), 0)
+      const token = /^AV_RUN_TOKEN=(.*)$/m.exec(readFileSync(report, 'utf8'))![1]!
+      const verdict = verifyToken(KEY, token, 1_800_000_000_000)
+      assert.ok(verdict.ok)
+      assert.equal(verdict.claims.elevated, elevated ? true : undefined)
+    })
+  }
+
   it('refuses anything that is not the AWS CLI', async () => {
     const h = harness()
     await rejectsWith(runAws(['sh', '-c', 'env'], h.deps), EXIT.refused, /only runs the AWS CLI, not "sh"/)

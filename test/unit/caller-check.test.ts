@@ -258,10 +258,14 @@ describe('caller check', () => {
   it('the table covers every caller-check reason code', () => {
     const afterCheck = new Set([
       'audit-failed',
+      'config-invalid',
       'internal',
+      'mfa-declined',
+      'mfa-unavailable',
       'not-stored',
       'store-corrupt',
       'store-unavailable',
+      'sts-failed',
       'usage',
     ])
     const covered = new Set(TABLE.map((row) => row[2]))

@@ -8,6 +8,7 @@ import {parse as shellParse} from 'shell-quote'
 import type {Category, Decision} from '../../src/lib/gate/types.js'
 
 import {classifyArgv} from '../../src/lib/gate/classify.js'
+import {isElevated} from '../../src/lib/gate/rules.js'
 import {DEFAULT_POLICY, type Policy} from '../../src/lib/policy.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'av-gate-'))
@@ -80,8 +81,6 @@ table('look-alikes that stay allowed', [
   ['aws --version', 'allow', null],
   ['aws secretsmanager list-secrets', 'allow', null],
   ['aws secretsmanager describe-secret --secret-id x', 'allow', null],
-  ['aws iam list-access-keys', 'allow', null],
-  ['aws iam list-users --profile prod', 'allow', null],
   ['aws secretsmanager get-secret-value --generate-cli-skeleton', 'allow', null],
   ['aws secretsmanager get-secret-value --generate-cli-skeleton input', 'allow', null],
   ['aws secretsmanager get-secret-value --secret-id x --generate-cli-skeleton output', 'allow', null],
@@ -319,13 +318,14 @@ table('unlisted look-alikes are held; writers, listers and policies are not', [
   ['aws amplifybackend get-token --app-id a --session-id s', 'approve', 'unlisted'],
   ['aws amplifybackend create-token --app-id a', 'approve', 'unlisted'],
   ['aws license-manager create-token --license-arn arn:x --client-token t', 'approve', 'unlisted'],
-  ['aws iam get-account-password-policy', 'allow', null],
-  ['aws iam update-account-password-policy --minimum-password-length 14', 'allow', null],
-  ['aws iam list-service-specific-credentials', 'allow', null],
-  ['aws iam change-password --old-password a --new-password b', 'allow', null],
+  // Not unlisted; held only as elevated (session credentials cannot call IAM or these STS APIs).
+  ['aws iam get-account-password-policy', 'approve', 'elevated'],
+  ['aws iam update-account-password-policy --minimum-password-length 14', 'approve', 'elevated'],
+  ['aws iam list-service-specific-credentials', 'approve', 'elevated'],
+  ['aws iam change-password --old-password a --new-password b', 'approve', 'elevated'],
   ['aws cognito-idp revoke-token --token t --client-id c', 'allow', null],
   ['aws waf get-change-token', 'allow', null],
-  ['aws sts get-access-key-info --access-key-id AKIAAVCANARY0000XXXX', 'allow', null],
+  ['aws sts get-access-key-info --access-key-id AKIAAVCANARY0000XXXX', 'approve', 'elevated'],
   ['aws secretsmanager create-secret --name n --secret-string s', 'allow', null],
 ])
 
@@ -427,4 +427,33 @@ describe('the decision carries what the launcher and the human need', () => {
     const {parsed} = run('aws ssm put-parameter --name n --value file://~/secret.txt --type String')
     assert.deepEqual(parsed.files, [path.join(home, 'secret.txt')])
   })
+})
+
+table('elevated: what session credentials cannot perform needs approval (then the long-term key)', [
+  ['aws iam list-users', 'approve', 'elevated'],
+  ['aws iam list-users --profile prod', 'approve', 'elevated'],
+  ['aws iam list-access-keys', 'approve', 'elevated'],
+  ['aws iam get-role --role-name r', 'approve', 'elevated'],
+  ['aws sts decode-authorization-message --encoded-message x', 'approve', 'elevated'],
+  ['aws sts get-caller-identity', 'allow', null],
+  ['aws iam create-access-key --user-name u', 'approve', 'credential'],
+  ['aws sts get-session-token', 'approve', 'credential'],
+])
+
+describe('isElevated', () => {
+  const cases: Array<[string[], boolean]> = [
+    [['iam', 'list-users'], true],
+    [['iam', 'create-access-key'], true],
+    [['sts', 'get-session-token'], true],
+    [['sts', 'get-federation-token'], true],
+    [['sts', 'assume-role'], false],
+    [['sts', 'get-caller-identity'], false],
+    [['s3', 'ls'], false],
+    [['iamx', 'list-users'], false],
+  ]
+  for (const [words, expected] of cases) {
+    it(`${words.join(' ')} → ${expected}`, () => {
+      assert.equal(isElevated(words), expected)
+    })
+  }
 })

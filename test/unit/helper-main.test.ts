@@ -6,6 +6,7 @@ import type {AuditEvent, AuditSink} from '../../src/lib/audit.js'
 import {AvError} from '../../src/lib/errors.js'
 import {credentialDocument, type HelperDeps, parseHelperArgs, releaseCredentials} from '../../src/lib/helper-main.js'
 import {hashArgv, mintToken, sha256Hex, TOKEN_KEY_ACCOUNT, type TokenClaims} from '../../src/lib/token.js'
+import {FakeSts} from '../fakes/fake-sts.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 import {
   CLI,
@@ -46,7 +47,10 @@ interface World {
   stderr: string[]
   stdout: string[]
   store: MemoryStore
+  sts: FakeSts
   table: FakeProcessTable
+  /** The user's own ~/.aws/config (LAUNCHER_ENV.HOME), read by the helper for session settings. */
+  userConfig: {text: null | string}
 }
 
 function world(options: {env?: NodeJS.ProcessEnv; pair?: object | null} = {}): World {
@@ -71,23 +75,29 @@ function world(options: {env?: NodeJS.ProcessEnv; pair?: object | null} = {}): W
       audit.events.push(event)
     },
   })
+  const sts = new FakeSts({now: () => NOW})
+  const userConfig = {text: null as null | string}
   const deps: HelperDeps = {
+    askCode: async () => '123456',
     audit: sink,
     clock: {now: () => NOW},
     env: options.env ?? {AV_RUN_TOKEN: TOKEN, ...CLI_ENV},
     pid: HELPER.pid,
     platform: 'linux',
     readFile(file) {
+      if (file === '/home/u/.aws/config' && userConfig.text !== null) return Buffer.from(userConfig.text)
       if (file !== CONFIG_FILE) throw new Error('ENOENT')
       return CONFIG
     },
     stderr: {write: (t) => stderr.push(t)},
     stdout: {write: (t) => stdout.push(t)},
     store,
+    sts: async () => sts,
     table,
     trustFs: FAKE_FS,
+    userHome: '/home/u',
   }
-  return {audit, deps, stderr, stdout, store, table}
+  return {audit, deps, stderr, stdout, store, sts, table, userConfig}
 }
 
 /** Run the helper; assert no secret or token leaked to stderr or the audit; return what a caller sees. */
@@ -114,14 +124,77 @@ describe('credential helper: release', () => {
       stdout: `{"Version":1,"AccessKeyId":"${ACCESS_KEY}","SecretAccessKey":"${SECRET}","SessionToken":"${SESSION}"}\n`,
     })
     assert.deepEqual(w.audit.events, [
-      {event: 'release', profile: 'dev', launcherPid: LAUNCHER.pid, cliPid: CLI.pid, argvHash: CLAIMS.argvHash},
+      {
+        event: 'release',
+        profile: 'dev',
+        launcherPid: LAUNCHER.pid,
+        cliPid: CLI.pid,
+        argvHash: CLAIMS.argvHash,
+        credentials: 'durable',
+        cached: false,
+      },
     ])
     assert.deepEqual(w.audit.launcherEnvs, [LAUNCHER_ENV], 'audited in the launcher’s state dir')
   })
 
-  it('omits SessionToken for long-term keys', async () => {
-    const out = await run(world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}}))
+  it('releases an STS session, not a long-term key, and reuses it from the store on the next call', async () => {
+    const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
+    const expected =
+      '{"Version":1,"AccessKeyId":"ASIAAVCANARYSESS0001","SecretAccessKey":"avCanarySessionSecret/GetSessionToken/0001",' +
+      '"SessionToken":"avCanarySessionToken/GetSessionToken/0001","Expiration":"2027-01-15T09:00:00Z"}\n'
+    const first = await run(w)
+    assert.equal(first.stdout, expected)
+    assert.ok(!first.stdout.includes(SECRET))
+    assert.deepEqual(w.sts.calls[0]!.target.credentials, {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET})
+    w.stdout.length = 0
+    assert.equal((await run(w)).stdout, expected)
+    assert.equal(w.sts.calls.length, 1)
+    assert.deepEqual(
+      w.audit.events.map((e) => [e.event, e.credentials, e.cached, e.expiration]),
+      [
+        ['release', 'session', false, '2027-01-15T09:00:00.000Z'],
+        ['release', 'session', true, '2027-01-15T09:00:00.000Z'],
+      ],
+    )
+  })
+
+  it('an elevated token gets the long-term key for that run, recorded as durable', async () => {
+    const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
+    w.deps.env.AV_RUN_TOKEN = mintToken(KEY, {...CLAIMS, elevated: true})
+    const out = await run(w)
     assert.equal(out.stdout, `{"Version":1,"AccessKeyId":"${ACCESS_KEY}","SecretAccessKey":"${SECRET}"}\n`)
+    assert.equal(w.sts.calls.length, 0)
+    assert.deepEqual(
+      w.audit.events.map((e) => [e.event, e.elevated, e.credentials]),
+      [['release', true, 'durable']],
+    )
+  })
+
+  it("reads role and session settings from the user's own config, not the generated one", async () => {
+    const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
+    w.userConfig.text = '[profile dev]\nav_session_duration = 900\nregion = eu-west-1\n'
+    await run(w)
+    assert.equal(w.sts.calls[0]!.target.endpoint, 'https://sts.eu-west-1.amazonaws.com')
+    assert.equal((w.sts.calls[0]!.input as {durationSeconds: number}).durationSeconds, 900)
+  })
+
+  it('an STS failure is a refusal with nothing on stdout', async () => {
+    const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
+    w.sts.failWith = Object.assign(new Error('bad key'), {name: 'InvalidClientTokenId'})
+    const out = await run(w)
+    assert.deepEqual([out.code, out.reason, out.stdout], [1, 'sts-failed', ''])
+    assert.match(out.stderr, /does not recognise the stored access key/)
+  })
+
+  it('an MFA profile with no channel is refused as mfa-unavailable', async () => {
+    const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
+    w.userConfig.text = '[profile dev]\nmfa_serial = arn:aws:iam::1:mfa/u\n'
+    w.deps.askCode = async () => {
+      throw new AvError('refused', 'profile dev needs an MFA code and no approver channel can ask for it')
+    }
+
+    const out = await run(w)
+    assert.deepEqual([out.code, out.reason, out.stdout], [1, 'mfa-unavailable', ''])
   })
 
   it('writes Expiration when the credentials carry one', () => {

@@ -24,6 +24,16 @@ export const HAND_RULES: Rule[] = [
   hand('history list', 'credential', 'lists recorded commands, which may hold secrets in their arguments'),
   hand('ssm start-session', 'token', "passes the session token on session-manager-plugin's command line"),
   hand('ecs execute-command', 'token', "passes the session token on session-manager-plugin's command line"),
+  // Commands STS session credentials cannot perform (av hands the AWS CLI session credentials by default, see
+  // sessions.ts): approved, they run once with the long-term key. Session credentials from an MFA session could
+  // call IAM, but the gate cannot know the session kind, so IAM is elevated for every profile.
+  hand('iam *', 'elevated', 'session credentials cannot call IAM without MFA: this run needs the long-term key'),
+  hand(
+    'sts *',
+    'elevated',
+    'session credentials can call no STS API but AssumeRole and GetCallerIdentity: this run needs the long-term key',
+    {except: ['sts assume-role', 'sts get-caller-identity']},
+  ),
 ]
 
 export interface GlobalRule {

@@ -78,6 +78,14 @@ export function rulesFor(table: RuleTable, words: string[]): Rule[] {
   return found
 }
 
+/**
+ * Does the command need the long-term key (an `elevated` rule matches it)? The launcher asks this apart from the
+ * winning category: `sts get-session-token` is held as `credential` (it prints keys) and also needs the key.
+ */
+export function isElevated(words: string[], table: RuleTable = defaultRuleTable()): boolean {
+  return rulesFor(table, words).some((rule) => rule.category === 'elevated')
+}
+
 export interface ConditionInput {
   params: Record<string, ParamValue>
   /** Options the CLI would not recognise (`--recip`): a prefix of an `if:` flag counts as that flag. */

@@ -1,0 +1,84 @@
+/**
+ * The profiles of the user's AWS config file, read exactly as the AWS SDK's own parser
+ * (@smithy/shared-ini-file-loader) reads them — that parser is the oracle in test/unit/aws-profiles.test.ts —
+ * without loading it: the credential helper reads the config on every call, and the SDK's loader costs tens of
+ * milliseconds to import. Only `[default]` and `[profile x]` sections are returned (by profile name); nested
+ * blocks (`s3 =`) become `s3.key` entries, as in the SDK.
+ */
+import {readFileSync} from 'node:fs'
+
+export type ProfileSettings = Record<string, string | undefined>
+export type AwsProfiles = Record<string, ProfileSettings>
+
+const PREFIXED = /^([\w-]+)\s(["'])?([\w-@+.%:/]+)\2$/
+const SECTION_TYPES = new Set(['profile', 'services', 'sso-session'])
+const INLINE_COMMENT = /(^|\s)[;#]/
+
+/** Section name → settings, with the SDK's naming (`default`, `profile.dev`, `sso-session.corp`). */
+function parseIni(text: string): Map<string, Map<string, string>> {
+  const sections = new Map<string, Map<string, string>>()
+  let section: string | undefined
+  let nested: string | undefined
+  for (const line of text.split(/\r?\n/)) {
+    const trimmed = line.split(INLINE_COMMENT)[0]!.trim()
+    if (trimmed.startsWith('[') && trimmed.endsWith(']')) {
+      section = undefined
+      nested = undefined
+      const name = trimmed.slice(1, -1)
+      const match = PREFIXED.exec(name)
+      if (match) {
+        if (SECTION_TYPES.has(match[1]!)) section = `${match[1]}.${match[3]}`
+      } else section = name
+      continue
+    }
+
+    if (section === undefined) continue
+    const equals = trimmed.indexOf('=')
+    if (equals <= 0) continue
+    const key = trimmed.slice(0, equals).trim()
+    const value = trimmed.slice(equals + 1).trim()
+    if (value === '') {
+      nested = key
+      continue
+    }
+
+    if (nested !== undefined && line.trimStart() === line) nested = undefined
+    let settings = sections.get(section)
+    if (!settings) sections.set(section, (settings = new Map()))
+    settings.set(nested === undefined ? key : `${nested}.${key}`, value)
+  }
+
+  return sections
+}
+
+/** `[default]` and `[profile x]` settings by profile name (null-prototype objects: names are user data). */
+export function parseAwsProfiles(text: string): AwsProfiles {
+  const profiles: AwsProfiles = Object.create(null)
+  const sections = parseIni(text)
+  const add = (name: string, settings: Map<string, string>) => {
+    profiles[name] = Object.assign(Object.create(null) as ProfileSettings, Object.fromEntries(settings))
+  }
+
+  const defaults = sections.get('default')
+  if (defaults) add('default', defaults)
+  for (const [name, settings] of sections) {
+    if (name.startsWith('profile.')) add(name.slice('profile.'.length), settings)
+  }
+
+  return profiles
+}
+
+/** The profiles in `file`; a missing or unreadable file has none. */
+export function readAwsProfiles(
+  file: string,
+  readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
+): AwsProfiles {
+  let text: string
+  try {
+    text = readFile(file)
+  } catch {
+    return Object.create(null)
+  }
+
+  return parseAwsProfiles(text.replace(/^\uFEFF/, ''))
+}
