@@ -1,6 +1,9 @@
+import type {SessionMode} from '../lib/sessions.js'
+
 import {AvCommand} from '../base-command.js'
 import {realContext} from '../lib/context.js'
 import {migrationDeps} from '../lib/migration-deps.js'
+import {loadPolicy} from '../lib/policy.js'
 import {readStatus, type StatusReport} from '../lib/status.js'
 
 const WHERE = {
@@ -10,16 +13,39 @@ const WHERE = {
   store: 'OS keychain',
 } as const
 
+function describeRelease(mode: SessionMode): string {
+  switch (mode.mode) {
+    case 'durable': {
+      return `the durable key (${mode.reason})`
+    }
+
+    case 'invalid': {
+      return `nothing: ${mode.problem}`
+    }
+
+    case 'role': {
+      return `role credentials for ${mode.roleArn} (${mode.durationSeconds / 60} min, from ${mode.source})`
+    }
+
+    case 'session': {
+      return `STS session credentials (${mode.durationSeconds / 60} min${mode.mfa ? ', MFA' : ''})`
+    }
+  }
+}
+
 export default class Status extends AvCommand {
   static summary = 'Show where each AWS profile keeps its credentials and whether config runs av for it.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
 
   async run(): Promise<StatusReport> {
     await this.parse(Status)
-    const report = await readStatus(migrationDeps(realContext(), {json: true}))
+    const ctx = realContext()
+    const {policy} = loadPolicy({env: ctx.env})
+    const report = await readStatus({...migrationDeps(ctx, {json: true}), policy})
     for (const p of report.profiles) {
       const where = p.source === 'other' ? `${WHERE.other}: ${p.detail}` : WHERE[p.source]
-      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}`)
+      const releases = p.releases ? `; av releases ${describeRelease(p.releases)}` : ''
+      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}`)
       for (const w of p.warnings) this.log(`  warning: ${w}`)
     }
 

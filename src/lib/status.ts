@@ -5,11 +5,15 @@
 import type {AwsFileSystem} from './aws-files.js'
 import type {IniDocument, IniSection} from './ini-document.js'
 import type {SecretStore} from './secret-store.js'
+import type {SessionMode} from './sessions.js'
 
 import {documentOf} from './aws-files.js'
+import {parseAwsProfiles} from './aws-profiles.js'
 import {profileOfAccount} from './credentials.js'
 import {AvError} from './errors.js'
 import {avEntry, CREDENTIAL_KEYS} from './migration-record.js'
+import {DEFAULT_POLICY, type Policy} from './policy.js'
+import {sessionModeOf} from './sessions.js'
 
 export type CredentialSource = 'none' | 'other' | 'plaintext' | 'store'
 
@@ -23,6 +27,8 @@ export interface ProfileStatus {
   referencesAv: boolean
   /** The OS keychain holds av's item for this profile (null: the keychain could not be asked). */
   stored: boolean | null
+  /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
+  releases?: SessionMode
   warnings: string[]
 }
 
@@ -46,6 +52,8 @@ function otherSource(config: IniDocument, section: IniSection | undefined, profi
 export async function readStatus(deps: {
   fs: AwsFileSystem
   paths: {config: string; credentials: string}
+  /** The root-owned policy (session caps, opt-out); the built-in defaults when absent. */
+  policy?: Policy
   store: SecretStore
 }): Promise<StatusReport> {
   const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
@@ -59,6 +67,7 @@ export async function readStatus(deps: {
     warnings.push(`the OS keychain could not be asked: ${error.message}`)
   }
 
+  const settings = parseAwsProfiles(config.serialize().toString('utf8'))
   const names: string[] = []
   for (const section of [...credentials.sections, ...config.sections]) {
     if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
@@ -89,6 +98,10 @@ export async function readStatus(deps: {
       status.detail = other
     } else if (referencesAv) {
       status.source = 'store'
+    }
+
+    if (referencesAv || (other?.startsWith('role') && status.source !== 'plaintext')) {
+      status.releases = sessionModeOf(profile, settings, deps.policy ?? DEFAULT_POLICY)
     }
 
     if (referencesAv && isStored === false) {

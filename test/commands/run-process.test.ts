@@ -30,7 +30,12 @@ describe('av run as a process (fake AWS CLI, in-memory store)', () => {
       ].join('\n'),
     )
     chmodSync(fake, 0o755)
-    writeFileSync(path.join(root, 'policy.json'), JSON.stringify({awsCli: ['/bin/sh', fake]}))
+    // The fake CLI's words (cat, exit, wait) are no AWS commands: the root-owned policy lets the unknown run, as
+    // only root may (the gate itself is tested in test/unit/gate-*.test.ts).
+    writeFileSync(
+      path.join(root, 'policy.json'),
+      JSON.stringify({awsCli: ['/bin/sh', fake], decisions: {unknown: 'allow'}}),
+    )
     const home = path.join(root, 'home')
     mkdirSync(home)
     mkdirSync(runtimeDir(), {mode: 0o700})

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
+import {DEFAULT_POLICY} from '../../src/lib/policy.js'
 import {readStatus} from '../../src/lib/status.js'
 import {MemoryFs} from '../fakes/memory-fs.js'
 import {MemoryStore} from '../fakes/memory-store.js'
@@ -8,6 +9,7 @@ import {MemoryStore} from '../fakes/memory-store.js'
 const CRED = '/h/.aws/credentials'
 const CONF = '/h/.aws/config'
 const AV = '/opt/av/bin/run.js'
+const runsAv = (p: string) => `credential_process = ${AV} credential-helper aws --profile ${p}\n`
 
 describe('av status', () => {
   it('names each profile’s source, whether config runs av, and the leaks', async () => {
@@ -55,5 +57,35 @@ describe('av status', () => {
       [null],
     )
     assert.match(report.warnings[0]!, /the OS keychain could not be asked/)
+  })
+
+  it('says what av releases for each profile it serves: session, role, or the durable key', async () => {
+    const fs = new MemoryFs({
+      [CRED]: '[dev]\n[optout]\n',
+      [CONF]: [
+        `[profile dev]\n${runsAv('dev')}`,
+        `[profile short]\n${runsAv('short')}av_session_duration = 900\n`,
+        `[profile optout]\n${runsAv('optout')}av_session = off\n`,
+        '[profile admin]\nrole_arn = arn:aws:iam::1:role/admin\nsource_profile = dev\n',
+      ].join('\n'),
+    })
+    const paths = {config: CONF, credentials: CRED}
+    const modes = async (policy?: Parameters<typeof readStatus>[0]['policy']) =>
+      Object.fromEntries(
+        (await readStatus({fs, paths, policy, store: new MemoryStore()})).profiles.map((p) => [
+          p.profile,
+          p.releases ?? null,
+        ]),
+      )
+
+    const byDefault = await modes()
+    assert.deepEqual(byDefault.dev, {durationSeconds: 3600, mfa: false, mode: 'session', optOutIgnored: false})
+    assert.equal((byDefault.short as {durationSeconds: number}).durationSeconds, 900)
+    // Opting out loosens security: a user file alone cannot do it (trust rule).
+    assert.deepEqual(byDefault.optout, {durationSeconds: 3600, mfa: false, mode: 'session', optOutIgnored: true})
+    assert.equal((byDefault.admin as {mode: string}).mode, 'role')
+
+    const allowed = await modes({...DEFAULT_POLICY, sessions: {allowOptOut: true}})
+    assert.equal((allowed.optout as {mode: string}).mode, 'durable')
   })
 })
