@@ -16,7 +16,8 @@ const benches = readdirSync(here)
 let failed = 0
 for (const file of benches) {
   console.log(`\n## ${file}`)
-  const args = file.endsWith('.ts') ? ['--import', 'tsx', path.join(here, file)] : [path.join(here, file)]
+  // Some benches reuse the TypeScript test support (endpoint, sandbox): load every one through tsx.
+  const args = ['--import', 'tsx', path.join(here, file)]
   const result = spawnSync(process.execPath, args, {stdio: 'inherit'})
   if (result.status !== 0) failed++
 }
