@@ -28,6 +28,11 @@ export interface Policy {
    * `av_session = off` (user-writable ~/.aws/config) hand the durable key to the AWS CLI, which loosens security.
    */
   sessions?: {allowOptOut?: boolean; maxDurationSeconds?: number}
+  /**
+   * Custody mode (written by `sudo av install --custody`): `entry` is the root-owned program run through
+   * `sudo -n` that holds the keys, `dir` the root-owned directory it keeps them in (see custody-main.ts).
+   */
+  custody?: {dir: string; entry: string}
 }
 
 export const DEFAULT_POLICY: Policy = {approvers: ['gui', 'tty'], decisions: {}, endpoints: []}
@@ -113,6 +118,14 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
       if (typeof optOut === 'boolean' && policy.sessions) policy.sessions.allowOptOut = optOut
       else problems.push('sessions.allowOptOut must be true or false')
     }
+  }
+
+  if (raw.custody !== undefined) {
+    const c = raw.custody as Record<string, unknown>
+    const absolute = (v: unknown) => typeof v === 'string' && v.startsWith('/')
+    if (typeof c === 'object' && c !== null && absolute(c.entry) && absolute(c.dir)) {
+      policy.custody = {dir: c.dir as string, entry: c.entry as string}
+    } else problems.push('custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}')
   }
 
   return problems.length > 0 ? {problems} : {policy, problems}
