@@ -144,11 +144,13 @@ async function storeVerb(deps: CustodyDeps): Promise<string> {
   const doc = readJson(deps)
   const profile = profileOf(doc.profile)
   const account = profileAccount(profile)
+  const {accessKeyId, secretAccessKey} = doc
+  if (typeof accessKeyId !== 'string' || !accessKeyId || typeof secretAccessKey !== 'string' || !secretAccessKey) {
+    throw new CustodyRefusal('usage', 'stdin must hold accessKeyId and secretAccessKey', EXIT.usage)
+  }
+
   // decodeKeyPair validates the shape (and never echoes a value).
-  const pair = decodeKeyPair(
-    account,
-    JSON.stringify({accessKeyId: doc.accessKeyId, secretAccessKey: doc.secretAccessKey, v: 1}),
-  )
+  const pair = decodeKeyPair(account, JSON.stringify({accessKeyId, secretAccessKey, v: 1}))
   const value = encodeKeyPair(pair)
   const store = storeFor(deps, uid)
   const existing = await store.get(account)

@@ -259,6 +259,9 @@ describe('caller check', () => {
     const afterCheck = new Set([
       'audit-failed',
       'config-invalid',
+      // The custody entry point's own checks of who ran sudo (custody-main.ts; test/unit/custody.test.ts).
+      'custody-caller-untrusted',
+      'custody-not-sudo',
       'internal',
       'mfa-declined',
       'mfa-unavailable',
@@ -267,9 +270,6 @@ describe('caller check', () => {
       'store-unavailable',
       'sts-failed',
       'usage',
-      // The custody entry point's own checks of who ran sudo (custody-main.ts; test/unit/custody.test.ts).
-      'custody-caller-untrusted',
-      'custody-not-sudo',
     ])
     const covered = new Set(TABLE.map((row) => row[2]))
     const missing = REFUSAL_REASONS.filter((r) => !afterCheck.has(r) && !covered.has(r))
