@@ -188,6 +188,30 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
+  it('inside a terminal (sudo use_pty puts a monitor sudo between) the run works the same', async () => {
+    endpoint.clear()
+    const command = [
+      '/usr/bin/node',
+      install.av,
+      'run',
+      '--',
+      'aws',
+      'sts',
+      'get-caller-identity',
+      '--endpoint-url',
+      endpoint.url,
+    ].join(' ')
+    const r = await sandbox.run(['/usr/bin/script', '-qec', `tty >&2; ${command}`, '/dev/null'], {env: install.env})
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /\/dev\/pts\/\d+/)
+    assert.match(r.stdout, /"Account": "123456789012"/)
+    assertClean(r)
+    assert.deepEqual(
+      operations().map((o) => o[0]),
+      ['GetCallerIdentity'],
+    )
+  })
+
   it('calling the entry point directly, with a stolen token, or from a fake launcher is refused', async () => {
     // A genuine run's token, read from the CLI's environment while the endpoint holds its request.
     endpoint.clear()
