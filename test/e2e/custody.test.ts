@@ -130,29 +130,46 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
-  it('av run works end to end: the CLI signs with a session; no user process ever holds the durable key', async () => {
-    endpoint.clear()
-    endpoint.hold((r) => r.operation === 'GetCallerIdentity')
-    const running = callerIdentity()
-    const call = await endpoint.waitForRequest((r) => r.operation === 'GetCallerIdentity')
-    const leaks: number[] = []
-    let userProcesses = 0
+  /** The user's processes of this suite holding the durable canary in environment or argv; and root custody's. */
+  function scanProcesses(): {custodyRoot: number; leaks: number[]; user: number} {
+    const found = {custodyRoot: 0, leaks: [] as number[], user: 0}
     for (const pid of descendants(process.pid)) {
       try {
-        if (uidOf(pid) !== sandbox.user.uid) continue
-        userProcesses++
-        const text = readFileSync(`/proc/${pid}/environ`, 'latin1') + readFileSync(`/proc/${pid}/cmdline`, 'latin1')
-        if (text.includes(DURABLE.secretAccessKey) || text.includes('avCanarySecret')) leaks.push(pid)
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
+        if (uidOf(pid) !== sandbox.user.uid) {
+          if (cmdline.includes('custody-main.js\0release')) found.custodyRoot++
+          continue
+        }
+
+        found.user++
+        const text = readFileSync(`/proc/${pid}/environ`, 'latin1') + cmdline
+        if (text.includes(DURABLE.secretAccessKey) || text.includes('avCanarySecret')) found.leaks.push(pid)
       } catch {
         // exited meanwhile
       }
     }
 
+    return found
+  }
+
+  it('av run works end to end: the CLI signs with a session; no user process ever holds the durable key', async () => {
+    endpoint.clear()
+    // While root signs GetSessionToken with the durable key, and again while the CLI signs with the session.
+    endpoint.hold((r) => r.operation === 'GetSessionToken')
+    const running = callerIdentity()
+    await endpoint.waitForRequest((r) => r.operation === 'GetSessionToken')
+    const duringSts = scanProcesses()
+    endpoint.release()
+    endpoint.hold((r) => r.operation === 'GetCallerIdentity')
+    const call = await endpoint.waitForRequest((r) => r.operation === 'GetCallerIdentity')
+    const duringCli = scanProcesses()
     endpoint.release()
     const r = await running
     assert.equal(r.code, 0, r.stderr)
-    assert.ok(userProcesses >= 2, 'the launcher and the CLI were inspected')
-    assert.deepEqual(leaks, [])
+    assert.equal(duringSts.custodyRoot, 1, 'root custody was releasing during the first scan')
+    assert.ok(duringSts.user >= 4, 'launcher, CLI, helper and sudo were inspected')
+    assert.ok(duringCli.user >= 2, 'the launcher and the CLI were inspected')
+    assert.deepEqual([duringSts.leaks, duringCli.leaks], [[], []])
     assertClean(r)
     assert.equal(JSON.parse(r.stdout).Account, '123456789012')
     assert.match(call.accessKeyId!, /^ASIA/)
