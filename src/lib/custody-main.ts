@@ -68,11 +68,13 @@ class CustodyRefusal extends Error {
   }
 }
 
-/** The process that ran sudo, and the user it ran as: SUDO_UID must agree with /proc on both. */
-export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' | 'trustFs'>): {
+export interface SudoCaller {
   caller: ProcessSnapshot
   uid: number
-} {
+}
+
+/** The process that ran sudo, and the user it ran as: SUDO_UID must agree with /proc on both. */
+export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' | 'trustFs'>): SudoCaller {
   const claimed = deps.env.SUDO_UID
   if (claimed === undefined || !/^\d+$/.test(claimed)) {
     throw new CustodyRefusal('custody-not-sudo', 'not started through sudo (no SUDO_UID)')
@@ -139,8 +141,7 @@ function profileOf(value: unknown): string {
 }
 
 /** `store`: a key pair for the calling user. Any process of the user may store; none may replace a key. */
-async function storeVerb(deps: CustodyDeps): Promise<string> {
-  const {uid} = findSudoCaller(deps)
+async function storeVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const doc = readJson(deps)
   const profile = profileOf(doc.profile)
   const account = profileAccount(profile)
@@ -166,8 +167,7 @@ async function storeVerb(deps: CustodyDeps): Promise<string> {
 }
 
 /** `mint`: sudo's caller must be av's genuine launcher; the token binds its pid and start time. */
-async function mintVerb(deps: CustodyDeps): Promise<string> {
-  const {caller: launcher, uid} = findSudoCaller(deps)
+async function mintVerb(deps: CustodyDeps, {caller: launcher, uid}: SudoCaller): Promise<string> {
   const trust = collectTrust({grandparent: launcher, parent: null, runtimes: []}, deps.trustFs)
   const verdict = verifyLauncherProcess(launcher, deps.table.environ(launcher.pid), trust)
   if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
@@ -223,8 +223,7 @@ function checkHelper(helper: ProcessSnapshot, trustFs: TrustFs): void {
  * "helper" it checks is the process that ran sudo, the token comes from stdin, the keys and session cache from
  * custody, the audit goes to the root-owned custody directory, and the user's files are read with the user's rights.
  */
-async function releaseVerb(args: string[], deps: CustodyDeps): Promise<number> {
-  const {caller: helper, uid} = findSudoCaller(deps)
+async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, uid}: SudoCaller): Promise<number> {
   checkHelper(helper, deps.trustFs)
   const token = deps.stdin().trim()
   const store = storeFor(deps, uid)
@@ -252,45 +251,58 @@ async function releaseVerb(args: string[], deps: CustodyDeps): Promise<number> {
 
 const USAGE = 'Usage: av-custody store | mint | release --profile <name>   (run through sudo -n by av)'
 
+/** Best effort: a refusal of a known user's call goes to that user's root-owned audit log in custody. */
+async function auditRefusal(
+  deps: CustodyDeps,
+  sudo: SudoCaller,
+  event: {detail: string; reason: string; verb: string | undefined},
+): Promise<void> {
+  try {
+    await new FileAuditLog(path.join(custodyDir(deps), String(sudo.uid))).record({
+      event: 'refusal',
+      ...event,
+      callerPid: sudo.caller.pid,
+      custody: true,
+    })
+  } catch {
+    // The refusal is on stderr already, and nothing was released.
+  }
+}
+
 /** The whole entry point. Returns the exit code; refusals print one line with a reason code on stderr. */
 export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<number> {
   const [verb, ...rest] = argv
+  let sudo: null | SudoCaller = null
   try {
     if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-custody must run as root through sudo')
-    switch (verb) {
-      case 'mint': {
-        deps.stdout.write(await mintVerb(deps))
-        return EXIT.ok
-      }
-
-      case 'release': {
-        return await releaseVerb(rest, deps)
-      }
-
-      case 'store': {
-        deps.stdout.write(await storeVerb(deps))
-        return EXIT.ok
-      }
-
-      default: {
-        throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
-      }
+    if (verb !== 'mint' && verb !== 'release' && verb !== 'store') {
+      throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
     }
+
+    sudo = findSudoCaller(deps)
+    if (verb === 'release') return await releaseVerb(rest, deps, sudo)
+    deps.stdout.write(verb === 'mint' ? await mintVerb(deps, sudo) : await storeVerb(deps, sudo))
+    return EXIT.ok
   } catch (error) {
     if (error instanceof CustodyRefusal) {
+      if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason, verb})
       deps.stderr.write(
         `av custody: refused (${error.reason}): ${error.message}.${error.reason === 'usage' ? ` ${USAGE}` : ''}\n`,
       )
       return error.exit
     }
 
-    const av = error instanceof AvError ? error : null
-    const message = av ? av.message : 'internal error'
-    deps.stderr.write(
-      `av custody: failed (${av?.code ?? 'internal'}): ${message}.${av?.suggestion ? ` ${av.suggestion}` : ''}\n`,
-    )
-    return av?.code === 'conflict' || av?.code === 'refused' ? EXIT.refused : EXIT.failed
+    return reportFailure(error, deps)
   }
+}
+
+/** One stderr line for an AvError (never a secret: AvError messages hold none), and its exit code. */
+function reportFailure(error: unknown, deps: CustodyDeps): number {
+  const av = error instanceof AvError ? error : null
+  const message = av ? av.message : 'internal error'
+  const suggestion = av?.suggestion ? ` ${av.suggestion}` : ''
+  deps.stderr.write(`av custody: failed (${av?.code ?? 'internal'}): ${message}.${suggestion}\n`)
+  return av?.code === 'conflict' || av?.code === 'refused' ? EXIT.refused : EXIT.failed
 }
 
 /** Read at most STDIN_MAX_BYTES of stdin. */

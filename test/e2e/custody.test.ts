@@ -284,6 +284,20 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       assertClean(r)
     }
 
+    // Root recorded the refusals it made itself in the user's custody audit log (the helper's own went there too).
+    const refusals = readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.event === 'refusal')
+      .map((e) => e.reason)
+    assert.deepEqual(refusals.slice(-5), [
+      'custody-caller-untrusted',
+      'custody-caller-untrusted',
+      'parent-not-runtime',
+      'launcher-untrusted',
+      'launcher-untrusted',
+    ])
     // None of these reached STS: only the held genuine run signed anything.
     assert.deepEqual(
       operations().map((o) => o[0]),
