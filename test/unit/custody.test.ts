@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -10,6 +10,8 @@ import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 import {type CustodyDeps, custodyMain, findSudoCaller} from '../../src/lib/custody-main.js'
 import {accountFileName, FileCustodyStore} from '../../src/lib/custody-store.js'
 import {validatePolicy} from '../../src/lib/policy.js'
+import {loadTokenKey, RUN_TOKEN_LIFETIME_MS, verifyToken} from '../../src/lib/token.js'
+import {realTrustFs} from '../../src/lib/trust.js'
 import {FILES, LINKS, snap} from '../fakes/process-world.js'
 
 const file = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
@@ -185,6 +187,63 @@ describe('custody entry point verbs', () => {
   }
 })
 
+describe('custody mint for the genuine launcher', () => {
+  const isRoot = process.getuid?.() === 0
+  const base = mkdtempSync(path.join(tmpdir(), 'av-custody-mint-'))
+  chmodSync(base, 0o755)
+
+  after(() => rmSync(base, {force: true, recursive: true}))
+  // Process facts from the fake machine, the policy and custody store from real root-owned temp files.
+  const MIXED: TrustFs = {
+    realpath: (p) => (p in FACTS || p in LINKS ? FS.realpath(p) : realTrustFs.realpath(p)),
+    stat: (p) => (p in FACTS || p in LINKS ? FS.stat(p) : realTrustFs.stat(p)),
+  }
+
+  it(
+    "signs the launcher's claims (elevated kept) with a root-only key, bound to its pid and start time",
+    {skip: !isRoot && 'needs root (root-owned files)'},
+    async () => {
+      const custodyDir = path.join(base, 'custody')
+      mkdirSync(custodyDir, {mode: 0o700})
+      const policy = path.join(base, 'policy.json')
+      writeFileSync(policy, JSON.stringify({custody: {dir: custodyDir, entry: '/opt/av/libexec/av-custody'}}), {
+        mode: 0o644,
+      })
+      const launcher = snap({
+        argv: ['/usr/bin/node', '/opt/av/bin/run.js', 'run', '--', 'aws', 'iam', 'list-users'],
+        exe: '/usr/bin/node',
+        pid: 30,
+        startTime: '4242',
+        uid: 1000,
+      })
+      const claims = {argvHash: 'a'.repeat(64), configHash: 'b'.repeat(64), elevated: true, profile: 'dev'}
+      const {d, err, out} = deps({
+        env: {AV_POLICY: policy, SUDO_UID: '1000'},
+        input: JSON.stringify(claims),
+        procs: [CUSTODY, SUDO, launcher],
+        trustFs: MIXED,
+      })
+      assert.equal(await custodyMain(['mint'], d), 0, err.join(''))
+      const key = await loadTokenKey(new FileCustodyStore(path.join(custodyDir, '1000')), {create: false})
+      assert.ok(key)
+      const verdict = verifyToken(key, out.join('').trim(), 1_700_000_000_000)
+      assert.ok(verdict.ok)
+      assert.deepEqual(
+        {...verdict.claims, expires: verdict.claims.expires - verdict.claims.issued},
+        {
+          ...claims,
+          expires: RUN_TOKEN_LIFETIME_MS,
+          issued: 1_700_000_000_000,
+          launcherPid: 30,
+          launcherStart: '4242',
+          v: 1,
+        },
+      )
+      assert.equal(statSync(path.join(custodyDir, '1000', accountFileName('token-key'))).mode & 0o777, 0o600)
+    },
+  )
+})
+
 describe('FileCustodyStore', () => {
   const base = mkdtempSync(path.join(tmpdir(), 'av-custody-unit-'))
   chmodSync(base, 0o755)
@@ -198,7 +257,6 @@ describe('FileCustodyStore', () => {
     async () => {
       const dir = path.join(base, 'a', '1000')
       const parent = path.dirname(dir)
-      const {mkdirSync} = await import('node:fs')
       mkdirSync(parent, {mode: 0o700})
       const store = new FileCustodyStore(dir)
       assert.equal(await store.get('aws:dev'), null)
@@ -222,7 +280,6 @@ describe('FileCustodyStore', () => {
     {skip: !isRoot && 'needs root (root-owned files)'},
     async () => {
       const dir = path.join(base, 'b', '1000')
-      const {mkdirSync} = await import('node:fs')
       mkdirSync(dir, {mode: 0o700, recursive: true})
       chmodSync(path.dirname(dir), 0o755)
       const store = new FileCustodyStore(dir)
