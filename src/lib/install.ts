@@ -357,6 +357,10 @@ function planCustody(
   }
 }
 
+function custodyPolicyKey(custody: CustodyPlan | null): {custody?: {dir: string; entry: string}} {
+  return custody ? {custody: {dir: custody.dir, entry: custody.entry}} : {}
+}
+
 /** Directories (trusted), the key store root (0700 root), an untampered entry point, and a sudoers text visudo accepts. */
 function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: InstallDeps): void {
   trustedDir(path.dirname(custody.entry), created)
@@ -400,20 +404,36 @@ function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: Instal
   }
 }
 
-export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
-  refuseUnlessRoot(deps.uid, 'install')
-  const prefix = path.resolve(options.prefix)
-  const node = checkRootOwned(deps.node)
-  if (!node.ok) {
+/**
+ * Shims, links and the custody entry point; the sudoers drop-in last (0440): only once the entry point it names is
+ * in place does sudo let users run it.
+ */
+function writeFiles(files: InstallManifest['files'], custody: CustodyPlan | null): void {
+  for (const file of files) {
+    if (file.kind === 'link') writeRootLink(file.path, file.content)
+    else if (file.path !== custody?.sudoersFile) writeRootFile(file.path, file.content, 0o755)
+  }
+
+  if (custody) writeRootFile(custody.sudoersFile, custody.sudoersText, 0o440)
+}
+
+function requireRootNode(node: string): void {
+  const verdict = checkRootOwned(node)
+  if (!verdict.ok) {
     throw new AvError(
       'runtime-untrusted',
-      `node at ${deps.node} is not root-controlled (${node.path} ${node.reason})`,
+      `node at ${node} is not root-controlled (${verdict.path} ${verdict.reason})`,
       {
         suggestion: 'Install Node.js system-wide (e.g. apt-get install nodejs) and run `sudo av install` with it.',
       },
     )
   }
+}
 
+export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
+  refuseUnlessRoot(deps.uid, 'install')
+  const prefix = path.resolve(options.prefix)
+  requireRootNode(deps.node)
   const previous = readManifest(prefix)
   const created = new Set(previous?.dirs ?? [])
   const policyDoc = readPolicyDoc(options.policyFile)
@@ -445,20 +465,13 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
   for (const file of files) claimable(file.path, file, previous)
 
   copyAv(deps.source, tree)
-  for (const file of files) {
-    if (file.kind === 'link') writeRootLink(file.path, file.content)
-    else if (file.path !== custody?.sudoersFile) writeRootFile(file.path, file.content, 0o755)
-  }
-
-  // Last: only once the entry point it names is in place does sudo let users run it.
-  if (custody) writeRootFile(custody.sudoersFile, custody.sudoersText, 0o440)
+  writeFiles(files, custody)
 
   // Only awsCli changes; every other key stays. Install keeps the awsCli it found usable.
   const policyCreated = previous?.policy.created ?? policyDoc === null
   const previousAwsCli = previous ? previous.policy.previousAwsCli : (existingAwsCli ?? null)
   const previousText = previous ? previous.policy.previousText : policyDoc && readFileSync(options.policyFile, 'utf8')
-  const custodyKey = custody ? {custody: {dir: custody.dir, entry: custody.entry}} : {}
-  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv, ...custodyKey}, null, 2) + '\n'
+  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv, ...custodyPolicyKey(custody)}, null, 2) + '\n'
   writeRootFile(options.policyFile, policyText, 0o644)
 
   const manifest: InstallManifest = {

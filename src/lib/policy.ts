@@ -54,6 +54,15 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string')
 }
 
+const isAbsolute = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/')
+
+function custodyOf(value: unknown): Policy['custody'] | null {
+  const c = value as Record<string, unknown>
+  return typeof c === 'object' && c !== null && isAbsolute(c.entry) && isAbsolute(c.dir)
+    ? {dir: c.dir, entry: c.entry}
+    : null
+}
+
 /** Validate a parsed policy document. Returns the problems; an empty list means it is usable. */
 export function validatePolicy(doc: unknown): {policy?: Policy; problems: string[]} {
   const problems: string[] = []
@@ -121,11 +130,9 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
   }
 
   if (raw.custody !== undefined) {
-    const c = raw.custody as Record<string, unknown>
-    const absolute = (v: unknown) => typeof v === 'string' && v.startsWith('/')
-    if (typeof c === 'object' && c !== null && absolute(c.entry) && absolute(c.dir)) {
-      policy.custody = {dir: c.dir as string, entry: c.entry as string}
-    } else problems.push('custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}')
+    const custody = custodyOf(raw.custody)
+    if (custody) policy.custody = custody
+    else problems.push('custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}')
   }
 
   return problems.length > 0 ? {problems} : {policy, problems}
