@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
 import {findAwsRuntime} from '../lib/aws-runtime.js'
-import {DEFAULTS, installAv, type InstallResult} from '../lib/install.js'
+import {checkSudoersFile, DEFAULTS, installAv, type InstallResult} from '../lib/install.js'
 
 export default class Install extends AvCommand {
   static summary = 'Install av root-owned (sudo): the av command, the aws launcher shim, awsCli in the policy.'
@@ -12,16 +12,31 @@ export default class Install extends AvCommand {
   static examples = ['sudo <%= config.bin %> install', 'sudo <%= config.bin %> install --link-aws']
   static flags = {
     'bin-dir': Flags.string({default: DEFAULTS.binDir, description: 'where the `av` command (and the aws link) go'}),
+    custody: Flags.boolean({
+      description: 'custody mode: keys in a root-owned store, released by a root entry point run through sudo',
+    }),
+    'custody-dir': Flags.string({default: DEFAULTS.custodyDir, description: 'the root-owned custody key store'}),
     'link-aws': Flags.boolean({description: 'also link <bin-dir>/aws to the launcher shim'}),
     policy: Flags.string({default: DEFAULTS.policy, description: 'the root-owned policy file to write awsCli into'}),
     prefix: Flags.string({default: DEFAULTS.prefix, description: 'where the root-owned copy of av goes'}),
+    'sudoers-file': Flags.string({
+      default: DEFAULTS.sudoersFile,
+      description: 'the sudoers drop-in for custody (a name under /etc/sudoers.d)',
+    }),
   }
 
   async run(): Promise<InstallResult> {
     const {flags} = await this.parse(Install)
     const result = installAv(
-      {binDir: flags['bin-dir'], linkAws: flags['link-aws'], policyFile: flags.policy, prefix: flags.prefix},
       {
+        binDir: flags['bin-dir'],
+        linkAws: flags['link-aws'],
+        policyFile: flags.policy,
+        prefix: flags.prefix,
+        ...(flags.custody ? {custody: {dir: flags['custody-dir'], sudoersFile: flags['sudoers-file']}} : {}),
+      },
+      {
+        checkSudoers: checkSudoersFile,
         findRuntime: (awsCli) => findAwsRuntime({env: process.env, platform: process.platform, policy: {awsCli}}),
         node: process.execPath,
         source: this.config.root,

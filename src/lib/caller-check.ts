@@ -253,6 +253,29 @@ function checkLauncherChain(facts: ChainFacts): CallerVerdict | null {
 }
 
 /**
+ * The launcher alone, for custody's `mint` (which runs as root one sudo hop below it): `node <root-owned
+ * av>/bin/run.js run …` on a root-owned Node.js, untraced, started without code-loading variables. `trust` holds
+ * checkRootOwned for its exe and checkRootOwnedPath for its script (collectTrust with it as the grandparent).
+ */
+export function verifyLauncherProcess(
+  launcher: ProcessSnapshot,
+  env: null | Record<string, string>,
+  trust: Record<string, TrustVerdict>,
+): CallerVerdict {
+  const facts = {trust} as ChainFacts
+  const bad = env === null ? null : unsafeNames(env, LAUNCHER_UNSAFE)
+  return (
+    checkLauncher(facts, launcher) ??
+    tracedOne(launcher) ??
+    (env === null
+      ? refuse('launcher-env-unsafe', `the launcher ${launcher.pid}'s environment cannot be read`)
+      : bad && bad.length > 0
+        ? refuse('launcher-env-unsafe', `the launcher ${launcher.pid} was started with ${bad.join(', ')} set`)
+        : null) ?? {ok: true}
+  )
+}
+
+/**
  * The checks that need no token: the helper runs them before it touches the secret store, so an impostor gets
  * its precise reason and never causes a keychain access (or, on macOS, a keychain prompt).
  */

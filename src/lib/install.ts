@@ -10,6 +10,7 @@
  * is recorded in <prefix>/install-manifest.json so `uninstall` removes exactly that. Running it twice writes the
  * same bytes.
  */
+import {spawnSync} from 'node:child_process'
 import {
   chmodSync,
   chownSync,
@@ -17,6 +18,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -29,6 +31,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import type {AwsRuntime} from './aws-runtime.js'
@@ -36,11 +39,21 @@ import type {AwsRuntime} from './aws-runtime.js'
 import {AvError} from './errors.js'
 import {checkRootOwned} from './trust.js'
 
-export const DEFAULTS = {binDir: '/usr/local/bin', policy: '/etc/av/policy.json', prefix: '/opt/av'} as const
+export const DEFAULTS = {
+  binDir: '/usr/local/bin',
+  custodyDir: '/var/lib/av/custody',
+  policy: '/etc/av/policy.json',
+  prefix: '/opt/av',
+  sudoersFile: '/etc/sudoers.d/av-custody',
+} as const
+/** sudo reads drop-ins only from here, and skips names with a dot or ending in `~`. */
+export const SUDOERS_DIR = '/etc/sudoers.d'
 export const MANIFEST_NAME = 'install-manifest.json'
 
 export interface InstallOptions {
   binDir: string
+  /** Custody mode: the root-owned key store directory and the sudoers drop-in that lets users run its entry point. */
+  custody?: {dir: string; sudoersFile: string}
   linkAws: boolean
   policyFile: string
   prefix: string
@@ -54,6 +67,8 @@ export interface InstallDeps {
   uid: number
   /** Finds the AWS CLI runtime to name in the policy when the policy does not name a usable one yet. */
   findRuntime(policyAwsCli: string[] | undefined): AwsRuntime
+  /** `visudo -cf <file>`: is this sudoers text valid? (Custody only.) */
+  checkSudoers?(file: string): {ok: boolean; output: string}
 }
 
 export interface InstallManifest {
@@ -74,6 +89,8 @@ export interface InstallManifest {
     previousText: null | string
     writtenText: string
   }
+  /** Custody mode: the entry point and sudoers drop-in are in `files`; the key store directory is here. */
+  custody?: {dir: string; entry: string; sudoersFile: string}
 }
 
 export interface InstallResult {
@@ -280,20 +297,143 @@ function readPolicyDoc(file: string): null | Record<string, unknown> {
   })
 }
 
-export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
-  refuseUnlessRoot(deps.uid, 'install')
-  const prefix = path.resolve(options.prefix)
-  const node = checkRootOwned(deps.node)
-  if (!node.ok) {
+/** `visudo -cf <file>` with the system's visudo. */
+export function checkSudoersFile(file: string): {ok: boolean; output: string} {
+  const r = spawnSync('/usr/sbin/visudo', ['-cf', file], {encoding: 'utf8'})
+  return {ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}`}
+}
+
+interface CustodyPlan {
+  dir: string
+  entry: string
+  files: InstallManifest['files']
+  sudoersFile: string
+  sudoersText: string
+}
+
+/** Characters a sudoers command path may hold without escaping (sudoers escapes `,:=\\` and spaces). */
+const SUDOERS_SAFE_PATH = /^\/[\w./-]+$/
+
+/**
+ * The custody entry point `<prefix>/libexec/av-custody`: an empty environment but SUDO_UID (cross-checked against
+ * /proc) and this install's policy, the root-owned node, custody-main.js. The drop-in lets every user run exactly
+ * that program as root without a password; sudo's env_reset stays on.
+ */
+function planCustody(
+  custody: NonNullable<InstallOptions['custody']>,
+  where: {node: string; policyFile: string; prefix: string; tree: string},
+): CustodyPlan {
+  const entry = path.join(where.prefix, 'libexec', 'av-custody')
+  const dir = path.resolve(custody.dir)
+  const {sudoersFile} = custody
+  if (path.dirname(sudoersFile) !== SUDOERS_DIR || !/^[\w-]+$/.test(path.basename(sudoersFile))) {
+    throw new AvError('usage', `the sudoers drop-in must be ${SUDOERS_DIR}/<name> with letters, digits, - and _ only`, {
+      suggestion: 'sudo reads drop-ins only from /etc/sudoers.d and skips names with a dot.',
+    })
+  }
+
+  if (!SUDOERS_SAFE_PATH.test(entry)) {
+    throw new AvError('usage', `the custody entry point path ${entry} holds characters sudoers would need escaped`, {
+      suggestion: 'Choose a --prefix made of letters, digits, ., _, - and /.',
+    })
+  }
+
+  const script = path.join(where.tree, 'dist', 'lib', 'custody-main.js')
+  const entryText =
+    '#!/bin/sh\n# Written by `sudo av install --custody`; removed by `sudo av uninstall`. Run through `sudo -n` by av.\n' +
+    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
+  const sudoersText =
+    "# Written by `sudo av install --custody`: any user may run av's custody entry point as root.\n" +
+    `ALL ALL=(root) NOPASSWD: ${entry}\n`
+  return {
+    dir,
+    entry,
+    files: [
+      {content: entryText, kind: 'file', path: entry},
+      {content: sudoersText, kind: 'file', path: sudoersFile},
+    ],
+    sudoersFile,
+    sudoersText,
+  }
+}
+
+function custodyPolicyKey(custody: CustodyPlan | null): {custody?: {dir: string; entry: string}} {
+  return custody ? {custody: {dir: custody.dir, entry: custody.entry}} : {}
+}
+
+/** Directories (trusted), the key store root (0700 root), an untampered entry point, and a sudoers text visudo accepts. */
+function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: InstallDeps): void {
+  trustedDir(path.dirname(custody.entry), created)
+  if (existsSync(custody.entry)) {
+    const verdict = checkRootOwned(custody.entry)
+    if (!verdict.ok) {
+      throw new AvError(
+        'refused',
+        `the custody entry point ${custody.entry} was tampered with: ${verdict.path} ${verdict.reason}`,
+        {
+          suggestion: 'Find out who changed it, remove it, and run `sudo av install --custody` again.',
+        },
+      )
+    }
+  }
+
+  trustedDir(path.dirname(custody.dir), created)
+  if (!existsSync(custody.dir)) {
+    mkdirSync(custody.dir, {mode: 0o700})
+    created.add(custody.dir)
+  }
+
+  chownSync(custody.dir, 0, 0)
+  chmodSync(custody.dir, 0o700)
+  const verdict = checkRootOwned(custody.dir, undefined, {directory: true})
+  if (!verdict.ok) throw untrusted(custody.dir, verdict.path, verdict.reason)
+
+  const dir = checkRootOwned(SUDOERS_DIR, undefined, {directory: true})
+  if (!dir.ok) throw untrusted(SUDOERS_DIR, dir.path, dir.reason)
+  if (!deps.checkSudoers) throw new AvError('internal', 'no sudoers check available')
+  const temp = mkdtempSync(path.join(tmpdir(), 'av-sudoers-'))
+  try {
+    const file = path.join(temp, 'av-custody')
+    writeFileSync(file, custody.sudoersText, {mode: 0o440})
+    const check = deps.checkSudoers(file)
+    if (!check.ok) {
+      throw new AvError('internal', `visudo rejected the custody drop-in: ${check.output.trim().slice(0, 300)}`)
+    }
+  } finally {
+    rmSync(temp, {force: true, recursive: true})
+  }
+}
+
+/**
+ * Shims, links and the custody entry point; the sudoers drop-in last (0440): only once the entry point it names is
+ * in place does sudo let users run it.
+ */
+function writeFiles(files: InstallManifest['files'], custody: CustodyPlan | null): void {
+  for (const file of files) {
+    if (file.kind === 'link') writeRootLink(file.path, file.content)
+    else if (file.path !== custody?.sudoersFile) writeRootFile(file.path, file.content, 0o755)
+  }
+
+  if (custody) writeRootFile(custody.sudoersFile, custody.sudoersText, 0o440)
+}
+
+function requireRootNode(node: string): void {
+  const verdict = checkRootOwned(node)
+  if (!verdict.ok) {
     throw new AvError(
       'runtime-untrusted',
-      `node at ${deps.node} is not root-controlled (${node.path} ${node.reason})`,
+      `node at ${node} is not root-controlled (${verdict.path} ${verdict.reason})`,
       {
         suggestion: 'Install Node.js system-wide (e.g. apt-get install nodejs) and run `sudo av install` with it.',
       },
     )
   }
+}
 
+export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
+  refuseUnlessRoot(deps.uid, 'install')
+  const prefix = path.resolve(options.prefix)
+  requireRootNode(deps.node)
   const previous = readManifest(prefix)
   const created = new Set(previous?.dirs ?? [])
   const policyDoc = readPolicyDoc(options.policyFile)
@@ -307,6 +447,10 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
     {content: shimText(deps.node, entry, []), kind: 'file', path: path.join(options.binDir, 'av')},
   ]
   if (options.linkAws) files.push({content: files[0]!.path, kind: 'link', path: path.join(options.binDir, 'aws')})
+  const custody = options.custody
+    ? planCustody(options.custody, {node: deps.node, policyFile: options.policyFile, prefix, tree})
+    : null
+  if (custody) files.push(...custody.files)
 
   for (const dir of [
     path.join(prefix, 'lib'),
@@ -317,19 +461,17 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
     trustedDir(dir, created)
   }
 
+  if (custody) prepareCustody(custody, created, deps)
   for (const file of files) claimable(file.path, file, previous)
 
   copyAv(deps.source, tree)
-  for (const file of files) {
-    if (file.kind === 'link') writeRootLink(file.path, file.content)
-    else writeRootFile(file.path, file.content, 0o755)
-  }
+  writeFiles(files, custody)
 
   // Only awsCli changes; every other key stays. Install keeps the awsCli it found usable.
   const policyCreated = previous?.policy.created ?? policyDoc === null
   const previousAwsCli = previous ? previous.policy.previousAwsCli : (existingAwsCli ?? null)
   const previousText = previous ? previous.policy.previousText : policyDoc && readFileSync(options.policyFile, 'utf8')
-  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv}, null, 2) + '\n'
+  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv, ...custodyPolicyKey(custody)}, null, 2) + '\n'
   writeRootFile(options.policyFile, policyText, 0o644)
 
   const manifest: InstallManifest = {
@@ -346,6 +488,7 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
       previousText,
       writtenText: policyText,
     },
+    ...(custody ? {custody: {dir: custody.dir, entry: custody.entry, sudoersFile: custody.sudoersFile}} : {}),
   }
   const manifestFile = path.join(prefix, MANIFEST_NAME)
   writeRootFile(manifestFile, JSON.stringify(manifest, null, 2) + '\n', 0o644)
@@ -374,6 +517,7 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
     })
   }
 
+  if (manifest.custody) refuseWhileCustodyHoldsKeys(manifest.custody.dir)
   const result: UninstallResult = {kept: [], removed: [], restored: []}
   const {kept, removed} = result
   for (const file of manifest.files) {
@@ -387,6 +531,12 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
 
   rmSync(manifest.tree, {force: true, recursive: true})
   removed.push(manifest.tree)
+  if (manifest.custody && existsSync(manifest.custody.dir)) {
+    // Only token keys and cached sessions are left there (keys were refused above): nothing a user needs.
+    rmSync(manifest.custody.dir, {force: true, recursive: true})
+    removed.push(manifest.custody.dir)
+  }
+
   revertPolicy(manifest.policy, result)
 
   const manifestFile = path.join(prefix, MANIFEST_NAME)
@@ -403,6 +553,31 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
   }
 
   return result
+}
+
+/** Durable keys in custody would be lost with it: uninstall refuses until they are handed back. */
+function refuseWhileCustodyHoldsKeys(dir: string): void {
+  if (!existsSync(dir)) return
+  const holders: string[] = []
+  for (const uid of readdirSync(dir)) {
+    const userDir = path.join(dir, uid)
+    if (!statSync(userDir).isDirectory()) continue
+    const keys = readdirSync(userDir).filter((name) => {
+      const account = Buffer.from(name.replace(/\.item$/, ''), 'base64url').toString('utf8')
+      return name.endsWith('.item') && account.startsWith('aws:')
+    })
+    if (keys.length > 0) holders.push(`uid ${uid} (${keys.length} key${keys.length === 1 ? '' : 's'})`)
+  }
+
+  if (holders.length > 0) {
+    throw new AvError(
+      'refused',
+      `custody still holds durable keys for ${holders.join(', ')}; uninstalling would lose them`,
+      {
+        suggestion: `Each user must take their keys back out of custody first; this av cannot do that yet, so an administrator must copy them from ${dir} by hand.`,
+      },
+    )
+  }
 }
 
 function revertPolicy(policy: InstallManifest['policy'], {kept, removed, restored}: UninstallResult): void {

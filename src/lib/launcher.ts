@@ -29,9 +29,10 @@ import {
   parseAwsConfig,
   quoteWord,
 } from './sealed-runtime.js'
+import {RUN_TOKEN_LIFETIME_MS} from './token.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
-export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000
+export const TOKEN_LIFETIME_MS = RUN_TOKEN_LIFETIME_MS
 
 export interface SignalSource {
   on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
@@ -70,6 +71,11 @@ export interface LauncherDeps {
     hashArgv(argv: string[]): string
     loadKey(): Promise<Buffer | null>
     mint(key: Buffer, claims: TokenClaims): string
+    /**
+     * Custody mode: root mints the token (custody-main.ts, after checking this launcher through /proc) with a key
+     * only root can read; `loadKey` is then never needed. Absent in keychain mode.
+     */
+    issue?(claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>): Promise<string>
   }
   spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
   signals: SignalSource
@@ -291,6 +297,15 @@ async function mintRunToken(
   key: Buffer | null,
   run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
 ): Promise<string> {
+  if (deps.tokens.issue) {
+    return deps.tokens.issue({
+      argvHash: deps.tokens.hashArgv(run.cliArgv),
+      configHash: run.configHash,
+      profile: run.profile,
+      ...(run.elevated ? {elevated: true} : {}),
+    })
+  }
+
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
   const self = deps.processTable.snapshot(deps.pid)
   if (!self) {

@@ -28,6 +28,11 @@ export interface Policy {
    * `av_session = off` (user-writable ~/.aws/config) hand the durable key to the AWS CLI, which loosens security.
    */
   sessions?: {allowOptOut?: boolean; maxDurationSeconds?: number}
+  /**
+   * Custody mode (written by `sudo av install --custody`): `entry` is the root-owned program run through
+   * `sudo -n` that holds the keys, `dir` the root-owned directory it keeps them in (see custody-main.ts).
+   */
+  custody?: {dir: string; entry: string}
 }
 
 export const DEFAULT_POLICY: Policy = {approvers: ['gui', 'tty'], decisions: {}, endpoints: []}
@@ -47,6 +52,15 @@ const DECISIONS = new Set(['allow', 'approve', 'deny'])
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string')
+}
+
+const isAbsolute = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/')
+
+function custodyOf(value: unknown): Policy['custody'] | null {
+  const c = value as Record<string, unknown>
+  return typeof c === 'object' && c !== null && isAbsolute(c.entry) && isAbsolute(c.dir)
+    ? {dir: c.dir, entry: c.entry}
+    : null
 }
 
 /** Validate a parsed policy document. Returns the problems; an empty list means it is usable. */
@@ -113,6 +127,12 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
       if (typeof optOut === 'boolean' && policy.sessions) policy.sessions.allowOptOut = optOut
       else problems.push('sessions.allowOptOut must be true or false')
     }
+  }
+
+  if (raw.custody !== undefined) {
+    const custody = custodyOf(raw.custody)
+    if (custody) policy.custody = custody
+    else problems.push('custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}')
   }
 
   return problems.length > 0 ? {problems} : {policy, problems}

@@ -26,6 +26,11 @@ export const REFUSAL_REASONS = [
   'uid-mismatch',
   'traced',
   'parent-gone',
+  // Custody mode (custody-main.ts): the program sudo ran for is not av's genuine helper or launcher.
+  /** Not started through sudo by the user it claims (SUDO_UID and /proc disagree, or no sudo in between). */
+  'custody-not-sudo',
+  /** The process that ran sudo is not av's root-owned helper (release) or launcher (mint). */
+  'custody-caller-untrusted',
   // After the caller check passed.
   'not-stored',
   'store-unavailable',

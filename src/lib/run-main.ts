@@ -14,6 +14,7 @@ import type {Context} from './context.js'
 import {requestApproval} from './approver.js'
 import {findAwsRuntime} from './aws-runtime.js'
 import {realContext} from './context.js'
+import {custodyEntryOf, mintInCustody} from './custody-client.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
 import {classifyArgv, loadUserDecisions} from './gate/classify.js'
 import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
@@ -67,6 +68,18 @@ function reachedChild(signal: NodeJS.Signals): boolean {
   return terminalSignalReachesGroup(signal, stat)
 }
 
+/** Keychain mode mints with the keychain's token key; custody mode asks root to mint (custody-client.ts). */
+function tokensFor(ctx: Context, policy: Policy): LauncherDeps['tokens'] {
+  const entry = custodyEntryOf(policy)
+  if (entry === null) return {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken}
+  return {
+    hashArgv,
+    issue: (claims) => mintInCustody(entry, claims),
+    loadKey: async () => null,
+    mint: mintToken,
+  }
+}
+
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = loadPolicy({env: ctx.env})
@@ -84,7 +97,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     signalReachedChild: reachedChild,
     signals: process,
     spawn,
-    tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
+    tokens: tokensFor(ctx, policy),
     userAws: {
       aliasExists: () => existsSync(path.join(ctx.home, '.aws', 'cli', 'alias')),
       configText() {

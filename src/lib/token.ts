@@ -21,6 +21,8 @@ export type {RefusalReason} from './refusal.js'
 export const TOKEN_ENV = 'AV_RUN_TOKEN'
 export const TOKEN_KEY_ACCOUNT = 'token-key'
 export const TOKEN_MAX_LENGTH = 4096
+/** How long a run token is valid (a run may last long: a big `s3 sync`). */
+export const RUN_TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000
 /** How far in the future `issued` may lie (the clock stepped back between mint and verify). */
 export const TOKEN_CLOCK_SKEW_MS = 60_000
 

@@ -234,3 +234,84 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
     }
   })
 })
+
+describe('av install --custody refusals (nothing reaches /etc/sudoers.d)', () => {
+  let root: string
+  let source: string
+  const sudoersFile = `/etc/sudoers.d/av-custody-unit-${process.pid}`
+  const deps = (checkSudoers = (_file: string) => ({ok: true, output: ''})) => ({
+    checkSudoers,
+    findRuntime: () => RUNTIME,
+    node: '/usr/bin/node',
+    source,
+    uid: 0,
+  })
+  const options = (over: Partial<InstallOptions> = {}): InstallOptions => ({
+    binDir: path.join(root, 'bin'),
+    custody: {dir: path.join(root, 'custody'), sudoersFile},
+    linkAws: false,
+    policyFile: path.join(root, 'etc', 'policy.json'),
+    prefix: path.join(root, 'opt', 'av'),
+    ...over,
+  })
+
+  before(() => {
+    root = mkdtempSync('/tmp/av-install-custody-test-')
+    chmodSync(root, 0o755)
+    source = fakeBuiltAv(root)
+    mkdirSync(path.join(root, 'etc'))
+    writeFileSync(path.join(root, 'etc', 'policy.json'), '{}\n')
+  })
+
+  after(() => rmSync(root, {force: true, recursive: true}))
+
+  const TABLE: Array<[string, () => unknown, RegExp]> = [
+    [
+      'a drop-in outside /etc/sudoers.d',
+      () => installAv(options({custody: {dir: path.join(root, 'custody'), sudoersFile: path.join(root, 'x')}}), deps()),
+      /the sudoers drop-in must be \/etc\/sudoers.d\/<name>/,
+    ],
+    [
+      'a drop-in name with a dot (sudo would skip it)',
+      () =>
+        installAv(
+          options({custody: {dir: path.join(root, 'custody'), sudoersFile: '/etc/sudoers.d/av.custody'}}),
+          deps(),
+        ),
+      /letters, digits, - and _ only/,
+    ],
+    [
+      'a prefix sudoers would need escaped',
+      () => installAv(options({prefix: path.join(root, 'my av')}), deps()),
+      /holds characters sudoers would need escaped/,
+    ],
+    [
+      'a drop-in visudo rejects',
+      () =>
+        installAv(
+          options(),
+          deps(() => ({ok: false, output: 'syntax error near line 2'})),
+        ),
+      /visudo rejected the custody drop-in: syntax error near line 2/,
+    ],
+  ]
+  for (const [name, run, message] of TABLE) {
+    it(`refuses ${name}`, () => {
+      assert.throws(run, (error: unknown) => error instanceof AvError && message.test(error.message))
+      assert.equal(existsSync(sudoersFile), false)
+      assert.equal(readFileSync(path.join(root, 'etc', 'policy.json'), 'utf8'), '{}\n')
+    })
+  }
+
+  it('refuses to install over an entry point a user owns (tampered)', () => {
+    const entry = path.join(root, 'opt', 'av', 'libexec', 'av-custody')
+    mkdirSync(path.dirname(entry), {recursive: true})
+    writeFileSync(entry, '#!/bin/sh\n', {mode: 0o755})
+    spawnSync('chown', ['1000', entry])
+    assert.throws(
+      () => installAv(options(), deps()),
+      (error: unknown) => error instanceof AvError && /was tampered with: .* owned by uid 1000/.test(error.message),
+    )
+    assert.equal(existsSync(sudoersFile), false)
+  })
+})

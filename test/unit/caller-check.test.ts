@@ -259,6 +259,9 @@ describe('caller check', () => {
     const afterCheck = new Set([
       'audit-failed',
       'config-invalid',
+      // The custody entry point's own checks of who ran sudo (custody-main.ts; test/unit/custody.test.ts).
+      'custody-caller-untrusted',
+      'custody-not-sudo',
       'internal',
       'mfa-declined',
       'mfa-unavailable',

@@ -86,7 +86,7 @@ function hasInstallCommand(root: string): boolean {
  * Build (once) and install av as root into a fresh temp prefix with a root-owned policy. `policy` is merged over
  * the e2e defaults: the Debian AWS CLI as runtime and any 127.0.0.1 endpoint allowed without approval.
  */
-export function installAv(policy: Record<string, unknown> = {}, root = REPO_ROOT): Installed {
+export function installAv(policy: Record<string, unknown> = {}, root = REPO_ROOT, extraArgs: string[] = []): Installed {
   ensureBuilt(root)
   const dir = rootDir(mkdtempSync('/tmp/av-e2e-install-'))
   const prefix = path.join(dir, 'prefix')
@@ -99,7 +99,17 @@ export function installAv(policy: Record<string, unknown> = {}, root = REPO_ROOT
   if (!hasInstallCommand(root)) throw new Error('this build of av has no `install` command')
   const r = spawnSync(
     process.execPath,
-    [path.join(root, 'bin', 'run.js'), 'install', '--prefix', prefix, '--bin-dir', binDir, '--policy', policyFile],
+    [
+      path.join(root, 'bin', 'run.js'),
+      'install',
+      '--prefix',
+      prefix,
+      '--bin-dir',
+      binDir,
+      '--policy',
+      policyFile,
+      ...extraArgs,
+    ],
     {encoding: 'utf8', env: {...process.env, ...env}},
   )
   if (r.status !== 0) throw new Error(`av install failed (${r.status}):\n${r.stdout}\n${r.stderr}`)

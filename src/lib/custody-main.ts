@@ -1,0 +1,390 @@
+/**
+ * The custody entry point: runs as root through `sudo -n <prefix>/libexec/av-custody <verb> …` (a root-owned
+ * `#!/bin/sh` written by `sudo av install --custody` that execs the root-owned node on this file with an empty
+ * environment but SUDO_UID and the install's AV_POLICY). It trusts nothing from the caller but argv and stdin:
+ * the user is SUDO_UID cross-checked against /proc (the sudo process's real uid, and its caller's), and every
+ * verb checks through /proc who ran sudo. Keys live in a FileCustodyStore at `<policy custody.dir>/<uid>`.
+ *
+ *   store             a key pair (JSON on stdin) for the calling user; refuses to replace a different key
+ *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
+ *   release --profile P   the token on stdin; the whole caller check (helper → AWS CLI → launcher) run as
+ *                     root one sudo hop further up, then the STS session logic over the custody store; prints
+ *                     the credential_process document
+ *
+ * The durable key never enters a process of the user's uid: only STS session credentials (or the durable key
+ * for a run the gate held as elevated and a person approved) leave this process.
+ */
+import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync} from 'node:fs'
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import type {Output} from './context.js'
+import type {RefusalReason} from './refusal.js'
+
+import {FileAuditLog} from './audit.js'
+import {collectTrust, verifyLauncherProcess} from './caller-check.js'
+import {type Clock, systemClock} from './clock.js'
+import {decodeKeyPair, encodeKeyPair, profileAccount} from './credentials.js'
+import {FileCustodyStore} from './custody-store.js'
+import {AvError, EXIT} from './errors.js'
+import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
+import {loadPolicy} from './policy.js'
+import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
+import {loadTokenKey, mintToken, RUN_TOKEN_LIFETIME_MS} from './token.js'
+import {checkRootOwned, checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
+
+export const SUDO_EXE = '/usr/bin/sudo'
+/** sudo with `use_pty` runs the command under a second (monitor) sudo process. */
+const MAX_SUDO_HOPS = 2
+const STDIN_MAX_BYTES = 16 * 1024
+
+export interface CustodyDeps {
+  /** sudo's reset environment as the entry script passed it on: SUDO_UID and AV_POLICY only. */
+  env: NodeJS.ProcessEnv
+  pid: number
+  /** Effective uid: custody runs only as root. */
+  euid: number
+  table: ProcessTable
+  trustFs: TrustFs
+  clock: Clock
+  stdin(): string
+  stdout: Output
+  stderr: Output
+  /** The real helper deps (STS client, MFA prompt…) the release verb adapts to custody. */
+  helperDeps(): HelperDeps
+  /** Read a file the user names (their AWS config) with the user's own rights, not root's. */
+  readAsUser(uid: number, gid: number, file: string): Buffer
+  /** The user's home directory from the account database. */
+  homeOf(uid: number): {gid: number; home: string}
+}
+
+class CustodyRefusal extends Error {
+  constructor(
+    readonly reason: RefusalReason | 'usage',
+    message: string,
+    readonly exit: number = EXIT.refused,
+  ) {
+    super(message)
+  }
+}
+
+export interface SudoCaller {
+  caller: ProcessSnapshot
+  uid: number
+}
+
+/** The process that ran sudo, and the user it ran as: SUDO_UID must agree with /proc on both. */
+export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' | 'trustFs'>): SudoCaller {
+  const claimed = deps.env.SUDO_UID
+  if (claimed === undefined || !/^\d+$/.test(claimed)) {
+    throw new CustodyRefusal('custody-not-sudo', 'not started through sudo (no SUDO_UID)')
+  }
+
+  const uid = Number(claimed)
+  const sudo = deps.trustFs.realpath(SUDO_EXE)
+  let outer: null | ProcessSnapshot = null
+  let current = deps.table.snapshot(deps.pid)
+  for (let hops = 0; current && hops <= MAX_SUDO_HOPS; hops++) {
+    const parent = deps.table.snapshot(current.ppid)
+    if (!parent || parent.exe !== sudo) break
+    outer = parent
+    current = parent
+  }
+
+  if (!outer) throw new CustodyRefusal('custody-not-sudo', 'the parent process is not sudo')
+  const trusted = checkRootOwned(sudo, deps.trustFs)
+  if (!trusted.ok) throw new CustodyRefusal('custody-not-sudo', `${trusted.path} ${trusted.reason}`)
+  const caller = deps.table.snapshot(outer.ppid)
+  if (!caller) throw new CustodyRefusal('custody-caller-untrusted', 'the process that ran sudo is gone')
+  if (outer.uid !== uid || caller.uid !== uid) {
+    throw new CustodyRefusal('custody-not-sudo', `SUDO_UID ${uid} is not the uid that ran sudo`)
+  }
+
+  return {caller, uid}
+}
+
+/** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
+function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
+  const {policy, warnings} = loadPolicy({env: deps.env, fs: deps.trustFs})
+  if (!policy.custody) {
+    throw new AvError('refused', `custody is not configured${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`, {
+      suggestion: 'Run `sudo av install --custody`.',
+    })
+  }
+
+  return policy.custody.dir
+}
+
+function storeFor(deps: CustodyDeps, uid: number): FileCustodyStore {
+  return new FileCustodyStore(path.join(custodyDir(deps), String(uid)), deps.trustFs)
+}
+
+function readJson(deps: CustodyDeps): Record<string, unknown> {
+  const text = deps.stdin()
+  try {
+    const doc = JSON.parse(text) as unknown
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>
+  } catch {}
+
+  throw new CustodyRefusal('usage', 'stdin is not a JSON object', EXIT.usage)
+}
+
+const PROFILE = /^[\w.@+-]{1,128}$/
+const HEX64 = /^[\da-f]{64}$/
+
+function profileOf(value: unknown): string {
+  if (typeof value !== 'string' || !PROFILE.test(value)) {
+    throw new CustodyRefusal('usage', 'the profile name is missing or not a plain name', EXIT.usage)
+  }
+
+  return value
+}
+
+/** `store`: a key pair for the calling user. Any process of the user may store; none may replace a key. */
+async function storeVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
+  const doc = readJson(deps)
+  const profile = profileOf(doc.profile)
+  const account = profileAccount(profile)
+  const {accessKeyId, secretAccessKey} = doc
+  if (typeof accessKeyId !== 'string' || !accessKeyId || typeof secretAccessKey !== 'string' || !secretAccessKey) {
+    throw new CustodyRefusal('usage', 'stdin must hold accessKeyId and secretAccessKey', EXIT.usage)
+  }
+
+  // decodeKeyPair validates the shape (and never echoes a value).
+  const pair = decodeKeyPair(account, JSON.stringify({accessKeyId, secretAccessKey, v: 1}))
+  const value = encodeKeyPair(pair)
+  const store = storeFor(deps, uid)
+  const existing = await store.get(account)
+  if (existing !== null && existing !== value) {
+    throw new AvError('conflict', `custody already holds a different key for profile ${profile}`, {
+      suggestion: 'Replacing a key in custody needs an administrator (sudo) to remove the old one first.',
+    })
+  }
+
+  if (existing === null) await store.set(account, value)
+  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', 'custody did not keep the key')
+  return JSON.stringify({profile, stored: true}) + '\n'
+}
+
+/** `mint`: sudo's caller must be av's genuine launcher; the token binds its pid and start time. */
+async function mintVerb(deps: CustodyDeps, {caller: launcher, uid}: SudoCaller): Promise<string> {
+  const trust = collectTrust({grandparent: launcher, parent: null, runtimes: []}, deps.trustFs)
+  const verdict = verifyLauncherProcess(launcher, deps.table.environ(launcher.pid), trust)
+  if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
+  const doc = readJson(deps)
+  const profile = profileOf(doc.profile)
+  const {argvHash, configHash, elevated} = doc
+  if (
+    typeof argvHash !== 'string' ||
+    !HEX64.test(argvHash) ||
+    typeof configHash !== 'string' ||
+    !HEX64.test(configHash)
+  ) {
+    throw new CustodyRefusal('usage', 'argvHash and configHash must be sha256 hex', EXIT.usage)
+  }
+
+  const key = await loadTokenKey(storeFor(deps, uid), {create: true})
+  if (!key) throw new AvError('store-unavailable', 'the custody token key could not be created')
+  const issued = deps.clock.now()
+  const token = mintToken(key, {
+    v: 1,
+    launcherPid: launcher.pid,
+    launcherStart: launcher.startTime,
+    profile,
+    argvHash,
+    configHash,
+    issued,
+    expires: issued + RUN_TOKEN_LIFETIME_MS,
+    ...(elevated === true ? {elevated: true} : {}),
+  })
+  return token + '\n'
+}
+
+/** sudo's caller must be av's helper: `node <root-owned av> credential-helper aws …`, root-owned node, untraced. */
+function checkHelper(helper: ProcessSnapshot, trustFs: TrustFs): void {
+  const [, script, command, sub] = helper.argv
+  const exe = helper.exe === null ? null : checkRootOwned(helper.exe, trustFs)
+  const scriptOk = script !== undefined && checkRootOwnedPath(script, trustFs).ok
+  const isNode = (helper.exe?.split('/').at(-1) ?? '').startsWith('node')
+  if (!exe?.ok || !isNode || !scriptOk || command !== 'credential-helper' || sub !== 'aws') {
+    throw new CustodyRefusal(
+      'custody-caller-untrusted',
+      `process ${helper.pid} is not av's root-owned credential helper`,
+    )
+  }
+
+  if (helper.tracerPid !== 0) {
+    throw new CustodyRefusal('traced', `process ${helper.pid} is being traced (tracer ${helper.tracerPid})`)
+  }
+}
+
+/**
+ * `release`: the helper's whole release (releaseCredentials) run as root with the chain shifted one hop up: the
+ * "helper" it checks is the process that ran sudo, the token comes from stdin, the keys and session cache from
+ * custody, the audit goes to the root-owned custody directory, and the user's files are read with the user's rights.
+ */
+async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, uid}: SudoCaller): Promise<number> {
+  checkHelper(helper, deps.trustFs)
+  const token = deps.stdin().trim()
+  const store = storeFor(deps, uid)
+  const {gid, home} = deps.homeOf(uid)
+  const base = deps.helperDeps()
+  const audit = new FileAuditLog(store.dir)
+  const released = await releaseCredentials(args, {
+    ...base,
+    async askCode() {
+      throw new AvError('refused', 'MFA prompts are not available in custody mode yet', {
+        suggestion: 'Use a profile without mfa_serial in custody mode.',
+      })
+    },
+    audit: () => audit,
+    env: {...deps.env, AV_RUN_TOKEN: token},
+    pid: helper.pid,
+    readFile: (file) => deps.readAsUser(uid, gid, file),
+    store,
+    table: deps.table,
+    trustFs: deps.trustFs,
+    userHome: home,
+  })
+  return released
+}
+
+const USAGE = 'Usage: av-custody store | mint | release --profile <name>   (run through sudo -n by av)'
+
+/** Best effort: a refusal of a known user's call goes to that user's root-owned audit log in custody. */
+async function auditRefusal(
+  deps: CustodyDeps,
+  sudo: SudoCaller,
+  event: {detail: string; reason: string; verb: string | undefined},
+): Promise<void> {
+  try {
+    await new FileAuditLog(path.join(custodyDir(deps), String(sudo.uid))).record({
+      event: 'refusal',
+      ...event,
+      callerPid: sudo.caller.pid,
+      custody: true,
+    })
+  } catch {
+    // The refusal is on stderr already, and nothing was released.
+  }
+}
+
+/** The whole entry point. Returns the exit code; refusals print one line with a reason code on stderr. */
+export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<number> {
+  const [verb, ...rest] = argv
+  let sudo: null | SudoCaller = null
+  try {
+    if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-custody must run as root through sudo')
+    if (verb !== 'mint' && verb !== 'release' && verb !== 'store') {
+      throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
+    }
+
+    sudo = findSudoCaller(deps)
+    if (verb === 'release') return await releaseVerb(rest, deps, sudo)
+    deps.stdout.write(verb === 'mint' ? await mintVerb(deps, sudo) : await storeVerb(deps, sudo))
+    return EXIT.ok
+  } catch (error) {
+    if (error instanceof CustodyRefusal) {
+      if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason, verb})
+      deps.stderr.write(
+        `av custody: refused (${error.reason}): ${error.message}.${error.reason === 'usage' ? ` ${USAGE}` : ''}\n`,
+      )
+      return error.exit
+    }
+
+    return reportFailure(error, deps)
+  }
+}
+
+/** One stderr line for an AvError (never a secret: AvError messages hold none), and its exit code. */
+function reportFailure(error: unknown, deps: CustodyDeps): number {
+  const av = error instanceof AvError ? error : null
+  const message = av ? av.message : 'internal error'
+  const suggestion = av?.suggestion ? ` ${av.suggestion}` : ''
+  deps.stderr.write(`av custody: failed (${av?.code ?? 'internal'}): ${message}.${suggestion}\n`)
+  return av?.code === 'conflict' || av?.code === 'refused' ? EXIT.refused : EXIT.failed
+}
+
+/** Read at most STDIN_MAX_BYTES of stdin. */
+function readStdin(): string {
+  const chunks: Buffer[] = []
+  const buffer = Buffer.alloc(4096)
+  let total = 0
+  for (;;) {
+    let n: number
+    try {
+      n = readSync(0, buffer)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue
+      if ((error as NodeJS.ErrnoException).code === 'EOF') break
+      throw error
+    }
+
+    if (n === 0) break
+    total += n
+    if (total > STDIN_MAX_BYTES) throw new CustodyRefusal('usage', 'stdin is too large', EXIT.usage)
+    chunks.push(Buffer.from(buffer.subarray(0, n)))
+  }
+
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Home and primary group of `uid` from /etc/passwd (sudo reset HOME to root's). */
+function homeOf(uid: number): {gid: number; home: string} {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const fields = line.split(':')
+    if (fields[2] === String(uid) && fields[3] !== undefined && fields[5])
+      return {gid: Number(fields[3]), home: fields[5]}
+  }
+
+  throw new AvError('not-found', `uid ${uid} has no entry in /etc/passwd`)
+}
+
+/** Open and read `file` with the user's effective uid and gid (root's rights are back before returning). */
+function readAsUser(uid: number, gid: number, file: string): Buffer {
+  process.setgroups?.([gid])
+  process.setegid?.(gid)
+  process.seteuid?.(uid)
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  } finally {
+    process.seteuid?.(0)
+    process.setegid?.(0)
+  }
+
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || stat.size > 64 * 1024) throw new Error(`${file} is not a small regular file`)
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function realCustodyDeps(): CustodyDeps {
+  return {
+    clock: systemClock,
+    env: process.env,
+    euid: process.geteuid?.() ?? -1,
+    helperDeps,
+    homeOf,
+    pid: process.pid,
+    readAsUser,
+    stderr: {write: (text) => process.stderr.write(text)},
+    stdin: readStdin,
+    stdout: {write: (text) => process.stdout.write(text)},
+    table: systemProcessTable(process.platform),
+    trustFs: realTrustFs,
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  return custodyMain(argv, realCustodyDeps())
+}
+
+// Run directly by the entry script: `node <av>/dist/lib/custody-main.js <verb> …`.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.on('SIGUSR1', () => {})
+  process.exitCode = await main(process.argv.slice(2))
+}
