@@ -21,7 +21,7 @@ import {pathToFileURL} from 'node:url'
 import type {Output} from './context.js'
 import type {RefusalReason} from './refusal.js'
 
-import {FileAuditLog} from './audit.js'
+import {FileAuditLog, procProcessChain} from './audit.js'
 import {collectTrust, verifyLauncherProcess} from './caller-check.js'
 import {type Clock, systemClock} from './clock.js'
 import {decodeKeyPair, encodeKeyPair, profileAccount} from './credentials.js'
@@ -229,7 +229,8 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, u
   const store = storeFor(deps, uid)
   const {gid, home} = deps.homeOf(uid)
   const base = deps.helperDeps()
-  const audit = new FileAuditLog(store.dir)
+  // Keyed and chained like the helper's own log, with the key and head in custody (root-only).
+  const audit = new FileAuditLog(store.dir, Date.now, {processChain: (pid: number) => procProcessChain(pid), store})
   const released = await releaseCredentials(args, {
     ...base,
     async askCode() {
@@ -258,7 +259,8 @@ async function auditRefusal(
   event: {detail: string; reason: string; verb: string | undefined},
 ): Promise<void> {
   try {
-    await new FileAuditLog(path.join(custodyDir(deps), String(sudo.uid))).record({
+    const store = storeFor(deps, sudo.uid)
+    await new FileAuditLog(store.dir, Date.now, {store}).record({
       event: 'refusal',
       ...event,
       callerPid: sudo.caller.pid,

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
-import {installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
+import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
@@ -47,6 +47,16 @@ function assertClean(r: RunResult): void {
   assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
 }
 
+/** Drop-ins an earlier, killed run of this suite left behind (their install is gone). */
+function sweepStaleDropIns(): void {
+  for (const name of readdirSync('/etc/sudoers.d')) {
+    if (!name.startsWith('av-custody-e2e-')) continue
+    const file = path.join('/etc/sudoers.d', name)
+    const target = /NOPASSWD: (\S+)/.exec(readFileSync(file, 'utf8'))?.[1]
+    if (!target || !existsSync(target)) rmSync(file, {force: true})
+  }
+}
+
 describe('custody mode: root holds the key, the user only ever gets sessions', () => {
   let sandbox: KeyringSandbox
   let endpoint: SigV4Endpoint
@@ -76,8 +86,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   before(async () => {
     const user = ensureTestUser()
     endpoint = await startEndpoint({credentials: [DURABLE], sessionSecretPrefix: 'avCanarySessionSecret'})
-    custodyBase = mkdtempSync('/tmp/av-e2e-custody-')
-    chmodSync(custodyBase, 0o755)
+    sweepStaleDropIns()
+    custodyBase = e2eTempDir('custody-')
     custodyDir = path.join(custodyBase, 'custody')
     install = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
     entry = path.join(install.prefix, 'libexec', 'av-custody')

@@ -86,9 +86,21 @@ function hasInstallCommand(root: string): boolean {
  * Build (once) and install av as root into a fresh temp prefix with a root-owned policy. `policy` is merged over
  * the e2e defaults: the Debian AWS CLI as runtime and any 127.0.0.1 endpoint allowed without approval.
  */
+/**
+ * Where test installs go: a root-only parent, not /tmp. The custody suite writes a real sudoers rule naming an
+ * entry point inside its install; if a run died before teardown, a leftover rule must not name a path that any
+ * user could create (anyone can create paths under the world-writable /tmp).
+ */
+export const E2E_ROOT = '/var/lib/av-e2e'
+
+export function e2eTempDir(prefix: string): string {
+  rootDir(E2E_ROOT)
+  return rootDir(mkdtempSync(path.join(E2E_ROOT, prefix)))
+}
+
 export function installAv(policy: Record<string, unknown> = {}, root = REPO_ROOT, extraArgs: string[] = []): Installed {
   ensureBuilt(root)
-  const dir = rootDir(mkdtempSync('/tmp/av-e2e-install-'))
+  const dir = e2eTempDir('install-')
   const prefix = path.join(dir, 'prefix')
   const binDir = rootDir(path.join(dir, 'bin'))
   const policyFile = path.join(rootDir(path.join(dir, 'etc')), 'policy.json')
