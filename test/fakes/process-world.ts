@@ -2,13 +2,12 @@ import type {ProcessSnapshot, ProcessTable} from '../../src/lib/process-table.js
 import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 
 import {DEFAULT_AWS_CLI} from '../../src/lib/caller-check.js'
+import {dir, factsFs, file} from './trust-fs.js'
 
 /**
  * A Debian-like machine for caller-check tests: a root-owned AWS CLI runtime and av, and a user (uid 1000) with
  * a copied interpreter, a copied node, a copied launcher and a symlink to the genuine one in ~/bin.
  */
-const dir = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})
-const file = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
 
 export const FILES: Record<string, FileFacts> = {
   '/': dir(0),
@@ -41,18 +40,7 @@ export const LINKS: Record<string, string> = {
   '/home/u/bin/av': '/opt/av/bin/run.js',
 }
 
-export const FAKE_FS: TrustFs = {
-  realpath(p) {
-    const target = LINKS[p] ?? p
-    if (!(target in FILES)) throw new Error('ENOENT')
-    return target
-  },
-  stat(p) {
-    const facts = FILES[LINKS[p] ?? p]
-    if (!facts) throw new Error('ENOENT')
-    return facts
-  },
-}
+export const FAKE_FS: TrustFs = factsFs(FILES, LINKS)
 
 export const snap = (s: Partial<ProcessSnapshot> & {pid: number}): ProcessSnapshot => ({
   argv: [],

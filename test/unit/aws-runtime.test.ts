@@ -5,9 +5,7 @@ import type {FileFacts} from '../../src/lib/trust.js'
 
 import {findAwsRuntime, type RuntimeFs} from '../../src/lib/aws-runtime.js'
 import {EXIT} from '../../src/lib/errors.js'
-
-const dir = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})
-const file = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
+import {dir, factsFs, file} from '../fakes/trust-fs.js'
 
 interface World {
   facts: Record<string, FileFacts>
@@ -16,19 +14,7 @@ interface World {
 }
 
 function fakeFs({facts, heads = {}, links = {}}: World): RuntimeFs {
-  return {
-    readHead: (p) => heads[links[p] ?? p] ?? null,
-    realpath(p) {
-      const target = links[p] ?? p
-      if (!(target in facts)) throw new Error('ENOENT')
-      return target
-    },
-    stat(p) {
-      const f = facts[p]
-      if (!f) throw new Error('ENOENT')
-      return f
-    },
-  }
+  return {...factsFs(facts, links), readHead: (p) => heads[links[p] ?? p] ?? null}
 }
 
 const SYSTEM = {'/': dir(0), '/usr': dir(0), '/usr/bin': dir(0), '/usr/local': dir(0)}

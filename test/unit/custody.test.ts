@@ -13,21 +13,10 @@ import {validatePolicy} from '../../src/lib/policy.js'
 import {loadTokenKey, RUN_TOKEN_LIFETIME_MS, verifyToken} from '../../src/lib/token.js'
 import {realTrustFs} from '../../src/lib/trust.js'
 import {FILES, LINKS, snap} from '../fakes/process-world.js'
+import {factsFs, file} from '../fakes/trust-fs.js'
 
-const file = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
 const FACTS: Record<string, FileFacts> = {...FILES, '/usr/bin/sudo': file(0, 0o4755), '/home/u/sudo': file(1000)}
-const FS: TrustFs = {
-  realpath(p) {
-    const target = LINKS[p] ?? p
-    if (!(target in FACTS)) throw new Error('ENOENT')
-    return target
-  },
-  stat(p) {
-    const facts = FACTS[LINKS[p] ?? p]
-    if (!facts) throw new Error('ENOENT')
-    return facts
-  },
-}
+const FS: TrustFs = factsFs(FACTS, LINKS)
 
 const SELF = 50
 /** custody (root) ← sudo (ruid 1000) ← caller (1000); with use_pty a second sudo sits between. */

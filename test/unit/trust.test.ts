@@ -2,25 +2,8 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {loadPolicy} from '../../src/lib/policy.js'
-import {checkRootOwned, checkRootOwnedPath, type FileFacts, type TrustFs} from '../../src/lib/trust.js'
-
-function fakeFs(facts: Record<string, FileFacts>, links: Record<string, string> = {}): TrustFs {
-  return {
-    realpath(p) {
-      const target = links[p] ?? p
-      if (!(target in facts)) throw new Error('ENOENT')
-      return target
-    },
-    stat(p) {
-      const f = facts[p]
-      if (!f) throw new Error('ENOENT')
-      return f
-    },
-  }
-}
-
-const dir = (uid: number, mode: number): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})
-const file = (uid: number, mode: number): FileFacts => ({gid: 0, mode: 0o100_000 | mode, uid})
+import {checkRootOwned, checkRootOwnedPath, type FileFacts} from '../../src/lib/trust.js'
+import {dir, factsFs as fakeFs, file} from '../fakes/trust-fs.js'
 
 describe('trust rule', () => {
   const base = {'/': dir(0, 0o755), '/etc': dir(0, 0o755), '/tmp': dir(0, 0o1777)}
