@@ -381,11 +381,11 @@ describe('attacks by the same user on a root-installed av', () => {
       world.writeUserFile('evil/evilplugin.py', `open("${markers}/plugin-ran", "w").write("x")\n`)
       const evilCredentials = world.writeUserFile(
         'evil/credentials',
-        '[default]\naws_access_key_id = AKIAATTACKER00000000\naws_secret_access_key = attackerOwnSecretKey0000000000000000000\n',
+        '[default]\naws_access_key_id = AKIAATTACKERFAKE0000\naws_secret_access_key = attackerOwnSecretKey0000000000000000000\n',
       )
       const mark = world.endpoint.requests.length
       const r = await avRun(['sts', 'get-caller-identity'], {
-        AWS_ACCESS_KEY_ID: 'AKIAATTACKER00000001',
+        AWS_ACCESS_KEY_ID: 'AKIAATTACKERFAKE0001',
         AWS_CONFIG_FILE: evilConfig,
         AWS_SECRET_ACCESS_KEY: 'attackerOwnSecretKey0000000000000000001',
         AWS_SHARED_CREDENTIALS_FILE: evilCredentials,

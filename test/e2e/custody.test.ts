@@ -14,30 +14,12 @@ import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
 import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
+import {descendants} from './support/procfs.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const DURABLE = canaryKey('C057')
 const SUDO = '/usr/bin/sudo'
-
-/** Pids below `root` (this suite's processes only: others share the test user). */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>()
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-    } catch {
-      // exited meanwhile
-    }
-  }
-
-  return [...parent.keys()].filter((pid) => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true
-    return false
-  })
-}
 
 function uidOf(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])

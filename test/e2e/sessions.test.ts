@@ -4,37 +4,19 @@
  * CLI's data-plane request. The durable canary signs only GetSessionToken; the CLI only ever holds the session.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
+import {descendants} from './support/procfs.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const AV = path.join(ROOT, 'bin', 'run.js')
 const DURABLE = canaryKey('5E55')
-
-/** Pids of the processes below `root` (children, grandchildren…), from /proc: this suite's own, no one else's. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>()
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-    } catch {
-      // exited meanwhile
-    }
-  }
-
-  return [...parent.keys()].filter((pid) => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true
-    return false
-  })
-}
 
 function assertClean(r: RunResult): void {
   assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])

@@ -75,3 +75,18 @@ export async function poll<T>(read: () => T, predicate: (v: T) => boolean, timeo
 
   return value
 }
+
+/** Pids of the processes below `root` (children, grandchildren…), from /proc: this suite's own, no one else's. */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const ppid = ppidOf(Number(name)) // null: exited meanwhile
+    if (ppid !== null) parent.set(Number(name), ppid)
+  }
+
+  return [...parent.keys()].filter((pid) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true
+    return false
+  })
+}
