@@ -17,6 +17,7 @@ import type {Decision, Policy} from './policy.js'
 import type {ProcessTable} from './process-table.js'
 import type {TokenClaims} from './token.js'
 
+import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError, EXIT} from './errors.js'
 import {isElevated} from './gate/rules.js'
 import {runtimeDir} from './paths.js'
@@ -26,7 +27,6 @@ import {
   checkProfileName,
   hashConfig,
   ignoredSettingsNotice,
-  parseAwsConfig,
   quoteWord,
 } from './sealed-runtime.js'
 import {RUN_TOKEN_LIFETIME_MS} from './token.js'
@@ -243,7 +243,7 @@ async function runSealed(
     const userConfig = deps.userAws.configText()
     const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
     if (notice) ctx.stderr.write(notice + '\n')
-    const config = buildSealedConfig(userConfig === null ? {} : await parseAwsConfig(userConfig), {
+    const config = buildSealedConfig(userConfig === null ? {} : parseAwsProfiles(userConfig), {
       avEntry: deps.avEntry,
       profile,
     })

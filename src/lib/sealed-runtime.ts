@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 /**
  * The sealed runtime: what the AWS CLI child of `av run` sees. Two pure builders — the child's environment
  * (from an allowlist only) and the generated AWS config (only the bound profile's non-secret settings from an
@@ -6,9 +8,8 @@
  * Nothing the user (or an agent acting as the user) can write may loosen a run: no endpoint, CA bundle, proxy,
  * plugin, alias, pager, history file, custom model, credential source or code-loading variable reaches the CLI.
  */
-import {createHash} from 'node:crypto'
+import type {AwsProfiles} from './aws-profiles.js'
 
-import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError} from './errors.js'
 
 /** Root-owned directories only: `#!/usr/bin/env node` and anything the CLI runs resolve here, never in ~/bin. */
@@ -138,9 +139,6 @@ export function checkProfileName(profile: string): void {
   }
 }
 
-/** Parsed config data as the AWS SDK's own parser returns it (profile names without the `profile ` prefix). */
-export type ParsedConfig = Record<string, Record<string, string | undefined> | undefined>
-
 export interface SealedConfigInput {
   profile: string
   /** Absolute path of the running av's bin/run.js (the helper entry). */
@@ -154,7 +152,7 @@ export function quoteWord(word: string): string {
 }
 
 /** The generated config: one profile section, allowlisted settings only, and av's credential_process. */
-export function buildSealedConfig(parsed: ParsedConfig, input: SealedConfigInput): string {
+export function buildSealedConfig(parsed: AwsProfiles, input: SealedConfigInput): string {
   checkProfileName(input.profile)
   const source = parsed[input.profile] ?? {}
   const lines = [input.profile === 'default' ? '[default]' : `[profile ${input.profile}]`]
@@ -192,13 +190,4 @@ export function ignoredSettingsNotice(userConfigText: null | string, aliasFileEx
   if (aliasFileExists) ignored.push('aliases in ~/.aws/cli/alias')
   if (ignored.length === 0) return null
   return `av: ${ignored.join(', ')} from your AWS config ignored inside av runs (they could run code or store responses)`
-}
-
-/**
- * Parse the user's AWS config text as the AWS SDK's own parser does (`[profile x]` vs `[default]`, nested `s3 =`
- * settings, comments): aws-profiles.ts, which is tested against that parser, without the ~40 ms its import costs
- * every launcher run.
- */
-export async function parseAwsConfig(text: string): Promise<ParsedConfig> {
-  return parseAwsProfiles(text)
 }

@@ -2,7 +2,29 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {type AwsProfiles, parseAwsProfiles} from '../../src/lib/aws-profiles.js'
-import {parseAwsConfig} from '../../src/lib/sealed-runtime.js'
+
+/**
+ * The oracle: the AWS SDK's own parser (@smithy/shared-ini-file-loader). It exposes its parser only through file
+ * loading, so the text is handed to it as an in-memory file and removed again.
+ */
+async function sdkConfigProfiles(text: string): Promise<Record<string, unknown>> {
+  const {externalDataInterceptor, loadSharedConfigFiles} = await import('@smithy/shared-ini-file-loader')
+  const id = `/av-oracle/${process.pid}-${Math.random().toString(36).slice(2)}`
+  const files = externalDataInterceptor.getFileRecord() as Record<string, unknown>
+  externalDataInterceptor.interceptFile(`${id}/config`, text)
+  externalDataInterceptor.interceptFile(`${id}/credentials`, '')
+  try {
+    const {configFile} = await loadSharedConfigFiles({
+      configFilepath: `${id}/config`,
+      filepath: `${id}/credentials`,
+      ignoreCache: true,
+    })
+    return configFile
+  } finally {
+    delete files[`${id}/config`]
+    delete files[`${id}/credentials`]
+  }
+}
 
 /** Plain objects with the same entries (our parser returns null-prototype objects). */
 function plain(profiles: AwsProfiles): Record<string, Record<string, string | undefined>> {
@@ -43,7 +65,7 @@ describe('AWS config profiles (the SDK parser is the oracle)', () => {
     it(name, async () => {
       const ours = plain(parseAwsProfiles(text))
       const sdk = Object.fromEntries(
-        Object.entries(await parseAwsConfig(text)).filter(
+        Object.entries(await sdkConfigProfiles(text)).filter(
           ([key]) => !key.includes('.') || !/^(sso-session|services)\./.test(key),
         ),
       )

@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
+import {parseAwsProfiles} from '../../src/lib/aws-profiles.js'
 import {
   buildChildEnv,
   buildSealedConfig,
   hashConfig,
   ignoredSettingsNotice,
-  parseAwsConfig,
   quoteWord,
   SEALED_PATH,
 } from '../../src/lib/sealed-runtime.js'
@@ -133,7 +133,7 @@ describe('buildSealedConfig', () => {
   const avEntry = '/opt/av/lib/av/bin/run.js'
 
   it('keeps only allowlisted settings of the bound profile, plus av’s credential_process', async () => {
-    const text = buildSealedConfig(await parseAwsConfig(userConfig), {avEntry, profile: 'work'})
+    const text = buildSealedConfig(parseAwsProfiles(userConfig), {avEntry, profile: 'work'})
     assert.equal(
       text,
       [
@@ -154,7 +154,7 @@ describe('buildSealedConfig', () => {
   })
 
   it('writes [default] for the default profile, and only the section header when the profile has no settings', async () => {
-    const parsed = await parseAwsConfig(userConfig)
+    const parsed = parseAwsProfiles(userConfig)
     assert.equal(
       buildSealedConfig(parsed, {avEntry, profile: 'default'}),
       '[default]\nregion = us-east-1\ncredential_process = /opt/av/lib/av/bin/run.js credential-helper aws --profile default\n',
