@@ -57,7 +57,8 @@ export async function readStatus(deps: {
   store: SecretStore
 }): Promise<StatusReport> {
   const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
-  const config = documentOf(await deps.fs.read(deps.paths.config, 'config'))
+  const configFile = await deps.fs.read(deps.paths.config, 'config')
+  const config = documentOf(configFile)
   const warnings: string[] = []
   let stored: null | Set<string> = null
   try {
@@ -67,7 +68,7 @@ export async function readStatus(deps: {
     warnings.push(`the OS keychain could not be asked: ${error.message}`)
   }
 
-  const settings = parseAwsProfiles(config.serialize().toString('utf8'))
+  const settings = parseAwsProfiles(configFile.bytes?.toString('utf8') ?? '')
   const names: string[] = []
   for (const section of [...credentials.sections, ...config.sections]) {
     if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
