@@ -11,11 +11,10 @@ import {
   readAuditEntries,
 } from '../lib/audit-reader.js'
 import {formatVerifyResult, verifyAuditLog} from '../lib/audit-verify.js'
+import {AUDIT_EVENTS} from '../lib/audit.js'
 import {realContext} from '../lib/context.js'
 import {EXIT} from '../lib/errors.js'
 import {stateDir} from '../lib/paths.js'
-
-const EVENTS = ['gate', 'install', 'migrate', 'refusal', 'release', 'restore', 'run', 'session-clear', 'uninstall']
 
 export default class Log extends AvCommand {
   static description = `Show the audit trail: every credential release, helper refusal and gate decision.
@@ -33,7 +32,7 @@ and exits 1 at the first broken line.`
     '<%= config.bin %> log --verify',
   ]
   static flags = {
-    event: Flags.string({description: 'only this kind of event', options: EVENTS}),
+    event: Flags.string({description: 'only this kind of event', options: AUDIT_EVENTS}),
     follow: Flags.boolean({char: 'f', description: 'keep printing new entries as they are written (Ctrl-C stops)'}),
     json: Flags.boolean({description: 'one JSON object per line (JSON lines)'}),
     profile: Flags.string({description: 'only entries for this AWS profile'}),

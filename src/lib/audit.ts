@@ -21,8 +21,21 @@ import type {SecretStore} from './secret-store.js'
 import {scrubValue} from './audit-scrub.js'
 import {AvError} from './errors.js'
 
-export type AuditEventName =
-  'gate' | 'install' | 'migrate' | 'refusal' | 'release' | 'restore' | 'run' | 'session-clear' | 'uninstall'
+/** Every event a log line may name (`checkout` and `custody-remove` only in root custody's own log). */
+export const AUDIT_EVENTS = [
+  'checkout',
+  'custody-remove',
+  'gate',
+  'install',
+  'migrate',
+  'refusal',
+  'release',
+  'restore',
+  'run',
+  'session-clear',
+  'uninstall',
+] as const
+export type AuditEventName = (typeof AUDIT_EVENTS)[number]
 
 export interface AuditEvent {
   event: AuditEventName

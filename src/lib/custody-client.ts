@@ -8,9 +8,12 @@ import {spawn} from 'node:child_process'
 
 import type {AwsKeyPair} from './credentials.js'
 import type {Policy} from './policy.js'
+import type {SecretStore} from './secret-store.js'
 import type {TokenClaims} from './token.js'
 
-import {AvError} from './errors.js'
+import {decodeKeyPair, profileOfAccount} from './credentials.js'
+import {isSealed, keyProof, sealValue} from './custody-keys.js'
+import {AvError, isErrorCode} from './errors.js'
 import {checkRootOwnedPath} from './trust.js'
 
 export const SUDO = '/usr/bin/sudo'
@@ -71,8 +74,14 @@ export function callCustody(
   })
 }
 
+/** Root's own failure (`av custody: failed (<code>): …`) keeps its code; anything else reads as unavailable. */
 function failed(verb: string, call: CustodyCall): AvError {
   const line = call.stderr.trim().split('\n').at(-1) ?? ''
+  const root = /^av custody: failed \(([a-z-]+)\): (.+)$/.exec(line)
+  if (root && isErrorCode(root[1]!) && root[1] !== 'internal') {
+    return new AvError(root[1], `custody ${verb}: ${root[2]!.slice(0, 400)}`)
+  }
+
   return new AvError(
     call.code === 126 ? 'refused' : 'store-unavailable',
     `custody ${verb} failed (exit ${call.code})${line ? `: ${line.slice(0, 300)}` : ''}`,
@@ -102,4 +111,122 @@ export async function storeInCustody(entry: string, profile: string, pair: AwsKe
     JSON.stringify({accessKeyId: pair.accessKeyId, profile, secretAccessKey: pair.secretAccessKey}),
   )
   if (call.code !== 0) throw failed('store', call)
+}
+
+interface CustodyView {
+  accounts: string[]
+  sealed: Record<string, string>
+}
+
+function parseAnswer<T>(verb: string, call: CustodyCall): T {
+  if (call.code !== 0) throw failed(verb, call)
+  try {
+    return JSON.parse(call.stdout) as T
+  } catch {
+    throw new AvError('internal', `custody ${verb} answered something that is not JSON`)
+  }
+}
+
+/**
+ * The user's side of the custody store, as the SecretStore that `av migrate`, `av restore` and `av status` use in
+ * custody mode. It only ever holds durable items (`aws:<profile>`); it sees them sealed (custody-keys.ts) unless a
+ * person approved taking them out (`unseal`, root's `checkout`); it can delete an item only with the proof that it
+ * holds its key, which it has for keys it stored itself or took out. Every call is one `sudo -n <entry> <verb>`.
+ */
+export class CustodyClientStore implements SecretStore {
+  readonly label = 'root custody'
+  /** Items whose real value this process holds, for the proof `remove` asks: stored by it, or taken out. */
+  private readonly held = new Map<string, string>()
+  /** Items a person approved taking out (`unseal`): `get` answers them instead of the sealed view. */
+  private readonly unsealed = new Map<string, string>()
+  private view?: CustodyView
+
+  constructor(
+    readonly entry: string,
+    private readonly call: typeof callCustody = callCustody,
+  ) {}
+
+  async delete(account: string): Promise<boolean> {
+    const profile = durableProfile(account)
+    const value = this.held.get(account)
+    if (value === undefined) {
+      if ((await this.load()).sealed[account] === undefined) return false
+      throw new AvError('refused', `the key of ${profile} is in root custody; deleting it needs it taken out first`, {
+        suggestion: '`av restore` takes keys out of custody (a person approves it).',
+      })
+    }
+
+    const answer = parseAnswer<{removed: boolean}>(
+      'remove',
+      await this.call(
+        this.entry,
+        ['remove'],
+        JSON.stringify({profile, proof: keyProof(decodeKeyPair(account, value))}),
+      ),
+    )
+    this.held.delete(account)
+    this.unsealed.delete(account)
+    if (this.view) {
+      delete this.view.sealed[account]
+      this.view.accounts = this.view.accounts.filter((a) => a !== account)
+    }
+
+    return answer.removed
+  }
+
+  async get(account: string): Promise<null | string> {
+    return this.unsealed.get(account) ?? (await this.load()).sealed[account] ?? null
+  }
+
+  async list(): Promise<string[]> {
+    return [...(await this.load()).accounts]
+  }
+
+  async probe(): Promise<void> {
+    this.view = undefined
+    await this.load()
+  }
+
+  seal(account: string, value: string): string {
+    return sealValue(account, value)
+  }
+
+  async set(account: string, value: string): Promise<void> {
+    const profile = durableProfile(account)
+    const answer = parseAnswer<{sealed: string}>(
+      'store',
+      await this.call(this.entry, ['store'], JSON.stringify({profile, value})),
+    )
+    const view = await this.load()
+    view.sealed[account] = answer.sealed
+    if (!view.accounts.includes(account)) view.accounts = [...view.accounts, account].sort()
+    this.unsealed.delete(account)
+    if (!isSealed(account, value)) this.held.set(account, value)
+  }
+
+  async unseal(accounts: string[]): Promise<void> {
+    const profiles = accounts.map((a) => durableProfile(a))
+    // The call waits for a person: root's approver has its own timeout.
+    const answer = parseAnswer<{items: Record<string, string>}>(
+      'checkout',
+      await this.call(this.entry, ['checkout'], JSON.stringify({profiles}), {stderr: 'pipe'}),
+    )
+    for (const account of accounts) {
+      const value = answer.items[account]
+      if (typeof value !== 'string') throw new AvError('internal', `custody checkout did not return ${account}`)
+      this.held.set(account, value)
+      this.unsealed.set(account, value)
+    }
+  }
+
+  private async load(): Promise<CustodyView> {
+    this.view ??= parseAnswer<CustodyView>('view', await this.call(this.entry, ['view'], '{}'))
+    return this.view
+  }
+}
+
+function durableProfile(account: string): string {
+  const profile = profileOfAccount(account)
+  if (profile === null) throw new AvError('internal', `root custody keeps only durable keys here, not ${account}`)
+  return profile
 }

@@ -5,7 +5,10 @@
  * the user is SUDO_UID cross-checked against /proc (the sudo process's real uid, and its caller's), and every
  * verb checks through /proc who ran sudo. Keys live in a FileCustodyStore at `<policy custody.dir>/<uid>`.
  *
- *   store             a key pair (JSON on stdin) for the calling user; refuses to replace a different key
+ *   view              the calling user's accounts, and their durable items sealed (custody-keys.ts): no key
+ *   store             an item (JSON on stdin) for the calling user; refuses to replace a different key
+ *   checkout          the durable items of the profiles on stdin, unsealed, after a person approves (av restore)
+ *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
  *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
  *   release --profile P   the token on stdin; the whole caller check (helper → AWS CLI → launcher) run as
  *                     root one sudo hop further up, then the STS session logic over the custody store; prints
@@ -19,16 +22,19 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {Output} from './context.js'
+import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
 import type {RefusalReason} from './refusal.js'
 
+import {requestApproval} from './approver.js'
 import {FileAuditLog, procProcessChain} from './audit.js'
 import {collectTrust, verifyLauncherProcess} from './caller-check.js'
 import {type Clock, systemClock} from './clock.js'
-import {decodeKeyPair, encodeKeyPair, profileAccount} from './credentials.js'
+import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from './credentials.js'
+import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
 import {AvError, EXIT} from './errors.js'
 import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
-import {loadPolicy} from './policy.js'
+import {loadPolicy, type Policy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {loadTokenKey, mintToken, RUN_TOKEN_LIFETIME_MS} from './token.js'
 import {checkRootOwned, checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
@@ -56,6 +62,8 @@ export interface CustodyDeps {
   readAsUser(uid: number, gid: number, file: string): Buffer
   /** The user's home directory from the account database. */
   homeOf(uid: number): {gid: number; home: string}
+  /** Ask a person through the policy's approvers that root can reach (a terminal, a root-owned program). */
+  approve(request: ApprovalRequest, policy: Policy): Promise<ApprovalAnswer>
 }
 
 class CustodyRefusal extends Error {
@@ -103,8 +111,8 @@ export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' |
   return {caller, uid}
 }
 
-/** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
-function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
+/** The install's policy (AV_POLICY baked into the root-owned entry script), which must name custody. */
+function custodyPolicy(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): Policy & {custody: {dir: string}} {
   const {policy, warnings} = loadPolicy({env: deps.env, fs: deps.trustFs})
   if (!policy.custody) {
     throw new AvError('refused', `custody is not configured${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`, {
@@ -112,11 +120,11 @@ function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
     })
   }
 
-  return policy.custody.dir
+  return policy as Policy & {custody: {dir: string}}
 }
 
 function storeFor(deps: CustodyDeps, uid: number): FileCustodyStore {
-  return new FileCustodyStore(path.join(custodyDir(deps), String(uid)), deps.trustFs)
+  return new FileCustodyStore(path.join(custodyPolicy(deps).custody.dir, String(uid)), deps.trustFs)
 }
 
 function readJson(deps: CustodyDeps): Record<string, unknown> {
@@ -140,30 +148,119 @@ function profileOf(value: unknown): string {
   return value
 }
 
-/** `store`: a key pair for the calling user. Any process of the user may store; none may replace a key. */
+/**
+ * `store`: an item for the calling user: `{profile, value}` (the whole item av migrate writes: key and restore
+ * record, or the item sealed to update only the record), or `{profile, accessKeyId, secretAccessKey}`. Any process
+ * of the user may store; none may replace a different key (mergeStored). Answers with root's read-back, sealed.
+ */
 async function storeVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const doc = readJson(deps)
   const profile = profileOf(doc.profile)
   const account = profileAccount(profile)
-  const {accessKeyId, secretAccessKey} = doc
-  if (typeof accessKeyId !== 'string' || !accessKeyId || typeof secretAccessKey !== 'string' || !secretAccessKey) {
-    throw new CustodyRefusal('usage', 'stdin must hold accessKeyId and secretAccessKey', EXIT.usage)
+  let incoming: string
+  if (typeof doc.value === 'string') {
+    incoming = doc.value
+  } else {
+    const {accessKeyId, secretAccessKey} = doc
+    if (typeof accessKeyId !== 'string' || !accessKeyId || typeof secretAccessKey !== 'string' || !secretAccessKey) {
+      throw new CustodyRefusal('usage', 'stdin must hold a value, or accessKeyId and secretAccessKey', EXIT.usage)
+    }
+
+    incoming = encodeKeyPair({accessKeyId, secretAccessKey})
   }
 
-  // decodeKeyPair validates the shape (and never echoes a value).
-  const pair = decodeKeyPair(account, JSON.stringify({accessKeyId, secretAccessKey, v: 1}))
-  const value = encodeKeyPair(pair)
+  // decodeKeyPair (inside) validates the shape and never echoes a value.
   const store = storeFor(deps, uid)
-  const existing = await store.get(account)
-  if (existing !== null && existing !== value) {
-    throw new AvError('conflict', `custody already holds a different key for profile ${profile}`, {
-      suggestion: 'Replacing a key in custody needs an administrator (sudo) to remove the old one first.',
-    })
+  const value = mergeStored(account, await store.get(account), incoming)
+  await store.set(account, value)
+  const back = await store.get(account)
+  if (back !== value) throw new AvError('store-unavailable', 'custody did not keep the key')
+  return JSON.stringify({profile, sealed: sealValue(account, back), stored: true}) + '\n'
+}
+
+/** `view`: every account of the calling user, and each durable item sealed. Names and records only, no key. */
+async function viewVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
+  const store = storeFor(deps, uid)
+  const accounts = await store.list()
+  const sealed: Record<string, string> = {}
+  for (const account of accounts) {
+    if (profileOfAccount(account) === null) continue
+    const raw = await store.get(account) // eslint-disable-line no-await-in-loop -- a few small files, in order
+    if (raw !== null) sealed[account] = sealValue(account, raw)
   }
 
-  if (existing === null) await store.set(account, value)
-  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', 'custody did not keep the key')
-  return JSON.stringify({profile, stored: true}) + '\n'
+  return JSON.stringify({accounts, sealed}) + '\n'
+}
+
+function profilesOf(doc: Record<string, unknown>): string[] {
+  const {profiles} = doc
+  if (!Array.isArray(profiles) || profiles.length === 0 || profiles.length > 100) {
+    throw new CustodyRefusal('usage', 'stdin must list 1 to 100 profiles', EXIT.usage)
+  }
+
+  return [...new Set(profiles.map((p) => profileOf(p)))]
+}
+
+/**
+ * `checkout`: the durable items of the named profiles, as stored, for `av restore` to write back into the
+ * credentials file. Taking a key out of custody is a human-only action: root asks a person through the approvers
+ * it can reach itself (a terminal, a root-owned program), never through anything the caller says.
+ */
+async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const profiles = profilesOf(readJson(deps))
+  const policy = custodyPolicy(deps)
+  const store = storeFor(deps, uid)
+  const items: Record<string, string> = {}
+  for (const profile of profiles) {
+    const raw = await store.get(profileAccount(profile)) // eslint-disable-line no-await-in-loop -- small files
+    if (raw === null) throw new AvError('not-found', `custody holds no key for profile ${profile}`)
+    items[profileAccount(profile)] = raw
+  }
+
+  const request: ApprovalRequest = {
+    category: null,
+    chain: procProcessChain(caller.pid).map((link) => ({name: link.name, pid: link.pid})),
+    command: `av restore --profile ${profiles.join(' --profile ')}`,
+    endpoint: null,
+    profile: profiles.join(', '),
+    reason:
+      'takes the durable keys out of root custody and writes them into the credentials file, which every program you run can read',
+    rule: 'custody-checkout',
+  }
+  const answer = await deps.approve(request, policy)
+  const audit = new FileAuditLog(store.dir, Date.now, {store})
+  await audit.record({answer, callerPid: caller.pid, custody: true, event: 'checkout', profiles})
+  if (answer !== 'approved') {
+    throw new AvError(
+      'refused',
+      answer === 'denied'
+        ? 'taking the keys out of custody was not approved'
+        : 'taking the keys out of custody needs a person to approve it, and root can reach no approver (no terminal, no approver program in the policy)',
+      {suggestion: 'Run `av restore` yourself in a terminal, or name an approver program in the root policy.'},
+    )
+  }
+
+  return JSON.stringify({items}) + '\n'
+}
+
+/** `remove`: delete a profile's key and its cached sessions, for a caller that proves it holds that key. */
+async function removeVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const doc = readJson(deps)
+  const profile = profileOf(doc.profile)
+  const account = profileAccount(profile)
+  const store = storeFor(deps, uid)
+  const raw = await store.get(account)
+  if (raw === null) return JSON.stringify({profile, removed: false}) + '\n'
+  if (typeof doc.proof !== 'string' || !proofMatches(decodeKeyPair(account, raw), doc.proof)) {
+    throw new CustodyRefusal('custody-caller-untrusted', `no proof of holding the key of ${profile}`)
+  }
+
+  await store.delete(`session:${profile}`)
+  await store.delete(`role:${profile}`)
+  await store.delete(account)
+  const audit = new FileAuditLog(store.dir, Date.now, {store})
+  await audit.record({callerPid: caller.pid, custody: true, event: 'custody-remove', profile})
+  return JSON.stringify({profile, removed: true}) + '\n'
 }
 
 /** `mint`: sudo's caller must be av's genuine launcher; the token binds its pid and start time. */
@@ -233,11 +330,10 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, u
   const audit = new FileAuditLog(store.dir, Date.now, {processChain: (pid: number) => procProcessChain(pid), store})
   const released = await releaseCredentials(args, {
     ...base,
-    async askCode() {
-      throw new AvError('refused', 'MFA prompts are not available in custody mode yet', {
-        suggestion: 'Use a profile without mfa_serial in custody mode.',
-      })
-    },
+    // Root asks for the MFA code only where root may: a terminal or a root-owned program, never a GUI on the
+    // user's display, and with no environment of the user's.
+    askCode: (request, channels) =>
+      base.askCode(request, {...channels, approvers: channels.approvers.filter((a) => a !== 'gui'), env: {}}),
     audit: () => audit,
     env: {...deps.env, AV_RUN_TOKEN: token},
     pid: helper.pid,
@@ -250,7 +346,16 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, u
   return released
 }
 
-const USAGE = 'Usage: av-custody store | mint | release --profile <name>   (run through sudo -n by av)'
+const USAGE =
+  'Usage: av-custody view | store | checkout | remove | mint | release --profile <name>   (run through sudo -n by av)'
+
+const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller) => Promise<string>> = {
+  checkout: checkoutVerb,
+  mint: mintVerb,
+  remove: removeVerb,
+  store: storeVerb,
+  view: viewVerb,
+}
 
 /** Best effort: a refusal of a known user's call goes to that user's root-owned audit log in custody. */
 async function auditRefusal(
@@ -277,13 +382,14 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
   let sudo: null | SudoCaller = null
   try {
     if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-custody must run as root through sudo')
-    if (verb !== 'mint' && verb !== 'release' && verb !== 'store') {
+    const run = verb === undefined || !Object.hasOwn(VERBS, verb) ? undefined : VERBS[verb]
+    if (verb !== 'release' && !run) {
       throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
     }
 
     sudo = findSudoCaller(deps)
-    if (verb === 'release') return await releaseVerb(rest, deps, sudo)
-    deps.stdout.write(verb === 'mint' ? await mintVerb(deps, sudo) : await storeVerb(deps, sudo))
+    if (!run) return await releaseVerb(rest, deps, sudo)
+    deps.stdout.write(await run(deps, sudo))
     return EXIT.ok
   } catch (error) {
     if (error instanceof CustodyRefusal) {
@@ -366,6 +472,12 @@ function readAsUser(uid: number, gid: number, file: string): Buffer {
 
 export function realCustodyDeps(): CustodyDeps {
   return {
+    approve: (request, policy) =>
+      requestApproval(request, {
+        approvers: policy.approvers.filter((a) => a !== 'gui'),
+        env: {},
+        platform: process.platform,
+      }),
     clock: systemClock,
     env: process.env,
     euid: process.geteuid?.() ?? -1,

@@ -57,6 +57,10 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   usage: EXIT.usage,
 }
 
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(EXIT_BY_CODE, value)
+}
+
 export class AvError extends Error {
   readonly code: ErrorCode
   readonly exit: ExitCode

@@ -32,6 +32,7 @@ import {
   splitKeyLine,
 } from './migration-record.js'
 import {silentReporter} from './progress.js'
+import {storeLabel} from './secret-store.js'
 
 export type SkipReason = 'login-session' | 'other-credential-process' | 'role-arn' | 'sso'
 
@@ -299,7 +300,7 @@ export async function applyMigration(plan: MigrationPlan, files: Snapshots, deps
   const configChanges = !plan.config.after.equals(plan.config.before)
   const credentialsChange = !plan.credentials.after.equals(plan.credentials.before)
   const titles = [
-    ...plan.moves.map((m) => `Store the keys of ${m.profile} in the OS keychain`),
+    ...plan.moves.map((m) => `Store the keys of ${m.profile} in ${storeLabel(deps.store)}`),
     ...(configChanges ? [`Point ${files.config.path} at av`] : []),
     ...(credentialsChange ? [`Remove the keys from ${files.credentials.path}`] : []),
   ]
@@ -315,12 +316,14 @@ export async function applyMigration(plan: MigrationPlan, files: Snapshots, deps
       const value = encodeStoredProfile(move.pair, move.record)
       await deps.store.set(account, value)
       stored.push(move)
+      // Root custody shows its own read-back sealed: the record must match, and root compared the key itself.
       const back = await deps.store.get(account)
-      if (
-        back === null ||
-        !isDeepStrictEqual(decodeStoredProfile(account, back), {pair: move.pair, record: move.record})
-      ) {
-        throw new AvError('store-unavailable', `the keychain did not return the keys of ${move.profile} as written`)
+      const expected = decodeStoredProfile(account, deps.store.seal?.(account, value) ?? value)
+      if (back === null || !isDeepStrictEqual(decodeStoredProfile(account, back), expected)) {
+        throw new AvError(
+          'store-unavailable',
+          `${storeLabel(deps.store)} did not return the keys of ${move.profile} as written`,
+        )
       }
 
       report.done(step++)
@@ -385,7 +388,7 @@ async function rollBack(
   }
 
   if (failures.length === 0) {
-    return `Rolled back: ${files.credentials.path} and ${files.config.path} are as they were and the keychain holds what it held before.`
+    return `Rolled back: ${files.credentials.path} and ${files.config.path} are as they were and ${storeLabel(deps.store)} holds what it held before.`
   }
 
   const keysSafe = !done.credentialsWritten || !failures.some((f) => f.startsWith(files.credentials.path))
@@ -488,7 +491,7 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       return result
     }
 
-    const what = `move the keys of ${plan.moves.map((m) => m.profile).join(', ')} from ${deps.paths.credentials} into the OS keychain and point ${deps.paths.config} at av`
+    const what = `move the keys of ${plan.moves.map((m) => m.profile).join(', ')} from ${deps.paths.credentials} into ${storeLabel(deps.store)} and point ${deps.paths.config} at av`
     if (options.dryRun) {
       result.summary = `would ${what}`
       return result
@@ -518,7 +521,7 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
         (error: Error) => ` (warning: ${error.message})`,
       )
     result.summary =
-      `moved the keys of ${result.migrated.join(', ')} into the OS keychain; ${deps.paths.config} now runs av for ${result.migrated.length === 1 ? 'it' : 'them'}` +
+      `moved the keys of ${result.migrated.join(', ')} into ${storeLabel(deps.store)}; ${deps.paths.config} now runs av for ${result.migrated.length === 1 ? 'it' : 'them'}` +
       audited
     return result
   } finally {

@@ -3,13 +3,25 @@ import path from 'node:path'
 
 import type {Context} from './context.js'
 import type {MigrateDeps} from './migrate.js'
+import type {SecretStore} from './secret-store.js'
 
 import {awsFilePaths, realAwsFileSystem} from './aws-files.js'
+import {CustodyClientStore, custodyEntryOf} from './custody-client.js'
 import {stateDir} from './paths.js'
+import {loadPolicy} from './policy.js'
 import {silentReporter} from './progress.js'
 import {askYesNo, lineReporter, listrReporter} from './step-display.js'
 
 export const LOCK_FILE = 'migrate.lock'
+
+/**
+ * Where durable keys live for this user: root custody when the root-owned policy names a custody entry point
+ * (`sudo av install --custody`), else the OS keychain.
+ */
+export function durableStore(ctx: Context): SecretStore {
+  const entry = custodyEntryOf(loadPolicy({env: ctx.env}).policy)
+  return entry === null ? ctx.store : new CustodyClientStore(entry)
+}
 
 /** `json`: no progress output (stdout carries the JSON document). */
 export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDeps {
@@ -23,6 +35,6 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
     lockFile: path.join(stateDir(ctx), LOCK_FILE),
     paths: awsFilePaths(ctx),
     report,
-    store: ctx.store,
+    store: durableStore(ctx),
   }
 }

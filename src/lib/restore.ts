@@ -18,6 +18,7 @@ import {AvError} from './errors.js'
 import {readState, sameBytes, type Snapshots, type StoreView, writeVerified} from './migrate.js'
 import {avEntry, CREDENTIAL_KEYS, decodeStoredProfile, type StoredProfile} from './migration-record.js'
 import {silentReporter} from './progress.js'
+import {KEYCHAIN_LABEL, storeLabel} from './secret-store.js'
 
 export type RestoreSkipReason = 'not-stored' | 'plaintext-differs'
 
@@ -40,7 +41,12 @@ function keyValues(pair: AwsKeyPair): Record<(typeof CREDENTIAL_KEYS)[number], s
 }
 
 /** Pure: the bytes both files will have once `profiles` (default: every stored one) are restored. */
-export function planRestore(files: RestoreFiles, store: StoreView, profiles: string[]): RestorePlan {
+export function planRestore(
+  files: RestoreFiles,
+  store: StoreView,
+  profiles: string[],
+  where: string = KEYCHAIN_LABEL,
+): RestorePlan {
   const credentials = files.credentials.clone()
   const config = files.config.clone()
   const plan: RestorePlan = {
@@ -53,7 +59,7 @@ export function planRestore(files: RestoreFiles, store: StoreView, profiles: str
   for (const profile of profiles) {
     const raw = store[profile] ?? null
     if (raw === null) {
-      plan.skipped.push({profile, reason: 'not-stored', detail: `the OS keychain holds no keys for ${profile}`})
+      plan.skipped.push({profile, reason: 'not-stored', detail: `${where} holds no keys for ${profile}`})
       continue
     }
 
@@ -67,7 +73,7 @@ export function planRestore(files: RestoreFiles, store: StoreView, profiles: str
         plan.skipped.push({
           profile,
           reason: 'plaintext-differs',
-          detail: `${credentials.file} line ${section!.start + 1}: the profile already has other keys; its keychain item was kept`,
+          detail: `${credentials.file} line ${section!.start + 1}: the profile already has other keys; its item in ${where} was kept`,
         })
         continue
       }
@@ -176,8 +182,8 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
 
     const storedProfiles = (await deps.store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null)
     const profiles = options.profiles ? [...new Set(options.profiles)] : storedProfiles
-    const {files, snapshots, store} = await readState(deps, profiles)
-    const plan = planRestore(files, store, profiles)
+    let {files, snapshots, store} = await readState(deps, profiles)
+    let plan = planRestore(files, store, profiles, storeLabel(deps.store))
     const result: RestoreResult = {
       dryRun: options.dryRun === true,
       restored: plan.profiles,
@@ -186,19 +192,27 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
       summary: '',
     }
     if (plan.profiles.length === 0) {
-      result.summary = 'nothing to restore: the OS keychain holds no keys av moved'
+      result.summary = `nothing to restore: ${storeLabel(deps.store)} holds no keys av moved`
       return result
     }
 
     const what =
       `write the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} (a plain file any program you run can read), ` +
-      `remove av's credential_process lines from ${deps.paths.config} and delete ${plan.profiles.length} keychain item(s)`
+      `remove av's credential_process lines from ${deps.paths.config} and delete ${plan.profiles.length} item(s) from ${storeLabel(deps.store)}`
     if (options.dryRun) {
       result.summary = `would ${what}`
       return result
     }
 
-    if (!options.yes) {
+    if (deps.store.unseal) {
+      // Root custody asks a person itself (a --yes from here proves nothing); then plan again over the real items,
+      // and over the files as they are after the wait.
+      await deps.store.unseal(plan.profiles.map((p) => profileAccount(p)))
+      ;({files, snapshots, store} = await readState(deps, plan.profiles))
+      plan = planRestore(files, store, plan.profiles, storeLabel(deps.store))
+      result.restored = plan.profiles
+      result.skipped = [...result.skipped, ...plan.skipped]
+    } else if (!options.yes) {
       if (!deps.interactive || !deps.confirm) {
         throw new AvError(
           'needs-confirmation',
@@ -219,7 +233,7 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
       (error: Error) => ` (warning: ${error.message})`,
     )
     result.summary =
-      `wrote the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} and removed them from the OS keychain` +
+      `wrote the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} and removed them from ${storeLabel(deps.store)}` +
       audited
     return result
   } finally {
@@ -234,7 +248,7 @@ async function applyRestore(plan: RestorePlan, files: Snapshots, deps: RestoreDe
   const titles = [
     ...(credentialsChange ? [`Write the keys back into ${files.credentials.path}`] : []),
     ...(configChange ? [`Remove av from ${files.config.path}`] : []),
-    ...plan.profiles.map((p) => `Delete the keychain item of ${p}`),
+    ...plan.profiles.map((p) => `Delete the item of ${p} from ${storeLabel(deps.store)}`),
   ]
   report.begin(titles)
   let step = 0

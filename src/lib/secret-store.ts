@@ -21,6 +21,22 @@ export interface SecretStore {
   list(): Promise<string[]>
   /** Throws `store-unavailable` unless the store can be written and read back now. */
   probe(): Promise<void>
+  /** Where the keys are, as a person reads it ("the OS keychain" when absent). */
+  readonly label?: string
+  /**
+   * A store that shows its caller durable items only sealed (root custody, custody-keys.ts): what `get` answers
+   * once `value` is stored. Absent: `get` answers the value itself.
+   */
+  seal?(account: string, value: string): string
+  /** Such a store's way to hand the real items out, after a person approves: `get` answers them from then on. */
+  unseal?(accounts: string[]): Promise<void>
+}
+
+export const KEYCHAIN_LABEL = 'the OS keychain'
+
+/** Where a store keeps the keys, for messages. */
+export function storeLabel(store: SecretStore): string {
+  return store.label ?? KEYCHAIN_LABEL
 }
 
 const PROBE_ACCOUNT = 'probe'

@@ -63,6 +63,7 @@ function deps(over: Partial<CustodyDeps> & {procs?: ProcessSnapshot[]; input?: s
   const out: string[] = []
   const err: string[] = []
   const d: CustodyDeps = {
+    approve: async () => 'denied',
     clock: {now: () => 1_700_000_000_000},
     env: {AV_POLICY: '/nonexistent/policy.json', SUDO_UID: '1000'},
     euid: 0,
@@ -154,7 +155,7 @@ describe('custody entry point verbs', () => {
       ['store'],
       {},
       2,
-      /refused \(usage\): stdin must hold accessKeyId and secretAccessKey/,
+      /refused \(usage\): stdin must hold a value, or accessKeyId and secretAccessKey/,
     ],
     ['store a bad profile name', ['store'], {input: '{"profile":"a b"}'}, 2, /refused \(usage\): the profile name/],
     [
