@@ -19,7 +19,7 @@ import type {StepReporter} from './progress.js'
 import type {SecretStore} from './secret-store.js'
 
 import {acquireLock, type AwsFileSnapshot, type AwsFileSystem, documentOf, removeOrphanedTemps} from './aws-files.js'
-import {profileAccount} from './credentials.js'
+import {profileAccount, profileOfAccount} from './credentials.js'
 import {AvError} from './errors.js'
 import {
   avEntry,
@@ -409,6 +409,11 @@ export interface MigrateDeps extends ApplyDeps {
   interactive: boolean
   /** Ask the person; resolves true to go ahead. */
   confirm?: (question: string) => Promise<boolean>
+  /**
+   * In custody mode, the user's own keychain: keys a keychain-mode migrate left there are moved into custody too
+   * (any process of the user can read the keychain; only root can read custody).
+   */
+  keychain?: SecretStore
 }
 
 export interface MigrateOptions extends PlanOptions {
@@ -421,9 +426,59 @@ export interface MigrateResult {
   migrated: string[]
   skipped: SkippedProfile[]
   already: string[]
+  /** Custody mode: profiles whose keys moved (or would move) from the OS keychain into root custody. */
+  adopted: string[]
   files: {config: string; credentials: string}
   /** A sentence saying what happened (or would happen). */
   summary: string
+}
+
+/** The keychain's durable items that custody mode should hold instead (all, or those of `profiles`). */
+async function keychainLeftovers(keychain: SecretStore | undefined, profiles?: string[]): Promise<string[]> {
+  if (!keychain) return []
+  let accounts: string[]
+  try {
+    accounts = await keychain.list()
+  } catch (error) {
+    // No keychain at all (a server without a Secret Service): nothing can be left in it.
+    if (error instanceof AvError && error.code === 'store-unavailable') return []
+    throw error
+  }
+
+  return accounts
+    .map((a) => profileOfAccount(a))
+    .filter((p): p is string => p !== null && (!profiles || profiles.includes(p)))
+}
+
+/** Move each item into the durable store (custody), check root's read-back, then delete it from the keychain. */
+async function adoptFromKeychain(profiles: string[], keychain: SecretStore, deps: ApplyDeps): Promise<void> {
+  const moved: string[] = []
+  for (const profile of profiles) {
+    const account = profileAccount(profile)
+    try {
+      const value = await keychain.get(account)
+      if (value === null) continue
+      await deps.store.set(account, value)
+      const back = await deps.store.get(account)
+      const expected = deps.store.seal?.(account, value) ?? value
+      if (
+        back === null ||
+        !isDeepStrictEqual(decodeStoredProfile(account, back), decodeStoredProfile(account, expected))
+      ) {
+        throw new AvError('store-unavailable', `${storeLabel(deps.store)} did not return the keys as written`)
+      }
+
+      await keychain.delete(account)
+      moved.push(profile)
+    } catch (error) {
+      const done = moved.length > 0 ? `the keys of ${moved.join(', ')} are in ${storeLabel(deps.store)} now; ` : ''
+      throw new AvError(
+        error instanceof AvError ? error.code : 'internal',
+        `moving the keys of ${profile} from the OS keychain failed (${reason(error)}); ${done}the keys of ${profile} are still in the OS keychain`,
+        {cause: error, suggestion: error instanceof AvError ? error.suggestion : undefined},
+      )
+    }
+  }
 }
 
 /** Read both files and the store's view of every profile they name. */
@@ -453,6 +508,19 @@ export async function readState(
   return {files, snapshots, store}
 }
 
+/** What migrate does, as one clause: "move the keys of a from … into … and point … at av, and move …". */
+function describeMoves(moves: string[], adopt: string[], paths: MigrateDeps['paths'], where: string): string {
+  const parts: string[] = []
+  if (moves.length > 0) {
+    parts.push(
+      `move the keys of ${moves.join(', ')} from ${paths.credentials} into ${where} and point ${paths.config} at av`,
+    )
+  }
+
+  if (adopt.length > 0) parts.push(`move the keys of ${adopt.join(', ')} from the OS keychain into ${where}`)
+  return parts.join(', and ')
+}
+
 /** The whole `av migrate`: lock, probe the store, read, plan, confirm, apply, audit. */
 export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promise<MigrateResult> {
   const release = options.dryRun ? async () => {} : await acquireLock(deps.lockFile, 'migrate or restore')
@@ -474,16 +542,22 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       )
     }
 
-    const plan = planMigration(files, store, options)
+    const adopt = await keychainLeftovers(deps.keychain, options.profiles)
+    const plan = planMigration(files, store, {
+      ...options,
+      // A profile whose keys are still in the keychain is not "not found": its keys move below.
+      profiles: options.profiles?.filter((p) => !adopt.includes(p) || profilesWithKeys(files.credentials).includes(p)),
+    })
     const result: MigrateResult = {
       dryRun: options.dryRun === true,
       migrated: plan.moves.map((m) => m.profile),
       skipped: plan.skipped,
-      already: plan.already,
+      already: plan.already.filter((p) => !adopt.includes(p)),
+      adopted: adopt,
       files: deps.paths,
       summary: '',
     }
-    if (plan.moves.length === 0) {
+    if (plan.moves.length === 0 && adopt.length === 0) {
       result.summary =
         files.credentials.sections.length === 0
           ? `nothing to migrate: ${deps.paths.credentials} holds no profile`
@@ -491,7 +565,13 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       return result
     }
 
-    const what = `move the keys of ${plan.moves.map((m) => m.profile).join(', ')} from ${deps.paths.credentials} into ${storeLabel(deps.store)} and point ${deps.paths.config} at av`
+    const where = storeLabel(deps.store)
+    const what = describeMoves(
+      plan.moves.map((m) => m.profile),
+      adopt,
+      deps.paths,
+      where,
+    )
     if (options.dryRun) {
       result.summary = `would ${what}`
       return result
@@ -513,16 +593,27 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       }
     }
 
-    await applyMigration(plan, snapshots, deps)
+    if (adopt.length > 0) await adoptFromKeychain(adopt, deps.keychain!, deps)
+    if (plan.moves.length > 0) await applyMigration(plan, snapshots, deps)
     const audited = await deps.audit
-      .record({event: 'migrate', profiles: result.migrated, skipped: plan.skipped.map((s) => s.profile)})
+      .record({
+        event: 'migrate',
+        profiles: result.migrated,
+        skipped: plan.skipped.map((s) => s.profile),
+        ...(adopt.length > 0 ? {adopted: adopt} : {}),
+      })
       .then(
         () => '',
         (error: Error) => ` (warning: ${error.message})`,
       )
-    result.summary =
-      `moved the keys of ${result.migrated.join(', ')} into ${storeLabel(deps.store)}; ${deps.paths.config} now runs av for ${result.migrated.length === 1 ? 'it' : 'them'}` +
-      audited
+    const moved =
+      plan.moves.length > 0
+        ? [
+            `moved the keys of ${result.migrated.join(', ')} into ${where}; ${deps.paths.config} now runs av for ${result.migrated.length === 1 ? 'it' : 'them'}`,
+          ]
+        : []
+    if (adopt.length > 0) moved.push(`moved the keys of ${adopt.join(', ')} from the OS keychain into ${where}`)
+    result.summary = moved.join('; ') + audited
     return result
   } finally {
     await release()

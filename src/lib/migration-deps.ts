@@ -27,6 +27,7 @@ export function durableStore(ctx: Context): SecretStore {
 export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDeps {
   let report = silentReporter
   if (!options.json) report = process.stdout.isTTY ? listrReporter() : lineReporter(ctx.stderr)
+  const store = durableStore(ctx)
   return {
     audit: ctx.audit,
     confirm: askYesNo,
@@ -35,6 +36,7 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
     lockFile: path.join(stateDir(ctx), LOCK_FILE),
     paths: awsFilePaths(ctx),
     report,
-    store: durableStore(ctx),
+    store,
+    ...(store === ctx.store ? {} : {keychain: ctx.store}),
   }
 }

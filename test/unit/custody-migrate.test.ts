@@ -21,6 +21,7 @@ import {migrate, type MigrateDeps} from '../../src/lib/migrate.js'
 import {restore} from '../../src/lib/restore.js'
 import {realTrustFs} from '../../src/lib/trust.js'
 import {MemoryFs} from '../fakes/memory-fs.js'
+import {MemoryStore} from '../fakes/memory-store.js'
 import {FILES, LINKS, snap} from '../fakes/process-world.js'
 import {factsFs, file} from '../fakes/trust-fs.js'
 import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
@@ -187,6 +188,30 @@ describe('migrate and restore through root custody', needsRoot, () => {
       )
     })
   }
+
+  it('keys a keychain-mode migrate left in the OS keychain move into custody, and restore still puts every byte back', async () => {
+    const credentials = `[default]\nregion = eu-west-1\n\n[dev]\naws_access_key_id = AKIAAVCANARY0000KC\naws_secret_access_key = ${CANARY_SECRET}/kc\n`
+    const w = world(credentials, '[profile dev]\noutput = json\n')
+    const keychain = new MemoryStore()
+    // Before custody was installed: keychain mode.
+    await migrate({...w.deps, store: keychain}, {avPath: AV, yes: true})
+    const afterKeychainMigrate = {conf: text(w.fs, CONF), cred: text(w.fs, CRED)}
+    assert.deepEqual(await keychain.list(), ['aws:dev'])
+
+    const dry = await migrate({...w.deps, keychain}, {avPath: AV, dryRun: true})
+    assert.equal(dry.summary, 'would move the keys of dev from the OS keychain into root custody')
+    const moved = await migrate({...w.deps, keychain}, {avPath: AV, yes: true})
+    assert.deepEqual([moved.migrated, moved.adopted], [[], ['dev']])
+    assert.equal(moved.summary, 'moved the keys of dev from the OS keychain into root custody')
+    assert.deepEqual(await keychain.list(), [])
+    assert.deepEqual({conf: text(w.fs, CONF), cred: text(w.fs, CRED)}, afterKeychainMigrate)
+    assert.ok((await w.held.get('aws:dev'))!.includes(`${CANARY_SECRET}/kc`))
+
+    w.answers.push('approved')
+    await restore({...w.deps, store: w.client()}, {})
+    assert.equal(text(w.fs, CRED), credentials)
+    assert.equal(text(w.fs, CONF), '[profile dev]\noutput = json\n')
+  })
 
   it('a different key for a stored profile is refused and migrate rolls back', async () => {
     const first = `[dev]\naws_access_key_id = AKIAAVCANARY0000ONE\naws_secret_access_key = ${CANARY_SECRET}/one\n`
