@@ -30,7 +30,7 @@ export function accountFileName(account: string): string {
   return Buffer.from(account, 'utf8').toString('base64url') + SUFFIX
 }
 
-function accountOfFileName(name: string): null | string {
+export function accountOfFileName(name: string): null | string {
   if (!name.endsWith(SUFFIX) || name.startsWith('.')) return null
   return Buffer.from(name.slice(0, -SUFFIX.length), 'base64url').toString('utf8')
 }

@@ -36,6 +36,7 @@ import path from 'node:path'
 
 import type {AwsRuntime} from './aws-runtime.js'
 
+import {IMPORTER, returnCustodyKeys, type ReturnWorld, systemReturnWorld} from './custody-return.js'
 import {AvError} from './errors.js'
 import {checkRootOwned} from './trust.js'
 
@@ -503,11 +504,16 @@ export interface UninstallResult {
   /** Left in place: changed since install, or a directory that is not empty. */
   kept: string[]
   removed: string[]
+  /** Custody: users whose durable keys went back into their own keychain. */
+  returned: string[]
   /** The policy, with awsCli put back as it was before install (other keys untouched). */
   restored: string[]
 }
 
-export function uninstallAv(options: {prefix: string}, deps: {uid: number}): UninstallResult {
+export function uninstallAv(
+  options: {prefix: string},
+  deps: {returnWorld?: ReturnWorld; uid: number},
+): UninstallResult {
   refuseUnlessRoot(deps.uid, 'uninstall')
   const prefix = path.resolve(options.prefix)
   const manifest = readManifest(prefix)
@@ -517,8 +523,11 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
     })
   }
 
-  if (manifest.custody) refuseWhileCustodyHoldsKeys(manifest.custody.dir)
-  const result: UninstallResult = {kept: [], removed: [], restored: []}
+  // Keys first, into each owner's keychain; this throws, having removed nothing, unless every key went.
+  const importer = path.join(manifest.tree, 'dist', 'lib', 'keychain-import-main.js')
+  const world = deps.returnWorld ?? systemReturnWorld(existsSync(importer) ? importer : IMPORTER)
+  const returned = manifest.custody ? returnCustodyKeys(manifest.custody.dir, world) : []
+  const result: UninstallResult = {kept: [], removed: [], restored: [], returned}
   const {kept, removed} = result
   for (const file of manifest.files) {
     const now = currentContent(file.path)
@@ -532,7 +541,7 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
   rmSync(manifest.tree, {force: true, recursive: true})
   removed.push(manifest.tree)
   if (manifest.custody && existsSync(manifest.custody.dir)) {
-    // Only token keys and cached sessions are left there (keys were refused above): nothing a user needs.
+    // The durable keys are in their owners' keychains now; token keys and cached sessions are not needed.
     rmSync(manifest.custody.dir, {force: true, recursive: true})
     removed.push(manifest.custody.dir)
   }
@@ -553,31 +562,6 @@ export function uninstallAv(options: {prefix: string}, deps: {uid: number}): Uni
   }
 
   return result
-}
-
-/** Durable keys in custody would be lost with it: uninstall refuses until they are handed back. */
-function refuseWhileCustodyHoldsKeys(dir: string): void {
-  if (!existsSync(dir)) return
-  const holders: string[] = []
-  for (const uid of readdirSync(dir)) {
-    const userDir = path.join(dir, uid)
-    if (!statSync(userDir).isDirectory()) continue
-    const keys = readdirSync(userDir).filter((name) => {
-      const account = Buffer.from(name.replace(/\.item$/, ''), 'base64url').toString('utf8')
-      return name.endsWith('.item') && account.startsWith('aws:')
-    })
-    if (keys.length > 0) holders.push(`uid ${uid} (${keys.length} key${keys.length === 1 ? '' : 's'})`)
-  }
-
-  if (holders.length > 0) {
-    throw new AvError(
-      'refused',
-      `custody still holds durable keys for ${holders.join(', ')}; uninstalling would lose them`,
-      {
-        suggestion: `Each user must take their keys back out of custody first; this av cannot do that yet, so an administrator must copy them from ${dir} by hand.`,
-      },
-    )
-  }
 }
 
 function revertPolicy(policy: InstallManifest['policy'], {kept, removed, restored}: UninstallResult): void {

@@ -1,14 +1,16 @@
 /**
  * Custody mode end to end: `av install --custody` as root (real sudoers drop-in with a unique name, removed after),
- * the canary key handed to custody through `sudo -n <entry> store` as the unprivileged test user (what `av migrate`
- * does in custody mode), then `av run -- aws …` through the real AWS CLI v2 against the local SigV4 endpoint that
- * serves av's STS calls. The user's uid never holds the durable key: not in its keychain, files, output or any
- * process environment; only root's custody entry point signs GetSessionToken with it.
+ * `av migrate` as the unprivileged test user moving the canary key from ~/.aws/credentials into custody, then
+ * `av run -- aws …` through the real AWS CLI v2 against the local SigV4 endpoint that serves av's STS calls. The
+ * user's uid never holds the durable key: not in its keychain, files, output or any process environment; only
+ * root's custody entry point signs GetSessionToken with it. Then the way out: `av restore` (root asks a person
+ * through a root-owned approver program) and `av uninstall` (the key goes back into the user's keychain), each
+ * ending byte-identical.
  */
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -20,6 +22,10 @@ import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox
 
 const DURABLE = canaryKey('C057')
 const SUDO = '/usr/bin/sudo'
+const ORIGINAL = {
+  config: '# mine\n[default]\nregion = eu-west-1\n',
+  credentials: `# my keys\n[default]\naws_access_key_id = ${DURABLE.accessKeyId}\naws_secret_access_key = ${DURABLE.secretAccessKey}\n`,
+}
 
 function uidOf(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
@@ -46,6 +52,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   let custodyBase: string
   let custodyDir: string
   let entry: string
+  /** The root-owned approver program approves while this root-only file exists. */
+  let approveFlag: string
   const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
   const installArgs = () => ['--custody', '--custody-dir', custodyDir, '--sudoers-file', sudoersFile]
 
@@ -65,20 +73,44 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     return endpoint.requests.map((r) => [r.operation, r.accessKeyId, r.verified])
   }
 
+  function awsFile(name: 'config' | 'credentials'): string {
+    return readFileSync(path.join(sandbox.home, '.aws', name), 'utf8')
+  }
+
+  async function av(args: string[], installed = install): Promise<RunResult> {
+    return sandbox.run(['/usr/bin/node', installed.av, ...args], {env: installed.env})
+  }
+
+  function custodyAccounts(): string[] {
+    const dir = path.join(custodyDir, String(sandbox.user.uid))
+    return readdirSync(dir)
+      .filter((name) => name.endsWith('.item'))
+      .map((name) => Buffer.from(name.slice(0, -5), 'base64url').toString('utf8'))
+  }
+
   before(async () => {
     const user = ensureTestUser()
     endpoint = await startEndpoint({credentials: [DURABLE], sessionSecretPrefix: 'avCanarySessionSecret'})
     sweepStaleDropIns()
     custodyBase = e2eTempDir('custody-')
     custodyDir = path.join(custodyBase, 'custody')
-    install = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
+    approveFlag = path.join(custodyBase, 'approve')
+    const approver = path.join(custodyBase, 'approver.sh')
+    writeFileSync(approver, `#!/bin/sh\ncat >/dev/null\ntest -e '${approveFlag}'\n`, {mode: 0o755})
+    install = installAv({approvers: [{program: approver}], sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
     entry = path.join(install.prefix, 'libexec', 'av-custody')
     sandbox = await startKeyringSandbox(user)
-    await sandbox.sh(String.raw`mkdir -p ~/.aws && printf "[default]\nregion = eu-west-1\n" > ~/.aws/config`)
-    const stored = await custody(['store'], JSON.stringify({profile: 'default', ...DURABLE}))
-    assert.equal(stored.code, 0, stored.stderr)
-    assert.equal(stored.stdout, '{"profile":"default","stored":true}\n')
-    assertClean(stored)
+    // The user's own files, as a person has them before av (written by root, handed to the user).
+    const aws = path.join(sandbox.home, '.aws')
+    mkdirSync(aws, {mode: 0o700})
+    for (const [name, text] of Object.entries(ORIGINAL)) writeFileSync(path.join(aws, name), text, {mode: 0o600})
+    for (const p of [aws, path.join(aws, 'config'), path.join(aws, 'credentials')]) chownSync(p, user.uid, user.gid)
+    const migrated = await av(['migrate', '--yes'])
+    assert.equal(migrated.code, 0, migrated.stderr)
+    assert.match(migrated.stdout, /moved the keys of default into root custody/)
+    assertClean(migrated)
+    assert.ok(!awsFile('credentials').includes(DURABLE.secretAccessKey))
+    assert.deepEqual(custodyAccounts(), ['aws:default'])
   })
 
   after(async () => {
@@ -105,9 +137,12 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       'printf x | secret-tool store --label=m service av-e2e-marker && secret-tool search --all service av-e2e-marker',
     )
     assert.match(marker.stdout + marker.stderr, /service = av-e2e-marker/)
+    // Only av's own audit chain items (the user's migrate was audited); no key item, no key.
     const search = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
-    assert.equal(search.stdout, '')
-    assert.equal(search.stderr, '')
+    assert.deepEqual([...search.stdout.matchAll(/^label = (.+)$/gm)].map((m) => m[1]).sort(), [
+      'keyring:audit-head@av',
+      'keyring:audit-key@av',
+    ])
     const list = await sandbox.run(['ls', custodyDir])
     assert.notEqual(list.code, 0)
     assert.match(list.stderr, /Permission denied/)
@@ -297,7 +332,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
-  it('refuses to install over a tampered (user-owned) entry point, and uninstall refuses while keys are in custody', () => {
+  it('refuses to install over a tampered (user-owned) entry point', () => {
     chownSync(entry, sandbox.user.uid, sandbox.user.gid)
     const reinstall = spawnSync(
       process.execPath,
@@ -317,15 +352,86 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     chownSync(entry, 0, 0)
     assert.equal(reinstall.status, 126, reinstall.stderr)
     assert.match(reinstall.stderr, /tampered/)
+  })
 
-    const uninstall = spawnSync(
-      process.execPath,
-      [path.join(REPO_ROOT, 'bin', 'run.js'), 'uninstall', '--prefix', install.prefix],
-      {encoding: 'utf8', env: {...process.env, ...install.env}},
+  it('av restore takes the key out of custody only when a person approves, and puts back every byte', async () => {
+    const migrated = {config: awsFile('config'), credentials: awsFile('credentials')}
+    // A --yes from the user's side proves nothing: root asks its own approver, which says no.
+    const denied = await av(['restore', '--yes'])
+    assert.notEqual(denied.code, 0)
+    assert.match(denied.stderr, /not approved/)
+    assertClean(denied)
+    assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, migrated)
+    assert.ok(custodyAccounts().includes('aws:default'))
+
+    writeFileSync(approveFlag, '')
+    try {
+      const restored = await av(['restore'])
+      assert.equal(restored.code, 0, restored.stderr)
+      assert.match(restored.stdout, /removed them from root custody/)
+      assertClean(restored)
+    } finally {
+      rmSync(approveFlag, {force: true})
+    }
+
+    assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, ORIGINAL)
+    assert.deepEqual(
+      custodyAccounts().filter((a) => a.startsWith('aws:') || a.startsWith('session:')),
+      [],
     )
-    assert.equal(uninstall.status, 126, uninstall.stderr)
-    assert.match(uninstall.stderr, /custody still holds durable keys for uid \d+ \(1 key\)/)
-    assert.equal(statSync(sudoersFile).isFile(), true)
-    assert.equal(statSync(entry).isFile(), true)
+    const log = readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')
+    const events = log
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.event === 'checkout' || e.event === 'custody-remove')
+      .map((e) => [e.event, e.answer ?? e.profile])
+    assert.deepEqual(events, [
+      ['checkout', 'denied'],
+      ['checkout', 'approved'],
+      ['custody-remove', 'default'],
+    ])
+    assert.ok(!log.includes('avCanary'))
+  })
+
+  it('sudo av uninstall hands the key back to the keychain; keychain-mode av restore then puts back every byte', async () => {
+    const migrated = await av(['migrate', '--yes'])
+    assert.equal(migrated.code, 0, migrated.stderr)
+    assert.deepEqual(
+      custodyAccounts().filter((a) => a.startsWith('aws:')),
+      ['aws:default'],
+    )
+    // What `sudo -E av uninstall` from the user's session looks like to av.
+    const uninstall = spawnSync(process.execPath, [install.av, 'uninstall', '--prefix', install.prefix], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        ...install.env,
+        DBUS_SESSION_BUS_ADDRESS: sandbox.busAddress,
+        SUDO_UID: String(sandbox.user.uid),
+      },
+    })
+    assert.equal(uninstall.status, 0, uninstall.stderr)
+    assert.match(
+      uninstall.stdout,
+      new RegExp(`Keys returned to the OS keychain of: uid ${sandbox.user.uid} \\(1 key\\)`),
+    )
+    assertNoSecret({stderr: uninstall.stderr, stdout: uninstall.stdout}, [DURABLE.secretAccessKey])
+    for (const gone of [sudoersFile, entry, custodyDir]) assert.equal(existsSync(gone), false, gone)
+    const lookup = await sandbox.run(['/usr/bin/secret-tool', 'lookup', 'service', 'av', 'username', 'aws:default'])
+    assert.equal(lookup.code, 0, lookup.stderr)
+    assert.equal(JSON.parse(lookup.stdout).secretAccessKey, DURABLE.secretAccessKey)
+
+    const plain = installAv({}, REPO_ROOT)
+    try {
+      const restored = await av(['restore', '--yes'], plain)
+      assert.equal(restored.code, 0, restored.stderr)
+      assertClean(restored)
+      assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, ORIGINAL)
+      const search = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
+      assert.doesNotMatch(search.stdout, /label = keyring:aws:/)
+    } finally {
+      removeInstall(plain)
+    }
   })
 })
