@@ -11,8 +11,10 @@ export default class Doctor extends AvCommand {
   static description = `Check what is still exposed and what av depends on.
 
 Plaintext keys in files, the environment or CLI caches; profiles not using this av (or a user-writable one);
-av and the AWS CLI runtime root-owned; the \`aws\` on PATH; plugins, history, aliases and models; the secret
-store and the token key; ptrace scope and core dumps; the audit trail. Exits 1 when something is exposed.`
+av and the AWS CLI runtime root-owned; the \`aws\` on PATH; plugins, history, aliases and models; the mode (OS
+keychain or root custody); the secret store and the token key; in custody mode, the entry point, whether root
+custody answers, and durable keys left in your keychain; ptrace scope and core dumps; the audit trail. Exits 1
+when something is exposed.`
   static examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json']
 
   async run(): Promise<DoctorReport> {
@@ -24,6 +26,7 @@ store and the token key; ptrace scope and core dumps; the audit trail. Exits 1 w
       ...ctx,
       auditDir: stateDir(ctx),
       avBin: path.join(this.config.root, 'bin', 'run.js'),
+      custody: policy.custody,
       machine: systemMachineFacts(ctx.env),
       runtime: runtimeToCheck(policy.awsCli, ctx.platform),
     })

@@ -2,16 +2,16 @@ import type {SessionMode} from '../lib/sessions.js'
 
 import {AvCommand} from '../base-command.js'
 import {realContext} from '../lib/context.js'
-import {migrationDeps} from '../lib/migration-deps.js'
-import {loadPolicy} from '../lib/policy.js'
-import {readStatus, type StatusReport} from '../lib/status.js'
+import {statusDeps} from '../lib/migration-deps.js'
+import {type KeyMode, readStatus, type StatusReport} from '../lib/status.js'
 
 const WHERE = {
   none: 'no credentials',
   other: 'other source',
   plaintext: 'PLAINTEXT FILE',
-  store: 'OS keychain',
 } as const
+
+const KEPT_IN: Record<KeyMode, string> = {custody: 'root custody', keychain: 'OS keychain'}
 
 function describeRelease(mode: SessionMode): string {
   switch (mode.mode) {
@@ -34,16 +34,23 @@ function describeRelease(mode: SessionMode): string {
 }
 
 export default class Status extends AvCommand {
-  static summary = 'Show where each AWS profile keeps its credentials and whether config runs av for it.'
+  static summary =
+    'Show the mode (keys in the OS keychain or root custody), where each AWS profile keeps its credentials, and whether config runs av for it.'
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']
 
   async run(): Promise<StatusReport> {
     await this.parse(Status)
-    const ctx = realContext()
-    const {policy} = loadPolicy({env: ctx.env})
-    const report = await readStatus({...migrationDeps(ctx, {json: true}), policy})
+    const report = await readStatus(statusDeps(realContext()))
+    this.log(
+      report.mode === 'custody'
+        ? `mode: custody (durable keys in root custody, through ${report.custodyEntry})`
+        : 'mode: keychain (durable keys in your OS keychain)',
+    )
     for (const p of report.profiles) {
-      const where = p.source === 'other' ? `${WHERE.other}: ${p.detail}` : WHERE[p.source]
+      let where: string
+      if (p.source === 'store') where = KEPT_IN[p.keyIn ?? report.mode]
+      else if (p.source === 'other') where = `${WHERE.other}: ${p.detail}`
+      else where = WHERE[p.source]
       const releases = p.releases ? `; av releases ${describeRelease(p.releases)}` : ''
       this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}`)
       for (const w of p.warnings) this.log(`  warning: ${w}`)

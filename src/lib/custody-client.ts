@@ -14,7 +14,7 @@ import type {TokenClaims} from './token.js'
 import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {isSealed, keyProof, sealValue} from './custody-keys.js'
 import {AvError, isErrorCode} from './errors.js'
-import {checkRootOwnedPath} from './trust.js'
+import {checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
 export const SUDO = '/usr/bin/sudo'
 
@@ -25,10 +25,10 @@ export interface CustodyCall {
 }
 
 /** The entry point when the policy names one that root controls; null in keychain mode. Throws when it is untrusted. */
-export function custodyEntryOf(policy: Policy): null | string {
+export function custodyEntryOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = realTrustFs): null | string {
   const entry = policy.custody?.entry
   if (!entry) return null
-  const verdict = checkRootOwnedPath(entry)
+  const verdict = checkRootOwnedPath(entry, fs)
   if (!verdict.ok) {
     throw new AvError(
       'refused',

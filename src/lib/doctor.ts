@@ -11,10 +11,13 @@ import * as nodeFs from 'node:fs'
 import path from 'node:path'
 import {parse as parseShell} from 'shell-quote'
 
+import type {Policy} from './policy.js'
 import type {SecretStore} from './secret-store.js'
 
 import {verifyAuditLog, type VerifyResult} from './audit-verify.js'
 import {builtinRuntimes, DEFAULT_AWS_CLI} from './caller-check.js'
+import {profileOfAccount} from './credentials.js'
+import {callCustody, CustodyClientStore, custodyEntryOf} from './custody-client.js'
 import {AvError} from './errors.js'
 import {awsConfigFile, awsCredentialsFile, type PathEnv} from './paths.js'
 import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
@@ -49,7 +52,12 @@ export interface MachineFacts {
 }
 
 export interface DoctorDeps extends PathEnv {
+  /** The user's OS keychain (custody mode too: the audit key lives there, and durable keys must not). */
   store: SecretStore
+  /** The root-owned policy's `custody` (custody mode, `sudo av install --custody`); absent in keychain mode. */
+  custody?: Policy['custody']
+  /** How `sudo -n <entry> <verb>` runs (tests pass a fake); callCustody by default. */
+  callCustody?: typeof callCustody
   /** The running av's bin/run.js (what credential_process lines and the shim should name). */
   avBin: string
   /** The audit log's directory (stateDir). */
@@ -151,7 +159,7 @@ export function checkPlaintextKeys(deps: DoctorDeps, files: {config: IniData; cr
   return fail(
     'plaintext-keys',
     `plaintext AWS keys are readable by anything running as you: ${found.join('; ')}`,
-    'Run `av migrate` to move them into the OS keychain (it removes them from the file after checking the copy).',
+    `Run \`av migrate\` to move them into ${deps.custody ? 'root custody' : 'the OS keychain'} (it removes them from the file after checking the copy).`,
   )
 }
 
@@ -434,6 +442,96 @@ export async function checkStore(store: SecretStore): Promise<{checks: Check[]; 
   }
 }
 
+/** Which mode av runs in: custody when the root-owned policy names a custody entry point, else keychain. */
+export function checkMode(deps: DoctorDeps): Check {
+  if (!deps.custody) {
+    return ok(
+      'mode',
+      'keychain mode: durable keys live in your OS keychain, which every program you run can read (on Linux, `sudo av install --custody` moves them into root custody)',
+    )
+  }
+
+  return ok(
+    'mode',
+    `custody mode: durable keys live in root custody (${deps.custody.dir}), reached through \`sudo -n ${deps.custody.entry}\``,
+  )
+}
+
+const REINSTALL_CUSTODY = 'Run `sudo av install --custody` again.'
+
+/** Custody mode: the entry point passes the trust rule and answers `view`; the token key is in custody. */
+async function checkCustodyEntry(deps: DoctorDeps, custody: NonNullable<DoctorDeps['custody']>): Promise<Check[]> {
+  const {entry} = custody
+  try {
+    custodyEntryOf({custody}, deps.trustFs ?? realTrustFs)
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    return [
+      fail('custody-entry', error.message, error.suggestion ?? REINSTALL_CUSTODY),
+      warn('custody-view', 'not checked: the custody entry point is not trusted', 'Fix custody-entry first.'),
+      warn('token-key', 'not checked: the custody entry point is not trusted', 'Fix custody-entry first.'),
+    ]
+  }
+
+  const trusted = ok('custody-entry', `the custody entry point ${entry} is root-owned and not writable by others`)
+  let accounts: string[]
+  try {
+    accounts = await new CustodyClientStore(entry, deps.callCustody ?? callCustody).list()
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    return [
+      trusted,
+      fail(
+        'custody-view',
+        `root custody does not answer \`sudo -n ${entry} view\`, so av cannot hand out credentials: ${error.message}`,
+        error.suggestion ?? REINSTALL_CUSTODY,
+      ),
+      warn('token-key', 'not checked: root custody does not answer', 'Fix custody-view first.'),
+    ]
+  }
+
+  const profiles = accounts.map((a) => profileOfAccount(a)).filter((p) => p !== null)
+  return [
+    trusted,
+    ok(
+      'custody-view',
+      `root custody answers \`sudo -n ${entry} view\`: durable keys for ${profiles.length > 0 ? profiles.join(', ') : 'no profile yet'}`,
+    ),
+    accounts.includes('token-key')
+      ? ok('token-key', 'the token key is in root custody')
+      : warn(
+          'token-key',
+          'no token key in root custody yet (root creates it on the first `av run`)',
+          'Run any `av run -- aws …` once.',
+        ),
+  ]
+}
+
+/**
+ * Custody mode: a durable key (`aws:<profile>`) still in the user's own OS keychain is readable by every program
+ * the user runs, custody or not. Lists the keychain by name; never reads a value.
+ */
+export async function checkKeychainLeftovers(store: SecretStore, usable: boolean): Promise<Check[]> {
+  const fix = 'Fix the secret store first, then run `av doctor` again.'
+  if (!usable) return [warn('keychain-leftovers', 'not checked: the OS keychain is unavailable', fix)]
+  let profiles: string[]
+  try {
+    profiles = (await store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null)
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    return [warn('keychain-leftovers', `not checked: the OS keychain could not be listed (${error.message})`, fix)]
+  }
+
+  if (profiles.length === 0) return [ok('keychain-leftovers', 'no durable AWS keys left in your OS keychain')]
+  return profiles.map((profile) =>
+    fail(
+      `keychain-leftover:${profile}`,
+      `the durable key of ${profile} is still in your OS keychain, which every program you run can read: custody does not protect it`,
+      'Run `av migrate`: it moves the key into root custody.',
+    ),
+  )
+}
+
 const PTRACE_EXPLAINED =
   '0 = any process of yours may attach to any other; 1 = only to its own descendants (an agent can still attach ' +
   'to an aws run it starts); 2 = only with CAP_SYS_PTRACE (admin); 3 = no attaching at all, fixed until reboot'
@@ -506,6 +604,11 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   const files = await loadAwsFiles(deps)
   const aws = path.join(deps.home, '.aws')
   const store = await checkStore(deps.store)
+  // Custody mode: the token key is root's (custody-entry answers for it), and the keychain must hold no durable key.
+  const custody = deps.custody
+    ? [...(await checkCustodyEntry(deps, deps.custody)), ...(await checkKeychainLeftovers(deps.store, store.usable))]
+    : []
+  const storeChecks = deps.custody ? store.checks.filter((c) => c.id !== 'token-key') : store.checks
   const checks: Check[] = [
     checkPlaintextKeys(deps, files),
     checkEnvironment(deps.env),
@@ -532,7 +635,9 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     checkRuntime(deps),
     checkAwsOnPath(deps),
     ...checkCliExtras(deps, files.config),
-    ...store.checks,
+    checkMode(deps),
+    ...storeChecks,
+    ...custody,
     checkPtrace(deps.platform, deps.machine),
     checkCoreDumps(deps.platform, deps.machine),
     await checkAuditChain(deps, store.usable),

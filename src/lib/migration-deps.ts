@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {Context} from './context.js'
 import type {MigrateDeps} from './migrate.js'
 import type {SecretStore} from './secret-store.js'
+import type {StatusDeps} from './status.js'
 
 import {awsFilePaths, realAwsFileSystem} from './aws-files.js'
 import {CustodyClientStore, custodyEntryOf} from './custody-client.js'
@@ -21,6 +22,15 @@ export const LOCK_FILE = 'migrate.lock'
 export function durableStore(ctx: Context): SecretStore {
   const entry = custodyEntryOf(loadPolicy({env: ctx.env}).policy)
   return entry === null ? ctx.store : new CustodyClientStore(entry)
+}
+
+/** What `av status` reads: the AWS files, the policy, the mode's store and, in custody mode, the user's own keychain. */
+export function statusDeps(ctx: Context): StatusDeps {
+  const {policy} = loadPolicy({env: ctx.env})
+  const store = durableStore(ctx)
+  const deps: StatusDeps = {fs: realAwsFileSystem, paths: awsFilePaths(ctx), policy, store}
+  if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
+  return deps
 }
 
 /** `json`: no progress output (stdout carries the JSON document). */

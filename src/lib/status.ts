@@ -1,6 +1,8 @@
 /**
- * `av status`: for each AWS profile, where its credentials live and whether config runs av for it, plus the
- * settings that would leak through the AWS CLI (`[plugins]`, `cli_history = enabled`). Read-only.
+ * `av status`: which mode av runs in (durable keys in the user's OS keychain, or in root custody), for each AWS
+ * profile where its credentials live and whether config runs av for it, plus the settings that would leak through
+ * the AWS CLI (`[plugins]`, `cli_history = enabled`). In custody mode it also lists (names only, never values) the
+ * user's own keychain for durable keys left there. Read-only.
  */
 import type {AwsFileSystem} from './aws-files.js'
 import type {IniDocument, IniSection} from './ini-document.js'
@@ -13,9 +15,13 @@ import {profileOfAccount} from './credentials.js'
 import {AvError} from './errors.js'
 import {avEntry, CREDENTIAL_KEYS} from './migration-record.js'
 import {DEFAULT_POLICY, type Policy} from './policy.js'
+import {storeLabel} from './secret-store.js'
 import {sessionModeOf} from './sessions.js'
 
 export type CredentialSource = 'none' | 'other' | 'plaintext' | 'store'
+
+/** Where av keeps durable keys: the user's OS keychain, or root custody (`sudo av install --custody`). */
+export type KeyMode = 'custody' | 'keychain'
 
 export interface ProfileStatus {
   profile: string
@@ -25,17 +31,28 @@ export interface ProfileStatus {
   detail?: string
   /** The config file runs av's helper for this profile. */
   referencesAv: boolean
-  /** The OS keychain holds av's item for this profile (null: the keychain could not be asked). */
+  /**
+   * The mode's durable store (the OS keychain, or root custody in custody mode) holds av's item for this profile
+   * (null: it could not be asked).
+   */
   stored: boolean | null
+  /** Custody mode only: the user's own OS keychain still holds this profile's durable key (null: not asked). */
+  inKeychain?: boolean | null
+  /** Where this profile's durable key was found (custody first); absent when nowhere, or the store was not asked. */
+  keyIn?: KeyMode
   /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
   releases?: SessionMode
   warnings: string[]
 }
 
 export interface StatusReport {
+  /** `custody` when the root-owned policy names a custody entry point, else `keychain`. */
+  mode: KeyMode
+  /** Custody mode: the root-owned entry point av calls through `sudo -n`. */
+  custodyEntry?: string
   files: {config: string; credentials: string}
   profiles: ProfileStatus[]
-  /** File-wide warnings: plugins, history, an unavailable keychain. */
+  /** File-wide warnings: plugins, history, a key store that could not be asked. */
   warnings: string[]
 }
 
@@ -49,24 +66,36 @@ function otherSource(config: IniDocument, section: IniSection | undefined, profi
   return null
 }
 
-export async function readStatus(deps: {
+export interface StatusDeps {
   fs: AwsFileSystem
   paths: {config: string; credentials: string}
   /** The root-owned policy (session caps, opt-out); the built-in defaults when absent. */
   policy?: Policy
+  /** Where durable keys live in this mode: the OS keychain, or root custody (migration-deps.ts `durableStore`). */
   store: SecretStore
-}): Promise<StatusReport> {
+  /** Custody mode: the entry point, and the user's own OS keychain, listed (never read) for keys left behind. */
+  custody?: {entry: string; keychain: SecretStore}
+}
+
+/** Profiles with a durable item (`aws:<profile>`) in `store`, by name only; null (and a warning) when it cannot be asked. */
+async function durableProfiles(store: SecretStore, warnings: string[]): Promise<null | Set<string>> {
+  try {
+    return new Set((await store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null))
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    warnings.push(`${storeLabel(store)} could not be asked: ${error.message}`)
+    return null
+  }
+}
+
+export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
   const configFile = await deps.fs.read(deps.paths.config, 'config')
   const config = documentOf(configFile)
   const warnings: string[] = []
-  let stored: null | Set<string> = null
-  try {
-    stored = new Set((await deps.store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null))
-  } catch (error) {
-    if (!(error instanceof AvError)) throw error
-    warnings.push(`the OS keychain could not be asked: ${error.message}`)
-  }
+  const mode: KeyMode = deps.custody ? 'custody' : 'keychain'
+  const stored = await durableProfiles(deps.store, warnings)
+  const leftOver = deps.custody ? await durableProfiles(deps.custody.keychain, warnings) : null
 
   const settings = parseAwsProfiles(configFile.bytes?.toString('utf8') ?? '')
   const names: string[] = []
@@ -74,7 +103,7 @@ export async function readStatus(deps: {
     if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
   }
 
-  for (const name of stored ?? []) if (!names.includes(name)) names.push(name)
+  for (const name of [...(stored ?? []), ...(leftOver ?? [])]) if (!names.includes(name)) names.push(name)
   const profiles = names.map((profile): ProfileStatus => {
     const credSection = credentials.section(profile)
     const configSection = config.section(profile)
@@ -90,6 +119,9 @@ export async function readStatus(deps: {
     const isStored = stored === null ? null : stored.has(profile)
     const other = otherSource(config, configSection, profile)
     const status: ProfileStatus = {profile, source: 'none', referencesAv, stored: isStored, warnings: []}
+    if (deps.custody) status.inKeychain = leftOver === null ? null : leftOver.has(profile)
+    if (isStored) status.keyIn = mode
+    else if (status.inKeychain) status.keyIn = 'keychain'
     if (plaintext.length > 0) {
       status.source = 'plaintext'
       const files = [...new Set(plaintext.map(([doc]) => doc.file))]
@@ -106,7 +138,15 @@ export async function readStatus(deps: {
     }
 
     if (referencesAv && isStored === false) {
-      status.warnings.push(`${deps.paths.config} runs av for ${profile} but the OS keychain holds no keys for it`)
+      status.warnings.push(
+        `${deps.paths.config} runs av for ${profile} but ${storeLabel(deps.store)} holds no keys for it`,
+      )
+    }
+
+    if (status.inKeychain) {
+      status.warnings.push(
+        `the durable key of ${profile} is still in your OS keychain, which every program you run can read; \`av migrate\` moves it into root custody`,
+      )
     }
 
     return status
@@ -127,5 +167,7 @@ export async function readStatus(deps: {
     }
   }
 
-  return {files: deps.paths, profiles, warnings}
+  const report: StatusReport = {mode, files: deps.paths, profiles, warnings}
+  if (deps.custody) report.custodyEntry = deps.custody.entry
+  return report
 }

@@ -48,14 +48,14 @@ function byId(report: {checks: Array<{id: string; status: string}>}, id: string)
   return report.checks.find((c) => c.id === id)
 }
 
-describe('bin/run.js log and doctor in a sandbox HOME', () => {
+describe('bin/run.js log, doctor and status in a sandbox HOME', () => {
   const roots: string[] = []
 
   after(() => {
     for (const root of roots) fs.rmSync(root, {force: true, recursive: true})
   })
 
-  it('log shows, filters and verifies the trail; doctor reports a clean HOME and then a seeded exposure', () => {
+  it('log shows, filters and verifies the trail; doctor reports a clean HOME and then a seeded exposure; status names the mode', () => {
     assert.ok(fs.existsSync('dist/commands/log.js'), 'run `npm run build` first')
     const home = fs.mkdtempSync(path.join(tmpdir(), 'av-cmd-'))
     roots.push(home)
@@ -91,6 +91,8 @@ describe('bin/run.js log and doctor in a sandbox HOME', () => {
       ],
       ['doctorExposed', `node ${RUN} doctor --json`],
       ['doctorHuman', `node ${RUN} doctor`],
+      ['status', `node ${RUN} status`],
+      ['statusJson', `node ${RUN} status --json`],
     ])
 
     for (const name of ['r1', 'r2', 'r3']) assert.deepEqual(steps[name], {code: 0, out: 'recorded\n'})
@@ -169,6 +171,31 @@ describe('bin/run.js log and doctor in a sandbox HOME', () => {
     assert.equal(steps.doctorHuman!.code, 1)
     assert.match(steps.doctorHuman!.out, /^FAIL {2}plaintext-keys: .*\n {6}fix: Run `av migrate`/m)
     assert.match(steps.doctorHuman!.out, /failure\(s\): something is exposed \(exit 1\)\n$/)
+    assert.deepEqual(byId(exposed, 'mode'), {
+      id: 'mode',
+      status: 'ok',
+      message:
+        'keychain mode: durable keys live in your OS keychain, which every program you run can read (on Linux, `sudo av install --custody` moves them into root custody)',
+    })
+
+    // No policy here, so keychain mode: status says so first, then each profile.
+    assert.deepEqual(steps.status, {
+      code: 0,
+      out: [
+        'mode: keychain (durable keys in your OS keychain)',
+        'work: PLAINTEXT FILE',
+        `  warning: plaintext keys left in ${credentials} (run \`av migrate --profile work\`)`,
+        '',
+      ].join('\n'),
+    })
+    const status = JSON.parse(steps.statusJson!.out)
+    assert.equal(steps.statusJson!.code, 0)
+    assert.equal(status.mode, 'keychain')
+    assert.equal(status.custodyEntry, undefined)
+    assert.deepEqual(
+      status.profiles.map((p: Record<string, unknown>) => [p.profile, p.source, p.stored, p.keyIn ?? null]),
+      [['work', 'plaintext', false, null]],
+    )
 
     for (const step of Object.values(steps)) assert.doesNotMatch(step.out, /avCanarySecret/)
   })

@@ -5,6 +5,7 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
 import {FileAuditLog} from '../../src/lib/audit.js'
+import {type CustodyCall} from '../../src/lib/custody-client.js'
 import {
   type CheckStatus,
   type DoctorDeps,
@@ -95,6 +96,32 @@ function statusOf(report: Awaited<ReturnType<typeof runDoctor>>, id: string) {
   return check
 }
 
+/** The sandbox with a root-owned custody entry point whose `view` answers `accounts` (a fake `sudo -n`). */
+async function custodySandbox(accounts: string[], answer?: CustodyCall) {
+  const s = await sandbox()
+  const entry = s.write(path.join(s.root, 'opt/av/libexec/av-custody'), '#!/bin/sh\n')
+  const calls: string[][] = []
+  s.deps.custody = {dir: '/var/lib/av/custody', entry}
+  s.deps.callCustody = async (called, args) => {
+    assert.equal(called, entry)
+    calls.push(args)
+    return answer ?? {code: 0, stderr: '', stdout: JSON.stringify({accounts, sealed: {}}) + '\n'}
+  }
+
+  // The keychain may be listed, never read for a durable key.
+  const read: string[] = []
+  const get = s.store.get.bind(s.store)
+  s.store.get = async (account) => {
+    read.push(account)
+    return get(account)
+  }
+
+  return {...s, calls, entry, read}
+}
+
+const problems = (report: Awaited<ReturnType<typeof runDoctor>>) =>
+  report.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])
+
 describe('av doctor', () => {
   after(() => {
     for (const root of roots) fs.rmSync(root, {force: true, recursive: true})
@@ -124,6 +151,7 @@ describe('av doctor', () => {
         'cli-history',
         'aliases',
         'models',
+        'mode',
         'secret-store',
         'token-key',
         'ptrace-scope',
@@ -131,7 +159,7 @@ describe('av doctor', () => {
         'audit-chain',
       ],
     )
-    assert.match(formatDoctorReport(report), /20 ok, 0 warning\(s\), 0 failure\(s\)$/)
+    assert.match(formatDoctorReport(report), /21 ok, 0 warning\(s\), 0 failure\(s\)$/)
   })
 
   type Seed = (s: Sandbox) => Promise<void> | void
@@ -471,4 +499,91 @@ describe('av doctor', () => {
       assert.ok(!text.includes(CANARY_ID), 'no key id in the report either')
     })
   }
+
+  describe('custody mode', () => {
+    it('a clean custody install: the mode, a trusted entry point that answers, the token key there, no keys left behind', async () => {
+      const s = await custodySandbox(['aws:default', 'aws:dev', 'session:dev', 'token-key'])
+      await s.store.delete('token-key')
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [])
+      assert.equal(report.exposed, false)
+      assert.deepEqual(report.checks.map((c) => c.id).slice(15, 21), [
+        'mode',
+        'secret-store',
+        'custody-entry',
+        'custody-view',
+        'token-key',
+        'keychain-leftovers',
+      ])
+      assert.match(
+        statusOf(report, 'mode').message,
+        new RegExp(`^custody mode: .*\\(/var/lib/av/custody\\), reached through \`sudo -n ${s.entry}\`$`),
+      )
+      assert.match(statusOf(report, 'custody-view').message, /durable keys for default, dev$/)
+      assert.equal(statusOf(report, 'token-key').message, 'the token key is in root custody')
+      assert.deepEqual(s.calls, [['view']])
+    })
+
+    it('fails for each durable key still in the OS keychain, naming the profile, never the key', async () => {
+      const s = await custodySandbox(['aws:dev', 'token-key'])
+      await s.store.set('aws:dev', JSON.stringify({accessKeyId: CANARY_ID, secretAccessKey: CANARY_SECRET, v: 1}))
+      await s.store.set('aws:old', JSON.stringify({accessKeyId: CANARY_ID, secretAccessKey: CANARY_SECRET, v: 1}))
+      await s.store.set('session:dev', 'x')
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [
+        ['keychain-leftover:dev', 'fail'],
+        ['keychain-leftover:old', 'fail'],
+      ])
+      assert.equal(report.exposed, true)
+      const dev = statusOf(report, 'keychain-leftover:dev')
+      assert.match(
+        dev.message,
+        /^the durable key of dev is still in your OS keychain, which every program you run can read/,
+      )
+      assert.equal(dev.fix, 'Run `av migrate`: it moves the key into root custody.')
+      assert.deepEqual(
+        s.read.filter((a) => a.startsWith('aws:')),
+        [],
+      )
+      const text = JSON.stringify(report) + formatDoctorReport(report)
+      assert.doesNotMatch(text, /avCanarySecret/)
+      assert.ok(!text.includes(CANARY_ID))
+    })
+
+    it('fails when the entry point is not root-controlled, and does not run it', async () => {
+      const s = await custodySandbox(['token-key'])
+      fs.chmodSync(s.entry, 0o777)
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [
+        ['custody-entry', 'fail'],
+        ['custody-view', 'warn'],
+        ['token-key', 'warn'],
+      ])
+      const check = statusOf(report, 'custody-entry')
+      assert.match(check.message, /custody entry point .* is not root-controlled \(.* is writable by group or others\)/)
+      assert.equal(check.fix, 'Run `sudo av install --custody` again.')
+      assert.deepEqual(s.calls, [])
+    })
+
+    it('fails when root custody does not answer view', async () => {
+      const s = await custodySandbox([], {code: 1, stderr: 'sudo: a password is required\n', stdout: ''})
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [
+        ['custody-view', 'fail'],
+        ['token-key', 'warn'],
+      ])
+      const check = statusOf(report, 'custody-view')
+      assert.match(check.message, /custody view failed \(exit 1\): sudo: a password is required$/)
+      assert.match(check.fix ?? '', /sudo av install --custody/)
+    })
+
+    it('keychain mode: the mode is reported, and keys in the keychain are where they belong', async () => {
+      const s = await sandbox()
+      await s.store.set('aws:dev', JSON.stringify({accessKeyId: CANARY_ID, secretAccessKey: CANARY_SECRET, v: 1}))
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [])
+      assert.match(statusOf(report, 'mode').message, /^keychain mode: .*`sudo av install --custody`/)
+      assert.ok(!report.checks.some((c) => c.id.startsWith('custody') || c.id.startsWith('keychain-')))
+    })
+  })
 })
