@@ -157,6 +157,38 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
+  it('av status and av doctor say custody mode, and flag a durable key left in the keychain', async () => {
+    const status = await av(['status'])
+    assert.equal(status.code, 0, status.stderr)
+    assert.match(status.stdout, /^mode: custody /m)
+    assert.match(status.stdout, /^default: root custody, config runs av/m)
+    assertClean(status)
+    // A key a keychain-mode migrate would have left (not the canary: a made-up one).
+    const leftover = await sandbox.sh(
+      `printf '%s' '{"v":1,"accessKeyId":"AKIAAVLEFTOVERFAKE01","secretAccessKey":"left-over-fake"}' | ` +
+        'secret-tool store --label=keyring:aws:old@av service av username aws:old',
+    )
+    assert.equal(leftover.code, 0, leftover.stderr)
+    try {
+      const doctor = await av(['doctor', '--json'])
+      assertClean(doctor)
+      const checks = new Map(
+        (JSON.parse(doctor.stdout) as {checks: Array<{id: string; status: string}>}).checks.map((c) => [
+          c.id,
+          c.status,
+        ]),
+      )
+      assert.deepEqual(
+        ['mode', 'custody-entry', 'custody-view', 'keychain-leftover:old'].map((id) => checks.get(id)),
+        ['ok', 'ok', 'ok', 'fail'],
+      )
+      const warned = await av(['status'])
+      assert.match(warned.stdout, /durable key of old is still in your OS keychain/)
+    } finally {
+      await sandbox.run(['/usr/bin/secret-tool', 'clear', 'service', 'av', 'username', 'aws:old'])
+    }
+  })
+
   /** The user's processes of this suite holding the durable canary in environment or argv; and root custody's. */
   function scanProcesses(): {custodyRoot: number; leaks: number[]; user: number} {
     const found = {custodyRoot: 0, leaks: [] as number[], user: 0}
