@@ -23,8 +23,12 @@ import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox
 const DURABLE = canaryKey('C057')
 const SUDO = '/usr/bin/sudo'
 const ORIGINAL = {
-  config: '# mine\n[default]\nregion = eu-west-1\n',
-  credentials: `# my keys\n[default]\naws_access_key_id = ${DURABLE.accessKeyId}\naws_secret_access_key = ${DURABLE.secretAccessKey}\n`,
+  config:
+    '# mine\n[default]\nregion = eu-west-1\n\n' +
+    '[profile mfa]\nmfa_serial = arn:aws:iam::123456789012:mfa/canary\nregion = eu-west-1\n',
+  credentials:
+    `# my keys\n[default]\naws_access_key_id = ${DURABLE.accessKeyId}\naws_secret_access_key = ${DURABLE.secretAccessKey}\n\n` +
+    `[mfa]\naws_access_key_id = ${DURABLE.accessKeyId}\naws_secret_access_key = ${DURABLE.secretAccessKey}\n`,
 }
 
 function uidOf(pid: number): number {
@@ -57,9 +61,20 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
   const installArgs = () => ['--custody', '--custody-dir', custodyDir, '--sudoers-file', sudoersFile]
 
-  async function callerIdentity(): Promise<RunResult> {
+  async function callerIdentity(profile?: string): Promise<RunResult> {
     return sandbox.run(
-      ['/usr/bin/node', install.av, 'run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url],
+      [
+        '/usr/bin/node',
+        install.av,
+        'run',
+        '--',
+        'aws',
+        'sts',
+        'get-caller-identity',
+        '--endpoint-url',
+        endpoint.url,
+        ...(profile ? ['--profile', profile] : []),
+      ],
       {env: install.env},
     )
   }
@@ -86,6 +101,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     return readdirSync(dir)
       .filter((name) => name.endsWith('.item'))
       .map((name) => Buffer.from(name.slice(0, -5), 'base64url').toString('utf8'))
+      .sort()
   }
 
   before(async () => {
@@ -96,7 +112,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     custodyDir = path.join(custodyBase, 'custody')
     approveFlag = path.join(custodyBase, 'approve')
     const approver = path.join(custodyBase, 'approver.sh')
-    writeFileSync(approver, `#!/bin/sh\ncat >/dev/null\ntest -e '${approveFlag}'\n`, {mode: 0o755})
+    // It answers MFA code requests with a code, approval requests with its exit status.
+    writeFileSync(approver, `#!/bin/sh\ncat >/dev/null\necho 123456\ntest -e '${approveFlag}'\n`, {mode: 0o755})
     install = installAv({approvers: [{program: approver}], sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
     entry = path.join(install.prefix, 'libexec', 'av-custody')
     sandbox = await startKeyringSandbox(user)
@@ -107,10 +124,10 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     for (const p of [aws, path.join(aws, 'config'), path.join(aws, 'credentials')]) chownSync(p, user.uid, user.gid)
     const migrated = await av(['migrate', '--yes'])
     assert.equal(migrated.code, 0, migrated.stderr)
-    assert.match(migrated.stdout, /moved the keys of default into root custody/)
+    assert.match(migrated.stdout, /moved the keys of default, mfa into root custody/)
     assertClean(migrated)
     assert.ok(!awsFile('credentials').includes(DURABLE.secretAccessKey))
-    assert.deepEqual(custodyAccounts(), ['aws:default'])
+    assert.deepEqual(custodyAccounts(), ['aws:default', 'aws:mfa'])
   })
 
   after(async () => {
@@ -386,6 +403,30 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.match(reinstall.stderr, /tampered/)
   })
 
+  it('mfa_serial: root asks its approver program for the code, signs with it, and caches the MFA session', async () => {
+    endpoint.clear()
+    writeFileSync(approveFlag, '')
+    try {
+      const r = await callerIdentity('mfa')
+      assert.equal(r.code, 0, r.stderr)
+      assertClean(r)
+    } finally {
+      rmSync(approveFlag, {force: true})
+    }
+
+    const sts = new URLSearchParams(endpoint.requests[0]!.body)
+    assert.deepEqual(
+      [endpoint.requests[0]!.operation, sts.get('SerialNumber'), sts.get('TokenCode')],
+      ['GetSessionToken', 'arn:aws:iam::123456789012:mfa/canary', '123456'],
+    )
+    endpoint.clear()
+    assert.equal((await callerIdentity('mfa')).code, 0)
+    assert.deepEqual(
+      operations().map((o) => o[0]),
+      ['GetCallerIdentity'],
+    )
+  })
+
   it('av restore takes the key out of custody only when a person approves, and puts back every byte', async () => {
     const migrated = {config: awsFile('config'), credentials: awsFile('credentials')}
     // A --yes from the user's side proves nothing: root asks its own approver, which says no.
@@ -422,6 +463,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       ['checkout', 'denied'],
       ['checkout', 'approved'],
       ['custody-remove', 'default'],
+      ['custody-remove', 'mfa'],
     ])
     assert.ok(!log.includes('avCanary'))
   })
@@ -431,7 +473,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.equal(migrated.code, 0, migrated.stderr)
     assert.deepEqual(
       custodyAccounts().filter((a) => a.startsWith('aws:')),
-      ['aws:default'],
+      ['aws:default', 'aws:mfa'],
     )
     // What `sudo -E av uninstall` from the user's session looks like to av.
     const uninstall = spawnSync(process.execPath, [install.av, 'uninstall', '--prefix', install.prefix], {
@@ -446,7 +488,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.equal(uninstall.status, 0, uninstall.stderr)
     assert.match(
       uninstall.stdout,
-      new RegExp(`Keys returned to the OS keychain of: uid ${sandbox.user.uid} \\(1 key\\)`),
+      new RegExp(`Keys returned to the OS keychain of: uid ${sandbox.user.uid} \\(2 keys\\)`),
     )
     assertNoSecret({stderr: uninstall.stderr, stdout: uninstall.stdout}, [DURABLE.secretAccessKey])
     for (const gone of [sudoersFile, entry, custodyDir]) assert.equal(existsSync(gone), false, gone)
