@@ -14,7 +14,7 @@ export function avEntryPoint(): string {
 
 export default class Migrate extends AvCommand {
   static summary = 'Move your AWS keys from the credentials file into the OS keychain.'
-  static description = `Every profile with aws_access_key_id and aws_secret_access_key in ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) is moved: the keys go into the OS keychain and are read back, the profile's config section (~/.aws/config or AWS_CONFIG_FILE) gets a credential_process line that runs av, then the key lines leave the credentials file. Every other byte of both files stays. Profiles that use a role, SSO, aws login or another credential_process are skipped and listed. \`av restore\` undoes it exactly.`
+  static description = `Every profile with aws_access_key_id and aws_secret_access_key in ~/.aws/credentials (or AWS_SHARED_CREDENTIALS_FILE) is moved: the keys go into the OS keychain and are read back, the profile's config section (~/.aws/config or AWS_CONFIG_FILE) gets a credential_process line that runs av, then the key lines leave the credentials file. Every other byte of both files stays. Profiles that use a role, SSO, aws login or another credential_process are skipped and listed. \`av restore\` undoes it exactly. With custody installed (\`sudo av install --custody\`) the keys go into root custody instead, which reads them back itself, and keys an earlier migrate left in the OS keychain move there too.`
   static examples = [
     '<%= config.bin %> migrate --dry-run',
     '<%= config.bin %> migrate --profile dev --profile prod',
