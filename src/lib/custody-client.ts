@@ -14,6 +14,7 @@ import type {TokenClaims} from './token.js'
 import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {isSealed, keyProof, sealValue} from './custody-keys.js'
 import {AvError, isErrorCode} from './errors.js'
+import {isSessionAccount} from './sessions.js'
 import {checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
 export const SUDO = '/usr/bin/sudo'
@@ -147,6 +148,7 @@ export class CustodyClientStore implements SecretStore {
   ) {}
 
   async delete(account: string): Promise<boolean> {
+    if (isSessionAccount(account)) return this.dropSession(account)
     const profile = durableProfile(account)
     const value = this.held.get(account)
     if (value === undefined) {
@@ -217,6 +219,16 @@ export class CustodyClientStore implements SecretStore {
       this.held.set(account, value)
       this.unsealed.set(account, value)
     }
+  }
+
+  /** A cached STS session or role credential: any process of the user may drop one (av session clear). */
+  private async dropSession(account: string): Promise<boolean> {
+    const answer = parseAnswer<{cleared: string[]}>(
+      'drop-sessions',
+      await this.call(this.entry, ['drop-sessions'], JSON.stringify({accounts: [account]})),
+    )
+    if (this.view) this.view.accounts = this.view.accounts.filter((a) => a !== account)
+    return answer.cleared.includes(account)
   }
 
   private async load(): Promise<CustodyView> {

@@ -9,6 +9,7 @@
  *   store             an item (JSON on stdin) for the calling user; refuses to replace a different key
  *   checkout          the durable items of the profiles on stdin, unsealed, after a person approves (av restore)
  *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
+ *   drop-sessions     deletes cached session / role credentials (av session clear); never a durable key
  *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
  *   release --profile P   the token on stdin; the whole caller check (helper → AWS CLI → launcher) run as
  *                     root one sudo hop further up, then the STS session logic over the custody store; prints
@@ -36,6 +37,7 @@ import {AvError, EXIT} from './errors.js'
 import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
 import {loadPolicy, type Policy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
+import {isSessionAccount} from './sessions.js'
 import {loadTokenKey, mintToken, RUN_TOKEN_LIFETIME_MS} from './token.js'
 import {checkRootOwned, checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
@@ -346,11 +348,32 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, u
   return released
 }
 
+/** `drop-sessions`: cached STS credentials only (the next run asks STS again); any process of the user may. */
+async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
+  const {accounts} = readJson(deps)
+  if (!Array.isArray(accounts) || accounts.length > 1000) {
+    throw new CustodyRefusal('usage', 'stdin must list the session accounts to drop', EXIT.usage)
+  }
+
+  const store = storeFor(deps, uid)
+  const cleared: string[] = []
+  for (const account of accounts) {
+    if (typeof account !== 'string' || !isSessionAccount(account) || !PROFILE.test(account.replace(/^\w+:/, ''))) {
+      throw new CustodyRefusal('usage', 'only session:<profile> and role:<profile> items can be dropped', EXIT.usage)
+    }
+
+    if (await store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop -- small files
+  }
+
+  return JSON.stringify({cleared}) + '\n'
+}
+
 const USAGE =
-  'Usage: av-custody view | store | checkout | remove | mint | release --profile <name>   (run through sudo -n by av)'
+  'Usage: av-custody view | store | checkout | remove | drop-sessions | mint | release --profile <name>   (run through sudo -n by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller) => Promise<string>> = {
   checkout: checkoutVerb,
+  'drop-sessions': dropSessionsVerb,
   mint: mintVerb,
   remove: removeVerb,
   store: storeVerb,

@@ -305,6 +305,25 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
+  it('av session clear drops the session cached in custody; the next run asks STS again', async () => {
+    const cleared = await av(['session', 'clear', '--profile', 'default'])
+    assert.equal(cleared.code, 0, cleared.stderr)
+    assert.match(cleared.stdout, /Cleared 1 cached session\(s\): session:default/)
+    assert.ok(!custodyAccounts().includes('session:default'))
+    assert.ok(custodyAccounts().includes('aws:default'))
+    // Only session items can be dropped through it, never a durable key.
+    const durable = await custody(['drop-sessions'], JSON.stringify({accounts: ['aws:default']}))
+    assert.equal(durable.code, 2)
+    assert.match(durable.stderr, /only session:<profile> and role:<profile> items/)
+    endpoint.clear()
+    const r = await callerIdentity()
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(
+      operations().map((o) => o[0]),
+      ['GetSessionToken', 'GetCallerIdentity'],
+    )
+  })
+
   it('calling the entry point directly, with a stolen token, or from a fake launcher is refused', async () => {
     // A genuine run's token, read from the CLI's environment while the endpoint holds its request.
     endpoint.clear()
