@@ -422,6 +422,34 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.match(reinstall.stderr, /tampered/)
   })
 
+  it('an elevated command (IAM) runs with the durable key only when approved, and root mints that claim', async () => {
+    const iam = ['/usr/bin/node', install.av, 'run', '--', 'aws', 'iam', 'list-users', '--endpoint-url', endpoint.url]
+    endpoint.clear()
+    const denied = await sandbox.run(iam, {env: install.env})
+    assert.equal(denied.code, 126, denied.stderr)
+    assertClean(denied)
+    assert.deepEqual(operations(), [])
+
+    writeFileSync(approveFlag, '')
+    let approved: RunResult
+    try {
+      approved = await sandbox.run(iam, {env: install.env})
+    } finally {
+      rmSync(approveFlag, {force: true})
+    }
+
+    // The local endpoint does not implement IAM (the CLI exits 254), but it verified who signed the call.
+    assertClean(approved)
+    const [call] = endpoint.requests
+    assert.deepEqual([operations(), call?.hasSecurityToken], [[['ListUsers', DURABLE.accessKeyId, true]], false])
+    const releases = readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.event === 'release')
+    assert.equal(releases.at(-1)?.credentials, 'durable')
+  })
+
   it('mfa_serial: root asks its approver program for the code, signs with it, and caches the MFA session', async () => {
     endpoint.clear()
     writeFileSync(approveFlag, '')
