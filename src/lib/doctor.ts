@@ -608,7 +608,20 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   const custody = deps.custody
     ? [...(await checkCustodyEntry(deps, deps.custody)), ...(await checkKeychainLeftovers(deps.store, store.usable))]
     : []
-  const storeChecks = deps.custody ? store.checks.filter((c) => c.id !== 'token-key') : store.checks
+  // In custody mode the keychain holds no key av uses: unavailable, it costs only the audit chain its HMAC.
+  const storeChecks = deps.custody
+    ? store.checks
+        .filter((c) => c.id !== 'token-key')
+        .map((c) =>
+          c.status === 'fail'
+            ? {
+                ...c,
+                message: `${c.message} (custody mode keeps no key there, but your audit trail is then not tamper-evident)`,
+                status: 'warn' as const,
+              }
+            : c,
+        )
+    : store.checks
   const checks: Check[] = [
     checkPlaintextKeys(deps, files),
     checkEnvironment(deps.env),

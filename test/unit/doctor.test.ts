@@ -577,6 +577,19 @@ describe('av doctor', () => {
       assert.match(check.fix ?? '', /sudo av install --custody/)
     })
 
+    it('custody mode without a usable keychain: a warning (no key lives there), not a failure', async () => {
+      const s = await custodySandbox(['aws:dev', 'token-key'])
+      s.store.unavailable = true
+      const report = await runDoctor(s.deps)
+      assert.deepEqual(problems(report), [
+        ['secret-store', 'warn'],
+        ['keychain-leftovers', 'warn'],
+        ['audit-chain', 'warn'],
+      ])
+      assert.match(statusOf(report, 'secret-store').message, /custody mode keeps no key there/)
+      assert.equal(report.exposed, false)
+    })
+
     it('keychain mode: the mode is reported, and keys in the keychain are where they belong', async () => {
       const s = await sandbox()
       await s.store.set('aws:dev', JSON.stringify({accessKeyId: CANARY_ID, secretAccessKey: CANARY_SECRET, v: 1}))
