@@ -215,10 +215,10 @@ export const realSpawn: SpawnFn = (file, args, {env, input, timeoutMs}) =>
  * The real terminal seam: /dev/tty opened directly (never stdin). Null when there is no controlling terminal.
  * Read through a tty handle (not a blocking file read), so a timeout ends the wait and the process can exit.
  */
-export function openDevTty(): null | Tty {
+export function openDevTty(terminal = '/dev/tty'): null | Tty {
   let fd: number
   try {
-    fd = openSync('/dev/tty', 'r+')
+    fd = openSync(terminal, 'r+')
     if (!isatty(fd)) {
       closeSync(fd)
       return null

@@ -54,11 +54,14 @@ export function runProgram(argv: string[], options: {env: NodeJS.ProcessEnv; inp
   })
 }
 
-/** Reads one line from /dev/tty (echo on: a TOTP code is not a secret worth hiding from the screen). */
-export function askTty(prompt: string): null | string {
+/**
+ * Reads one line from /dev/tty, or from `terminal` (root custody asks on the user's own terminal device), echo on:
+ * a TOTP code is not a secret worth hiding from the screen.
+ */
+export function askTty(prompt: string, terminal = '/dev/tty'): null | string {
   let fd: number
   try {
-    fd = openSync('/dev/tty', 'r+')
+    fd = openSync(terminal, 'r+')
   } catch {
     return null
   }

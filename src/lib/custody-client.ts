@@ -211,7 +211,7 @@ export class CustodyClientStore implements SecretStore {
     // The call waits for a person: root's approver has its own timeout.
     const answer = parseAnswer<{items: Record<string, string>}>(
       'checkout',
-      await this.call(this.entry, ['checkout'], JSON.stringify({profiles}), {stderr: 'pipe'}),
+      await this.call(this.entry, ['checkout', ...profiles], ''),
     )
     for (const account of accounts) {
       const value = answer.items[account]

@@ -18,7 +18,7 @@
  * The durable key never enters a process of the user's uid: only STS session credentials (or the durable key
  * for a run the gate held as elevated and a person approved) leave this process.
  */
-import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync} from 'node:fs'
+import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -26,10 +26,11 @@ import type {Output} from './context.js'
 import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
 import type {RefusalReason} from './refusal.js'
 
-import {requestApproval} from './approver.js'
+import {openDevTty, requestApproval} from './approver.js'
 import {FileAuditLog, procProcessChain} from './audit.js'
 import {collectTrust, verifyLauncherProcess} from './caller-check.js'
 import {type Clock, systemClock} from './clock.js'
+import {askTty} from './code-prompt.js'
 import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from './credentials.js'
 import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
@@ -64,8 +65,13 @@ export interface CustodyDeps {
   readAsUser(uid: number, gid: number, file: string): Buffer
   /** The user's home directory from the account database. */
   homeOf(uid: number): {gid: number; home: string}
-  /** Ask a person through the policy's approvers that root can reach (a terminal, a root-owned program). */
-  approve(request: ApprovalRequest, policy: Policy): Promise<ApprovalAnswer>
+  /**
+   * Ask a person through the policy's approvers that root can reach: the user's terminal (`terminal`, see
+   * terminalOf), a root-owned program.
+   */
+  approve(request: ApprovalRequest, policy: Policy, terminal: null | string): Promise<ApprovalAnswer>
+  /** The terminal device the person at `pid` (a process of `uid`) sees, or null when it has none. */
+  terminalOf(pid: number, uid: number): null | string
 }
 
 class CustodyRefusal extends Error {
@@ -194,22 +200,22 @@ async function viewVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   return JSON.stringify({accounts, sealed}) + '\n'
 }
 
-function profilesOf(doc: Record<string, unknown>): string[] {
-  const {profiles} = doc
-  if (!Array.isArray(profiles) || profiles.length === 0 || profiles.length > 100) {
-    throw new CustodyRefusal('usage', 'stdin must list 1 to 100 profiles', EXIT.usage)
+function profilesOf(args: string[]): string[] {
+  if (args.length === 0 || args.length > 100) {
+    throw new CustodyRefusal('usage', 'name 1 to 100 profiles: checkout <profile>…', EXIT.usage)
   }
 
-  return [...new Set(profiles.map((p) => profileOf(p)))]
+  return [...new Set(args.map((p) => profileOf(p)))]
 }
 
 /**
- * `checkout`: the durable items of the named profiles, as stored, for `av restore` to write back into the
- * credentials file. Taking a key out of custody is a human-only action: root asks a person through the approvers
- * it can reach itself (a terminal, a root-owned program), never through anything the caller says.
+ * `checkout <profile>…`: the durable items of the named profiles, as stored, for `av restore` to write back into
+ * the credentials file. Taking a key out of custody is a human-only action: root asks a person through the
+ * approvers it can reach itself (the user's terminal, a root-owned program), never through anything the caller
+ * says.
  */
-async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
-  const profiles = profilesOf(readJson(deps))
+async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+  const profiles = profilesOf(args)
   const policy = custodyPolicy(deps)
   const store = storeFor(deps, uid)
   const items: Record<string, string> = {}
@@ -229,7 +235,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promi
       'takes the durable keys out of root custody and writes them into the credentials file, which every program you run can read',
     rule: 'custody-checkout',
   }
-  const answer = await deps.approve(request, policy)
+  const answer = await deps.approve(request, policy, deps.terminalOf(caller.pid, uid))
   const audit = new FileAuditLog(store.dir, Date.now, {store})
   await audit.record({answer, callerPid: caller.pid, custody: true, event: 'checkout', profiles})
   if (answer !== 'approved') {
@@ -334,8 +340,15 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, u
     ...base,
     // Root asks for the MFA code only where root may: a terminal or a root-owned program, never a GUI on the
     // user's display, and with no environment of the user's.
-    askCode: (request, channels) =>
-      base.askCode(request, {...channels, approvers: channels.approvers.filter((a) => a !== 'gui'), env: {}}),
+    askCode(request, channels) {
+      const terminal = deps.terminalOf(helper.pid, uid)
+      return base.askCode(request, {
+        ...channels,
+        approvers: channels.approvers.filter((a) => a !== 'gui'),
+        askTty: (prompt) => (terminal === null ? null : askTty(prompt, terminal)),
+        env: {},
+      })
+    },
     audit: () => audit,
     env: {...deps.env, AV_RUN_TOKEN: token},
     pid: helper.pid,
@@ -371,7 +384,7 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 const USAGE =
   'Usage: av-custody view | store | checkout | remove | drop-sessions | mint | release --profile <name>   (run through sudo -n by av)'
 
-const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller) => Promise<string>> = {
+const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
   checkout: checkoutVerb,
   'drop-sessions': dropSessionsVerb,
   mint: mintVerb,
@@ -412,7 +425,7 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
 
     sudo = findSudoCaller(deps)
     if (!run) return await releaseVerb(rest, deps, sudo)
-    deps.stdout.write(await run(deps, sudo))
+    deps.stdout.write(await run(deps, sudo, rest))
     return EXIT.ok
   } catch (error) {
     if (error instanceof CustodyRefusal) {
@@ -495,10 +508,11 @@ function readAsUser(uid: number, gid: number, file: string): Buffer {
 
 export function realCustodyDeps(): CustodyDeps {
   return {
-    approve: (request, policy) =>
+    approve: (request, policy, terminal) =>
       requestApproval(request, {
         approvers: policy.approvers.filter((a) => a !== 'gui'),
         env: {},
+        openTty: () => (terminal === null ? null : openDevTty(terminal)),
         platform: process.platform,
       }),
     clock: systemClock,
@@ -512,8 +526,37 @@ export function realCustodyDeps(): CustodyDeps {
     stdin: readStdin,
     stdout: {write: (text) => process.stdout.write(text)},
     table: systemProcessTable(process.platform),
+    terminalOf,
     trustFs: realTrustFs,
   }
+}
+
+/**
+ * The terminal of the process that ran sudo, from its controlling tty in /proc (a pts or a virtual console), when
+ * it is a character device that user owns. Root asks there, not on its own /dev/tty: with sudo's `use_pty` that is
+ * a pty of sudo's that nothing the person types reaches.
+ */
+export function terminalOf(pid: number, uid: number): null | string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const ttyNr = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4])
+    const device = ttyDevice(ttyNr)
+    if (device === null) return null
+    const facts = statSync(device)
+    return facts.isCharacterDevice() && facts.uid === uid && facts.rdev === ttyNr ? device : null
+  } catch {
+    return null
+  }
+}
+
+/** /proc's tty_nr as a device path: Unix98 ptys (majors 136–143) and virtual consoles (major 4, minors 1–63). */
+export function ttyDevice(ttyNr: number): null | string {
+  if (!Number.isSafeInteger(ttyNr) || ttyNr <= 0) return null
+  const major = (ttyNr >> 8) & 0xf_ff
+  const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xf_ff_00)
+  if (major >= 136 && major <= 143) return `/dev/pts/${(major - 136) * 256 + minor}`
+  if (major === 4 && minor >= 1 && minor <= 63) return `/dev/tty${minor}`
+  return null
 }
 
 export async function main(argv: string[]): Promise<number> {

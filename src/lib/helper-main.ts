@@ -14,7 +14,7 @@ import path from 'node:path'
 import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
-import type {ApproverSpec, Policy} from './policy.js'
+import type {Policy} from './policy.js'
 import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
 import type {CodeRequest, ReleasedCredentials} from './sessions.js'
@@ -32,7 +32,7 @@ import {
   verifyCaller,
 } from './caller-check.js'
 import {systemClock} from './clock.js'
-import {requestCode} from './code-prompt.js'
+import {type CodePromptDeps, requestCode} from './code-prompt.js'
 import {type AwsKeyPair} from './credentials.js'
 import {callCustody, custodyEntryOf} from './custody-client.js'
 import {AvError, EXIT} from './errors.js'
@@ -71,7 +71,7 @@ export interface HelperDeps {
   /** Asks a person for an MFA code through the policy's approver channels (see code-prompt.ts). */
   askCode(
     request: CodeRequest,
-    channels: {approvers: ApproverSpec[]; env: NodeJS.ProcessEnv; platform: NodeJS.Platform},
+    channels: Pick<CodePromptDeps, 'approvers' | 'askTty' | 'env' | 'platform'>,
   ): Promise<string>
 }
 

@@ -39,6 +39,11 @@ function assertClean(r: RunResult): void {
   assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
 }
 
+/** `command` on a pty (util-linux script), with a person typing `answer` every 0.3 s until a prompt reads it. */
+function typing(answer: string, command: string): string {
+  return `(for i in $(seq 100); do sleep 0.3; echo ${answer}; done) | /usr/bin/script -qec '${command}' /dev/null`
+}
+
 /** Drop-ins an earlier, killed run of this suite left behind (their install is gone). */
 function sweepStaleDropIns(): void {
   for (const name of readdirSync('/etc/sudoers.d')) {
@@ -94,6 +99,17 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
 
   async function av(args: string[], installed = install): Promise<RunResult> {
     return sandbox.run(['/usr/bin/node', installed.av, ...args], {env: installed.env})
+  }
+
+  /** Run `body` with the install's root policy naming only `approvers`, then put the policy back. */
+  async function withApprovers<T>(approvers: unknown[], body: () => Promise<T>): Promise<T> {
+    const text = readFileSync(install.policyFile, 'utf8')
+    writeFileSync(install.policyFile, JSON.stringify({...JSON.parse(text), approvers}), {mode: 0o644})
+    try {
+      return await body()
+    } finally {
+      writeFileSync(install.policyFile, text, {mode: 0o644})
+    }
   }
 
   function custodyAccounts(): string[] {
@@ -474,7 +490,28 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
-  it('av restore takes the key out of custody only when a person approves, and puts back every byte', async () => {
+  it('mfa_serial on a terminal: root asks on the user’s own terminal (sudo use_pty in between), not its own', async () => {
+    assert.equal((await av(['session', 'clear', '--profile', 'mfa'])).code, 0)
+    endpoint.clear()
+    const typed = await withApprovers(['tty'], async () =>
+      sandbox.sh(
+        typing(
+          '654321',
+          `/usr/bin/node ${install.av} run -- aws sts get-caller-identity --profile mfa --endpoint-url ${endpoint.url}`,
+        ),
+        {
+          env: install.env,
+        },
+      ),
+    )
+    assert.equal(typed.code, 0, typed.stdout)
+    assert.match(typed.stdout, /MFA code for AWS profile mfa \(device arn:aws:iam::123456789012:mfa\/canary\)/)
+    assertClean(typed)
+    const sts = new URLSearchParams(endpoint.requests[0]!.body)
+    assert.deepEqual([endpoint.requests[0]!.operation, sts.get('TokenCode')], ['GetSessionToken', '654321'])
+  })
+
+  it('av restore takes the key out of custody only when a person approves (on the terminal), and puts back every byte', async () => {
     const migrated = {config: awsFile('config'), credentials: awsFile('credentials')}
     // A --yes from the user's side proves nothing: root asks its own approver, which says no.
     const denied = await av(['restore', '--yes'])
@@ -484,15 +521,15 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, migrated)
     assert.ok(custodyAccounts().includes('aws:default'))
 
-    writeFileSync(approveFlag, '')
-    try {
-      const restored = await av(['restore'])
-      assert.equal(restored.code, 0, restored.stderr)
-      assert.match(restored.stdout, /removed them from root custody/)
-      assertClean(restored)
-    } finally {
-      rmSync(approveFlag, {force: true})
-    }
+    // The person answers on their terminal (a pty here), which root finds and opens itself.
+    const restored = await withApprovers(['tty'], async () =>
+      sandbox.sh(typing('y', `/usr/bin/node ${install.av} restore`), {env: install.env}),
+    )
+
+    assert.equal(restored.code, 0, restored.stdout)
+    assert.match(restored.stdout, /A program asks to run:\s+av restore --profile default --profile mfa/)
+    assert.match(restored.stdout, /removed them from root custody/)
+    assertClean(restored)
 
     assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, ORIGINAL)
     assert.deepEqual(

@@ -116,6 +116,7 @@ describe('migrate and restore through root custody', needsRoot, () => {
         stdin: () => input,
         stdout: {write: (t) => out.push(t)},
         table: {environ: () => ({}), snapshot: (pid) => procs.get(pid) ?? null},
+        terminalOf: () => null,
         trustFs: MIXED,
       }
       const code = await custodyMain(args, deps)

@@ -7,7 +7,7 @@ import {after, describe, it} from 'node:test'
 import type {ProcessSnapshot, ProcessTable} from '../../src/lib/process-table.js'
 import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 
-import {type CustodyDeps, custodyMain, findSudoCaller} from '../../src/lib/custody-main.js'
+import {type CustodyDeps, custodyMain, findSudoCaller, terminalOf, ttyDevice} from '../../src/lib/custody-main.js'
 import {accountFileName, FileCustodyStore} from '../../src/lib/custody-store.js'
 import {validatePolicy} from '../../src/lib/policy.js'
 import {loadTokenKey, RUN_TOKEN_LIFETIME_MS, verifyToken} from '../../src/lib/token.js'
@@ -79,6 +79,7 @@ function deps(over: Partial<CustodyDeps> & {procs?: ProcessSnapshot[]; input?: s
     stdin: () => over.input ?? '',
     stdout: {write: (t) => out.push(t)},
     table: world(over.procs ?? [CUSTODY, SUDO, CALLER]),
+    terminalOf: () => null,
     trustFs: FS,
     ...over,
   }
@@ -288,6 +289,30 @@ describe('FileCustodyStore', () => {
       const name = accountFileName(account)
       assert.match(name, /^[\w-]+\.item$/)
     }
+  })
+})
+
+describe('custody: the terminal root asks on', () => {
+  it("maps /proc's tty_nr to the user's pts or console, nothing else", () => {
+    const TABLE: Array<[number, null | string]> = [
+      [(136 << 8) | 3, '/dev/pts/3'],
+      [(137 << 8) | 4, '/dev/pts/260'],
+      [(136 << 8) | (0x1_00 << 12) | 2, '/dev/pts/258'],
+      [(4 << 8) | 2, '/dev/tty2'],
+      [(4 << 8) | 64, null],
+      [5 << 8, null],
+      [0, null],
+      [-1, null],
+      [Number.NaN, null],
+    ]
+    assert.deepEqual(
+      TABLE.map(([nr]) => ttyDevice(nr)),
+      TABLE.map(([, device]) => device),
+    )
+  })
+
+  it('a process that is gone has none', () => {
+    assert.equal(terminalOf(2 ** 22 + 1, 0), null)
   })
 })
 
