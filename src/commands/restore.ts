@@ -7,7 +7,7 @@ import {restore, type RestoreResult} from '../lib/restore.js'
 
 export default class Restore extends AvCommand {
   static summary = 'Put the keys av moved back into the credentials file (the exact inverse of migrate).'
-  static description = `Writes each profile's keys back into the credentials file at the lines they came from, removes the credential_process lines (and sections) av added to the config file, then deletes the keychain items. After \`av migrate\` and \`av restore\` both files are byte-identical to what they were. The keys end up in a plain file again, so it asks first; without a terminal it needs --yes. In custody mode root asks a person itself (a terminal or the policy's approver program), and --yes changes nothing.`
+  static description = `Writes each profile's keys back into the credentials file at the lines they came from, removes the credential_process lines (and sections) av added to the config file, then deletes the keychain items. After \`av migrate\` and \`av restore\` both files are byte-identical to what they were. The keys end up in a plain file again, so it asks first; without a terminal it needs --yes. In custody mode the keys leave root custody only after sudo asks your login password on the terminal; --yes changes nothing.`
   static examples = [
     '<%= config.bin %> restore --dry-run',
     '<%= config.bin %> restore --profile dev',

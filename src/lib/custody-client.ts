@@ -43,15 +43,39 @@ export function custodyEntryOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = re
   return entry
 }
 
-/** Run `sudo -n <entry> <args…>` with `input` on stdin. `stderr: 'inherit'` passes root's refusal line through. */
+/**
+ * The password-guarded twin of the entry point (`<entry>-auth`, see install.ts), for the verbs that hand a durable
+ * key to a process of the user; it must pass the trust rule like the entry itself.
+ */
+export function authEntryOf(entry: string): string {
+  const auth = `${entry}-auth`
+  const verdict = checkRootOwnedPath(auth)
+  if (!verdict.ok) {
+    throw new AvError(
+      'refused',
+      `the custody entry point ${auth} is not root-controlled (${verdict.path} ${verdict.reason})`,
+      {
+        suggestion: 'Run `sudo av install --custody` again.',
+      },
+    )
+  }
+
+  return auth
+}
+
+/**
+ * Run `sudo -n <entry> <args…>` with `input` on stdin. `stderr: 'inherit'` passes root's refusal line through.
+ * `password`: a plain `sudo` with av's prompt, which sudo asks on the terminal (never on stdin, which carries input).
+ */
 export function callCustody(
   entry: string,
   args: string[],
   input: string,
-  options: {stderr?: 'inherit' | 'pipe'} = {},
+  options: {password?: string; stderr?: 'inherit' | 'pipe'} = {},
 ): Promise<CustodyCall> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SUDO, ['-n', entry, ...args], {stdio: ['pipe', 'pipe', options.stderr ?? 'pipe']})
+    const sudo = options.password === undefined ? ['-n'] : ['-p', options.password]
+    const child = spawn(SUDO, [...sudo, entry, ...args], {stdio: ['pipe', 'pipe', options.stderr ?? 'pipe']})
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout!.on('data', (chunk: Buffer) => out.push(chunk))
@@ -93,11 +117,44 @@ function failed(verb: string, call: CustodyCall): AvError {
   )
 }
 
-/** The launcher's token, minted by root for this (genuine, root-checked) launcher. */
+/** What sudo's password prompt says, and what av says when sudo could not ask (no terminal) or was not answered. */
+function passwordPrompt(why: string): string {
+  return `[av] ${why}: password for %p: `
+}
+
+function passwordFailed(verb: string, call: CustodyCall, why: string): AvError {
+  const line = call.stderr.trim().split('\n').at(-1) ?? ''
+  if (/terminal is required|no tty present|askpass|a password is required/i.test(line)) {
+    return new AvError('refused', `${why} needs your password, and there is no terminal to ask it on`, {
+      suggestion: 'Run it yourself in a terminal.',
+    })
+  }
+
+  if (/incorrect password|password attempts/i.test(line)) {
+    return new AvError('refused', `${why}: the password was not given`)
+  }
+
+  return failed(verb, call)
+}
+
+/**
+ * The launcher's token, minted by root for this (genuine, root-checked) launcher. An elevated run gets the durable
+ * key, so its token comes from the password-guarded entry: sudo asks the user's password on the terminal.
+ */
 export async function mintInCustody(
   entry: string,
   claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>,
 ): Promise<string> {
+  if (claims.elevated) {
+    const why = `this run gets your durable AWS key for profile ${claims.profile}`
+    const call = await callCustody(authEntryOf(entry), ['mint'], JSON.stringify(claims), {
+      password: passwordPrompt(why),
+    })
+    const token = call.stdout.trim()
+    if (call.code !== 0 || !token) throw passwordFailed('mint', call, why)
+    return token
+  }
+
   const call = await callCustody(entry, ['mint'], JSON.stringify(claims))
   const token = call.stdout.trim()
   if (call.code !== 0 || !token) throw failed('mint', call)
@@ -145,6 +202,8 @@ export class CustodyClientStore implements SecretStore {
   constructor(
     readonly entry: string,
     private readonly call: typeof callCustody = callCustody,
+    /** The password-guarded entry, trust-checked when first needed. */
+    private readonly authEntry: () => string = () => authEntryOf(entry),
   ) {}
 
   async delete(account: string): Promise<boolean> {
@@ -208,11 +267,12 @@ export class CustodyClientStore implements SecretStore {
 
   async unseal(accounts: string[]): Promise<void> {
     const profiles = accounts.map((a) => durableProfile(a))
-    // The call waits for a person: root's approver has its own timeout.
-    const answer = parseAnswer<{items: Record<string, string>}>(
-      'checkout',
-      await this.call(this.entry, ['checkout', ...profiles], ''),
-    )
+    const why = `av restore takes the AWS keys of ${profiles.join(', ')} out of root custody`
+    const call = await this.call(this.authEntry(), ['checkout', ...profiles], '', {
+      password: passwordPrompt(why),
+    })
+    if (call.code !== 0) throw passwordFailed('checkout', call, why)
+    const answer = parseAnswer<{items: Record<string, string>}>('checkout', call)
     for (const account of accounts) {
       const value = answer.items[account]
       if (typeof value !== 'string') throw new AvError('internal', `custody checkout did not return ${account}`)

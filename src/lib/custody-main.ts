@@ -7,7 +7,7 @@
  *
  *   view              the calling user's accounts, and their durable items sealed (custody-keys.ts): no key
  *   store             an item (JSON on stdin) for the calling user; refuses to replace a different key
- *   checkout          the durable items of the profiles on stdin, unsealed, after a person approves (av restore)
+ *   checkout P…       the durable items of the profiles, unsealed (av restore); only through the -auth entry
  *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
  *   drop-sessions     deletes cached session / role credentials (av session clear); never a durable key
  *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
@@ -23,10 +23,8 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {Output} from './context.js'
-import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
 import type {RefusalReason} from './refusal.js'
 
-import {openDevTty, requestApproval} from './approver.js'
 import {FileAuditLog, procProcessChain} from './audit.js'
 import {collectTrust, verifyLauncherProcess} from './caller-check.js'
 import {type Clock, systemClock} from './clock.js'
@@ -65,11 +63,6 @@ export interface CustodyDeps {
   readAsUser(uid: number, gid: number, file: string): Buffer
   /** The user's home directory from the account database. */
   homeOf(uid: number): {gid: number; home: string}
-  /**
-   * Ask a person through the policy's approvers that root can reach: the user's terminal (`terminal`, see
-   * terminalOf), a root-owned program.
-   */
-  approve(request: ApprovalRequest, policy: Policy, terminal: null | string): Promise<ApprovalAnswer>
   /** The terminal device the person at `pid` (a process of `uid`) sees, or null when it has none. */
   terminalOf(pid: number, uid: number): null | string
 }
@@ -208,16 +201,29 @@ function profilesOf(args: string[]): string[] {
   return [...new Set(args.map((p) => profileOf(p)))]
 }
 
+/** Reached through `<entry>-auth`, which sudo runs only after the user's password (asked every time). */
+function authenticated(deps: Pick<CustodyDeps, 'env'>): boolean {
+  return deps.env.AV_CUSTODY_AUTHENTICATED === '1'
+}
+
 /**
  * `checkout <profile>…`: the durable items of the named profiles, as stored, for `av restore` to write back into
- * the credentials file. Taking a key out of custody is a human-only action: root asks a person through the
- * approvers it can reach itself (the user's terminal, a root-owned program), never through anything the caller
- * says.
+ * the credentials file. Taking a key out of custody is a human-only action, and the proof of a human is the one
+ * thing an agent running as the user cannot produce: the user's password, which sudo asked for before running the
+ * `-auth` entry. (A terminal prompt would not do: an agent can run av inside a pty it drives and type "y".)
  */
 async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+  if (!authenticated(deps)) {
+    throw new CustodyRefusal(
+      'custody-not-authenticated',
+      'taking keys out of custody needs your password: av runs the -auth entry point through sudo for it',
+    )
+  }
+
   const profiles = profilesOf(args)
-  const policy = custodyPolicy(deps)
   const store = storeFor(deps, uid)
+  const audit = new FileAuditLog(store.dir, Date.now, {store})
+
   const items: Record<string, string> = {}
   for (const profile of profiles) {
     const raw = await store.get(profileAccount(profile)) // eslint-disable-line no-await-in-loop -- small files
@@ -225,29 +231,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
     items[profileAccount(profile)] = raw
   }
 
-  const request: ApprovalRequest = {
-    category: null,
-    chain: procProcessChain(caller.pid).map((link) => ({name: link.name, pid: link.pid})),
-    command: `av restore --profile ${profiles.join(' --profile ')}`,
-    endpoint: null,
-    profile: profiles.join(', '),
-    reason:
-      'takes the durable keys out of root custody and writes them into the credentials file, which every program you run can read',
-    rule: 'custody-checkout',
-  }
-  const answer = await deps.approve(request, policy, deps.terminalOf(caller.pid, uid))
-  const audit = new FileAuditLog(store.dir, Date.now, {store})
-  await audit.record({answer, callerPid: caller.pid, custody: true, event: 'checkout', profiles})
-  if (answer !== 'approved') {
-    throw new AvError(
-      'refused',
-      answer === 'denied'
-        ? 'taking the keys out of custody was not approved'
-        : 'taking the keys out of custody needs a person to approve it, and root can reach no approver (no terminal, no approver program in the policy)',
-      {suggestion: 'Run `av restore` yourself in a terminal, or name an approver program in the root policy.'},
-    )
-  }
-
+  await audit.record({callerPid: caller.pid, custody: true, event: 'checkout', profiles})
   return JSON.stringify({items}) + '\n'
 }
 
@@ -279,6 +263,13 @@ async function mintVerb(deps: CustodyDeps, {caller: launcher, uid}: SudoCaller):
   const doc = readJson(deps)
   const profile = profileOf(doc.profile)
   const {argvHash, configHash, elevated} = doc
+  if (elevated === true && !authenticated(deps)) {
+    throw new CustodyRefusal(
+      'custody-not-authenticated',
+      'an elevated run gets the durable key, which needs your password: av runs the -auth entry point for it',
+    )
+  }
+
   if (
     typeof argvHash !== 'string' ||
     !HEX64.test(argvHash) ||
@@ -423,6 +414,10 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
       throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
     }
 
+    if (authenticated(deps) && verb !== 'checkout' && verb !== 'mint') {
+      throw new CustodyRefusal('usage', `the -auth entry point serves checkout and mint only, not ${verb}`, EXIT.usage)
+    }
+
     sudo = findSudoCaller(deps)
     if (!run) return await releaseVerb(rest, deps, sudo)
     deps.stdout.write(await run(deps, sudo, rest))
@@ -508,13 +503,6 @@ function readAsUser(uid: number, gid: number, file: string): Buffer {
 
 export function realCustodyDeps(): CustodyDeps {
   return {
-    approve: (request, policy, terminal) =>
-      requestApproval(request, {
-        approvers: policy.approvers.filter((a) => a !== 'gui'),
-        env: {},
-        openTty: () => (terminal === null ? null : openDevTty(terminal)),
-        platform: process.platform,
-      }),
     clock: systemClock,
     env: process.env,
     euid: process.geteuid?.() ?? -1,

@@ -307,6 +307,8 @@ export function checkSudoersFile(file: string): {ok: boolean; output: string} {
 interface CustodyPlan {
   dir: string
   entry: string
+  /** `<entry>-auth`: the same program behind sudo's password, for the verbs that hand a durable key out. */
+  authEntry: string
   files: InstallManifest['files']
   sudoersFile: string
   sudoersText: string
@@ -318,7 +320,9 @@ const SUDOERS_SAFE_PATH = /^\/[\w./-]+$/
 /**
  * The custody entry point `<prefix>/libexec/av-custody`: an empty environment but SUDO_UID (cross-checked against
  * /proc) and this install's policy, the root-owned node, custody-main.js. The drop-in lets every user run exactly
- * that program as root without a password; sudo's env_reset stays on.
+ * that program as root without a password; sudo's env_reset stays on. Its twin `av-custody-auth` adds
+ * AV_CUSTODY_AUTHENTICATED=1 and sits behind the user's password, asked every time (timestamp_timeout=0): the
+ * only way to the verbs that hand a durable key to a process of the user (checkout, an elevated mint).
  */
 function planCustody(
   custody: NonNullable<InstallOptions['custody']>,
@@ -340,17 +344,23 @@ function planCustody(
   }
 
   const script = path.join(where.tree, 'dist', 'lib', 'custody-main.js')
-  const entryText =
-    '#!/bin/sh\n# Written by `sudo av install --custody`; removed by `sudo av uninstall`. Run through `sudo -n` by av.\n' +
-    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
+  const authEntry = `${entry}-auth`
+  const entryText = (extra: string, how: string) =>
+    `#!/bin/sh\n# Written by \`sudo av install --custody\`; removed by \`sudo av uninstall\`. Run through ${how} by av.\n` +
+    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)}${extra} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
   const sudoersText =
     "# Written by `sudo av install --custody`: any user may run av's custody entry point as root.\n" +
-    `ALL ALL=(root) NOPASSWD: ${entry}\n`
+    `ALL ALL=(root) NOPASSWD: ${entry}\n` +
+    "# Handing a durable key out (av restore, one elevated run) needs the user's password, every time.\n" +
+    `ALL ALL=(root) PASSWD: ${authEntry}\n` +
+    `Defaults!${authEntry} timestamp_timeout=0\n`
   return {
+    authEntry,
     dir,
     entry,
     files: [
-      {content: entryText, kind: 'file', path: entry},
+      {content: entryText('', '`sudo -n`'), kind: 'file', path: entry},
+      {content: entryText(' AV_CUSTODY_AUTHENTICATED=1', 'sudo, after the password'), kind: 'file', path: authEntry},
       {content: sudoersText, kind: 'file', path: sudoersFile},
     ],
     sudoersFile,
@@ -365,12 +375,13 @@ function custodyPolicyKey(custody: CustodyPlan | null): {custody?: {dir: string;
 /** Directories (trusted), the key store root (0700 root), an untampered entry point, and a sudoers text visudo accepts. */
 function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: InstallDeps): void {
   trustedDir(path.dirname(custody.entry), created)
-  if (existsSync(custody.entry)) {
-    const verdict = checkRootOwned(custody.entry)
+  for (const entry of [custody.entry, custody.authEntry]) {
+    if (!existsSync(entry)) continue
+    const verdict = checkRootOwned(entry)
     if (!verdict.ok) {
       throw new AvError(
         'refused',
-        `the custody entry point ${custody.entry} was tampered with: ${verdict.path} ${verdict.reason}`,
+        `the custody entry point ${entry} was tampered with: ${verdict.path} ${verdict.reason}`,
         {
           suggestion: 'Find out who changed it, remove it, and run `sudo av install --custody` again.',
         },

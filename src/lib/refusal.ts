@@ -31,6 +31,8 @@ export const REFUSAL_REASONS = [
   'custody-not-sudo',
   /** The process that ran sudo is not av's root-owned helper (release) or launcher (mint). */
   'custody-caller-untrusted',
+  /** A verb that hands a durable key out (checkout, an elevated mint) came without sudo's password (av-custody-auth). */
+  'custody-not-authenticated',
   // After the caller check passed.
   'not-stored',
   'store-unavailable',

@@ -21,6 +21,8 @@ import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const DURABLE = canaryKey('C057')
+/** The test user's login password while this suite runs (its account is locked again after). */
+const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
 const SUDO = '/usr/bin/sudo'
 const ORIGINAL = {
   config:
@@ -133,6 +135,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     install = installAv({approvers: [{program: approver}], sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
     entry = path.join(install.prefix, 'libexec', 'av-custody')
     sandbox = await startKeyringSandbox(user)
+    const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${user.name}:${PASSWORD}\n`})
+    assert.equal(chpasswd.status, 0, chpasswd.stderr)
     // The user's own files, as a person has them before av (written by root, handed to the user).
     const aws = path.join(sandbox.home, '.aws')
     mkdirSync(aws, {mode: 0o700})
@@ -147,6 +151,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   })
 
   after(async () => {
+    spawnSync('/usr/sbin/usermod', ['-p', '!', sandbox?.user.name ?? 'avtest'])
     await sandbox?.stop()
     removeInstall(install)
     rmSync(sudoersFile, {force: true})
@@ -154,8 +159,15 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     await endpoint?.stop()
   })
 
-  it('installs a root-only 0440 drop-in for exactly the entry point, which visudo accepts', () => {
-    assert.equal(readFileSync(sudoersFile, 'utf8').split('\n').at(-2), `ALL ALL=(root) NOPASSWD: ${entry}`)
+  it('installs a root-only 0440 drop-in for exactly the entry point and its password-guarded twin, which visudo accepts', () => {
+    const rules = readFileSync(sudoersFile, 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'))
+    assert.deepEqual(rules, [
+      `ALL ALL=(root) NOPASSWD: ${entry}`,
+      `ALL ALL=(root) PASSWD: ${entry}-auth`,
+      `Defaults!${entry}-auth timestamp_timeout=0`,
+    ])
     const s = statSync(sudoersFile)
     assert.deepEqual([s.uid, s.mode & 0o777], [0, 0o440])
     assert.equal(spawnSync('/usr/sbin/visudo', ['-c'], {encoding: 'utf8'}).status, 0)
@@ -438,22 +450,27 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.match(reinstall.stderr, /tampered/)
   })
 
-  it('an elevated command (IAM) runs with the durable key only when approved, and root mints that claim', async () => {
+  it('an elevated command (IAM) gets the durable key only when approved and the user’s password is typed', async () => {
     const iam = ['/usr/bin/node', install.av, 'run', '--', 'aws', 'iam', 'list-users', '--endpoint-url', endpoint.url]
     endpoint.clear()
     const denied = await sandbox.run(iam, {env: install.env})
     assert.equal(denied.code, 126, denied.stderr)
     assertClean(denied)
-    assert.deepEqual(operations(), [])
-
+    // Approved (the approver program says yes), but no terminal for the password: root mints no elevated token.
     writeFileSync(approveFlag, '')
     let approved: RunResult
     try {
-      approved = await sandbox.run(iam, {env: install.env})
+      const noPassword = await sandbox.run(iam, {env: install.env})
+      assert.notEqual(noPassword.code, 0)
+      assert.match(noPassword.stderr, /needs your password, and there is no terminal to ask it on/)
+      assertClean(noPassword)
+      assert.deepEqual(operations(), [])
+      approved = await sandbox.sh(typing(PASSWORD, iam.join(' ')), {env: install.env})
     } finally {
       rmSync(approveFlag, {force: true})
     }
 
+    assert.match(approved.stdout, /\[av\] this run gets your durable AWS key for profile default: password for avtest:/)
     // The local endpoint does not implement IAM (the CLI exits 254), but it verified who signed the call.
     assertClean(approved)
     const [call] = endpoint.requests
@@ -511,23 +528,34 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.deepEqual([endpoint.requests[0]!.operation, sts.get('TokenCode')], ['GetSessionToken', '654321'])
   })
 
-  it('av restore takes the key out of custody only when a person approves (on the terminal), and puts back every byte', async () => {
+  it('av restore takes the keys out of custody only with the user’s password, and puts back every byte', async () => {
     const migrated = {config: awsFile('config'), credentials: awsFile('credentials')}
-    // A --yes from the user's side proves nothing: root asks its own approver, which says no.
-    const denied = await av(['restore', '--yes'])
-    assert.notEqual(denied.code, 0)
-    assert.match(denied.stderr, /not approved/)
-    assertClean(denied)
+    // A --yes proves nothing; without a terminal sudo cannot ask the password; a wrong one is refused.
+    const noTerminal = await av(['restore', '--yes'])
+    assert.notEqual(noTerminal.code, 0)
+    assert.match(noTerminal.stderr, /needs your password, and there is no terminal to ask it on/)
+    const wrong = await sandbox.sh(typing('not-the-password', `/usr/bin/node ${install.av} restore`), {
+      env: install.env,
+      timeoutMs: 30_000,
+    })
+    assert.notEqual(wrong.code, 0)
+    assert.match(wrong.stdout, /the password was not given/)
+    // Nor can the plain entry point be asked directly, or the guarded one without a password.
+    const direct = await custody(['checkout', 'default'], '')
+    assert.match(direct.stderr, /refused \(custody-not-authenticated\)/)
+    const guarded = await sandbox.run([SUDO, '-n', `${entry}-auth`, 'checkout', 'default'])
+    assert.match(guarded.stderr, /a password is required/)
+    for (const r of [noTerminal, wrong, direct, guarded]) assertClean(r)
     assert.deepEqual({config: awsFile('config'), credentials: awsFile('credentials')}, migrated)
     assert.ok(custodyAccounts().includes('aws:default'))
 
-    // The person answers on their terminal (a pty here), which root finds and opens itself.
-    const restored = await withApprovers(['tty'], async () =>
-      sandbox.sh(typing('y', `/usr/bin/node ${install.av} restore`), {env: install.env}),
-    )
-
+    // The person types the password where sudo asks (a pty here).
+    const restored = await sandbox.sh(typing(PASSWORD, `/usr/bin/node ${install.av} restore`), {env: install.env})
     assert.equal(restored.code, 0, restored.stdout)
-    assert.match(restored.stdout, /A program asks to run:\s+av restore --profile default --profile mfa/)
+    assert.match(
+      restored.stdout,
+      /\[av\] av restore takes the AWS keys of default, mfa out of root custody: password for avtest:/,
+    )
     assert.match(restored.stdout, /removed them from root custody/)
     assertClean(restored)
 
@@ -542,10 +570,9 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e.event === 'checkout' || e.event === 'custody-remove')
-      .map((e) => [e.event, e.answer ?? e.profile])
+      .map((e) => [e.event, e.profile ?? (e.profiles as string[]).join(',')])
     assert.deepEqual(events, [
-      ['checkout', 'denied'],
-      ['checkout', 'approved'],
+      ['checkout', 'default,mfa'],
       ['custody-remove', 'default'],
       ['custody-remove', 'mfa'],
     ])

@@ -261,6 +261,7 @@ describe('caller check', () => {
       'config-invalid',
       // The custody entry point's own checks of who ran sudo (custody-main.ts; test/unit/custody.test.ts).
       'custody-caller-untrusted',
+      'custody-not-authenticated',
       'custody-not-sudo',
       'internal',
       'mfa-declined',

@@ -9,7 +9,6 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import type {ApprovalAnswer} from '../../src/lib/gate/types.js'
 import type {TrustFs} from '../../src/lib/trust.js'
 
 import {type CustodyCall, CustodyClientStore} from '../../src/lib/custody-client.js'
@@ -29,6 +28,7 @@ import {CANARY_SECRET, CORPUS} from '../fixtures/aws-corpus.js'
 const CRED = '/home/u/.aws/credentials'
 const CONF = '/home/u/.aws/config'
 const AV = '/opt/av/bin/run.js'
+const ENTRY = '/opt/av/libexec/av-custody'
 const isRoot = process.getuid?.() === 0
 const needsRoot = {skip: !isRoot && 'needs root (root-owned custody files)'}
 const text = (fs: MemoryFs, f: string) => fs.files.get(f)?.toString() ?? null
@@ -94,15 +94,24 @@ describe('migrate and restore through root custody', needsRoot, () => {
     mkdirSync(dir, {mode: 0o700, recursive: true})
     const policy = path.join(root, 'policy.json')
     writeFileSync(policy, JSON.stringify({custody: {dir, entry: '/opt/av/libexec/av-custody'}}), {mode: 0o644})
-    const answers: ApprovalAnswer[] = []
+    /** What the person does when sudo asks for the password (only the -auth entry asks). */
+    const answers: Array<'no terminal' | 'right' | 'wrong'> = []
     const crossed: string[] = []
-    const call = async (_entry: string, args: string[], input: string): Promise<CustodyCall> => {
+    const call = async (entry: string, args: string[], input: string): Promise<CustodyCall> => {
+      const auth = entry.endsWith('-auth')
+      const answer = auth ? (answers.shift() ?? 'no terminal') : 'right'
+      if (answer === 'wrong') return {code: 1, stderr: 'sudo: 3 incorrect password attempts\n', stdout: ''}
+      if (answer === 'no terminal') {
+        const stderr =
+          'sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper\n'
+        return {code: 1, stderr, stdout: ''}
+      }
+
       const out: string[] = []
       const err: string[] = []
       const deps: CustodyDeps = {
-        approve: async () => answers.shift() ?? 'unavailable',
         clock: {now: () => Date.now()},
-        env: {AV_POLICY: policy, SUDO_UID: '1000'},
+        env: {AV_POLICY: policy, SUDO_UID: '1000', ...(auth ? {AV_CUSTODY_AUTHENTICATED: '1'} : {})},
         euid: 0,
         helperDeps() {
           throw new Error('not in this test')
@@ -128,7 +137,8 @@ describe('migrate and restore through root custody', needsRoot, () => {
     const files: Record<string, string> = {[CRED]: credentials}
     if (config !== null) files[CONF] = config
     const fs = new MemoryFs(files)
-    const store = new CustodyClientStore('/opt/av/libexec/av-custody', call)
+    const client = () => new CustodyClientStore(ENTRY, call, () => `${ENTRY}-auth`)
+    const store = client()
     const deps: MigrateDeps = {
       audit: {async record() {}},
       fs,
@@ -138,7 +148,6 @@ describe('migrate and restore through root custody', needsRoot, () => {
       store,
     }
     const held = new FileCustodyStore(path.join(dir, '1000'))
-    const client = () => new CustodyClientStore('/opt/av/libexec/av-custody', call)
     return {answers, call, client, crossed, deps, dir, fs, held, store}
   }
 
@@ -166,14 +175,22 @@ describe('migrate and restore through root custody', needsRoot, () => {
       const again = await migrate(w.deps, {avPath: AV, yes: true})
       assert.match(again.summary, /^nothing to migrate/)
 
-      // A person says no: nothing changes, root still holds the keys.
+      // No terminal for sudo to ask the password on, or a wrong password: nothing changes, root still holds the keys.
       const before = {conf: text(w.fs, CONF), cred: text(w.fs, CRED)}
-      w.answers.push('denied')
-      await assert.rejects(restore({...w.deps, store: w.client()}, {yes: true}), /not approved/)
+      await assert.rejects(
+        restore({...w.deps, store: w.client()}, {yes: true}),
+        /needs your password, and there is no terminal/,
+      )
+      w.answers.push('wrong')
+      await assert.rejects(restore({...w.deps, store: w.client()}, {yes: true}), /the password was not given/)
       assert.deepEqual({conf: text(w.fs, CONF), cred: text(w.fs, CRED)}, before)
+      // The plain entry point (no password) never hands a key out, whoever calls it.
+      const direct = await w.call(ENTRY, ['checkout', c.moves[0]!], '')
+      assert.equal(direct.code, 126)
+      assert.match(direct.stderr, /refused \(custody-not-authenticated\)/)
       assert.equal((await w.held.list()).filter((a) => a.startsWith('aws:')).length, c.moves.length)
 
-      w.answers.push('approved')
+      w.answers.push('right')
       const back = await restore({...w.deps, store: w.client()}, {})
       assert.deepEqual(back.restored.sort(), [...c.moves].sort())
       assert.equal(text(w.fs, CRED), c.credentials)
@@ -208,7 +225,7 @@ describe('migrate and restore through root custody', needsRoot, () => {
     assert.deepEqual({conf: text(w.fs, CONF), cred: text(w.fs, CRED)}, afterKeychainMigrate)
     assert.ok((await w.held.get('aws:dev'))!.includes(`${CANARY_SECRET}/kc`))
 
-    w.answers.push('approved')
+    w.answers.push('right')
     await restore({...w.deps, store: w.client()}, {})
     assert.equal(text(w.fs, CRED), credentials)
     assert.equal(text(w.fs, CONF), '[profile dev]\noutput = json\n')

@@ -63,7 +63,6 @@ function deps(over: Partial<CustodyDeps> & {procs?: ProcessSnapshot[]; input?: s
   const out: string[] = []
   const err: string[] = []
   const d: CustodyDeps = {
-    approve: async () => 'denied',
     clock: {now: () => 1_700_000_000_000},
     env: {AV_POLICY: '/nonexistent/policy.json', SUDO_UID: '1000'},
     euid: 0,
@@ -160,6 +159,14 @@ describe('custody entry point verbs', () => {
     ],
     ['store a bad profile name', ['store'], {input: '{"profile":"a b"}'}, 2, /refused \(usage\): the profile name/],
     [
+      'the password-guarded entry used for anything but checkout and mint',
+      ['store'],
+      {env: {AV_CUSTODY_AUTHENTICATED: '1', AV_POLICY: '/nonexistent/policy.json', SUDO_UID: '1000'}},
+      2,
+      /refused \(usage\): the -auth entry point serves checkout and mint only, not store/,
+    ],
+    ['checkout through the plain entry', ['checkout', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
+    [
       'store without a policy naming custody',
       ['store'],
       {input: PAIR},
@@ -208,8 +215,18 @@ describe('custody mint for the genuine launcher', () => {
         uid: 1000,
       })
       const claims = {argvHash: 'a'.repeat(64), configHash: 'b'.repeat(64), elevated: true, profile: 'dev'}
-      const {d, err, out} = deps({
+      // Elevated claims only through the password-guarded entry (AV_CUSTODY_AUTHENTICATED from its script).
+      const plain = deps({
         env: {AV_POLICY: policy, SUDO_UID: '1000'},
+        input: JSON.stringify(claims),
+        procs: [CUSTODY, SUDO, launcher],
+        trustFs: MIXED,
+      })
+      assert.equal(await custodyMain(['mint'], plain.d), 126)
+      assert.match(plain.err.join(''), /refused \(custody-not-authenticated\)/)
+      assert.deepEqual(plain.out, [])
+      const {d, err, out} = deps({
+        env: {AV_CUSTODY_AUTHENTICATED: '1', AV_POLICY: policy, SUDO_UID: '1000'},
         input: JSON.stringify(claims),
         procs: [CUSTODY, SUDO, launcher],
         trustFs: MIXED,
