@@ -6,7 +6,6 @@
  */
 import {spawn} from 'node:child_process'
 
-import type {AwsKeyPair} from './credentials.js'
 import type {Policy} from './policy.js'
 import type {SecretStore} from './secret-store.js'
 import type {TokenClaims} from './token.js'
@@ -159,16 +158,6 @@ export async function mintInCustody(
   const token = call.stdout.trim()
   if (call.code !== 0 || !token) throw failed('mint', call)
   return token
-}
-
-/** Hand a key pair to custody for the calling user (what `av migrate` does when custody is installed). */
-export async function storeInCustody(entry: string, profile: string, pair: AwsKeyPair): Promise<void> {
-  const call = await callCustody(
-    entry,
-    ['store'],
-    JSON.stringify({accessKeyId: pair.accessKeyId, profile, secretAccessKey: pair.secretAccessKey}),
-  )
-  if (call.code !== 0) throw failed('store', call)
 }
 
 interface CustodyView {
