@@ -1,8 +1,9 @@
 /**
- * The user's side of custody mode: how av's launcher, helper (and migrate) talk to the root-owned custody entry
- * point, always as `/usr/bin/sudo -n <entry> <verb> …` with data on stdin (never argv, which every process of the
- * user can read). The entry comes from the root-owned policy (`custody.entry`, written by `sudo av install
- * --custody`) and must itself pass the trust rule before it is run.
+ * The user's side of custody mode: how av's launcher, helper, migrate, restore and status talk to the root-owned
+ * custody entry point, as `/usr/bin/sudo -n <entry> <verb> …` with data on stdin (argv, which every process of the
+ * user can read, carries at most profile names), or as `/usr/bin/sudo <entry>-auth <verb>` where sudo first asks
+ * the user's password (the verbs that hand a durable key out). The entry comes from the root-owned policy
+ * (`custody.entry`, written by `sudo av install --custody`) and must itself pass the trust rule before it is run.
  */
 import {spawn} from 'node:child_process'
 
