@@ -70,6 +70,8 @@ export interface InstallDeps {
   findRuntime(policyAwsCli: string[] | undefined): AwsRuntime
   /** `visudo -cf <file>`: is this sudoers text valid? (Custody only.) */
   checkSudoers?(file: string): {ok: boolean; output: string}
+  /** Custody needs Linux (sudo's caller is checked through /proc). */
+  platform?: NodeJS.Platform
 }
 
 export interface InstallManifest {
@@ -442,8 +444,17 @@ function requireRootNode(node: string): void {
   }
 }
 
+function refuseCustodyOffLinux(platform: NodeJS.Platform): void {
+  if (platform === 'linux') return
+  throw new AvError('usage', `custody mode needs Linux (it checks sudo's caller through /proc), not ${platform}`, {
+    suggestion: 'Install without --custody: av keeps the keys in the OS keychain.',
+  })
+}
+
 export function installAv(options: InstallOptions, deps: InstallDeps): InstallResult {
   refuseUnlessRoot(deps.uid, 'install')
+  if (options.custody) refuseCustodyOffLinux(deps.platform ?? process.platform)
+
   const prefix = path.resolve(options.prefix)
   requireRootNode(deps.node)
   const previous = readManifest(prefix)

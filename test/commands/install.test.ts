@@ -286,6 +286,11 @@ describe('av install --custody refusals (nothing reaches /etc/sudoers.d)', () =>
       /holds characters sudoers would need escaped/,
     ],
     [
+      'custody on macOS (no /proc to check sudo’s caller)',
+      () => installAv(options(), {...deps(), platform: 'darwin'}),
+      /custody mode needs Linux \(it checks sudo's caller through \/proc\), not darwin/,
+    ],
+    [
       'a drop-in visudo rejects',
       () =>
         installAv(
