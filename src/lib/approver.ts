@@ -6,7 +6,7 @@
  * available answers; a "no" or a timeout is final. No channel at all → 'unavailable' (the launcher denies).
  */
 import {spawn as spawnChild} from 'node:child_process'
-import {closeSync, existsSync, openSync, writeSync} from 'node:fs'
+import {closeSync, constants, existsSync, openSync, writeSync} from 'node:fs'
 import {isatty, ReadStream} from 'node:tty'
 
 import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './gate/types.js'
@@ -218,7 +218,7 @@ export const realSpawn: SpawnFn = (file, args, {env, input, timeoutMs}) =>
 export function openDevTty(terminal = '/dev/tty'): null | Tty {
   let fd: number
   try {
-    fd = openSync(terminal, 'r+')
+    fd = openSync(terminal, constants.O_RDWR | constants.O_NOCTTY)
     if (!isatty(fd)) {
       closeSync(fd)
       return null

@@ -9,7 +9,7 @@
  * has no `kind`, so one program can serve both.
  */
 import {execFile} from 'node:child_process'
-import {closeSync, existsSync, openSync, readSync, writeSync} from 'node:fs'
+import {closeSync, constants, existsSync, openSync, readSync, writeSync} from 'node:fs'
 
 import type {ApproverSpec} from './policy.js'
 import type {CodeRequest} from './sessions.js'
@@ -61,7 +61,8 @@ export function runProgram(argv: string[], options: {env: NodeJS.ProcessEnv; inp
 export function askTty(prompt: string, terminal = '/dev/tty'): null | string {
   let fd: number
   try {
-    fd = openSync(terminal, 'r+')
+    // O_NOCTTY: root asking on a user's terminal must never make it root's controlling terminal.
+    fd = openSync(terminal, constants.O_RDWR | constants.O_NOCTTY)
   } catch {
     return null
   }

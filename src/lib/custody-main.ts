@@ -15,8 +15,9 @@
  *                     root one sudo hop further up, then the STS session logic over the custody store; prints
  *                     the credential_process document
  *
- * The durable key never enters a process of the user's uid: only STS session credentials (or the durable key
- * for a run the gate held as elevated and a person approved) leave this process.
+ * The durable key never enters a process of the user's uid: only STS session credentials leave this process —
+ * or, through the password-guarded `<entry>-auth` alone, the durable key for `av restore` (checkout) or for one
+ * run the gate held as elevated, a person approved, and the user then confirmed with their password (mint).
  */
 import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
@@ -34,7 +35,7 @@ import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
 import {AvError, EXIT} from './errors.js'
 import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
-import {loadPolicy, type Policy} from './policy.js'
+import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {isSessionAccount} from './sessions.js'
 import {loadTokenKey, mintToken, RUN_TOKEN_LIFETIME_MS} from './token.js'
@@ -112,8 +113,8 @@ export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' |
   return {caller, uid}
 }
 
-/** The install's policy (AV_POLICY baked into the root-owned entry script), which must name custody. */
-function custodyPolicy(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): Policy & {custody: {dir: string}} {
+/** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
+function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
   const {policy, warnings} = loadPolicy({env: deps.env, fs: deps.trustFs})
   if (!policy.custody) {
     throw new AvError('refused', `custody is not configured${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`, {
@@ -121,11 +122,11 @@ function custodyPolicy(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): Policy & {cu
     })
   }
 
-  return policy as Policy & {custody: {dir: string}}
+  return policy.custody.dir
 }
 
 function storeFor(deps: CustodyDeps, uid: number): FileCustodyStore {
-  return new FileCustodyStore(path.join(custodyPolicy(deps).custody.dir, String(uid)), deps.trustFs)
+  return new FileCustodyStore(path.join(custodyDir(deps), String(uid)), deps.trustFs)
 }
 
 function readJson(deps: CustodyDeps): Record<string, unknown> {
@@ -223,7 +224,6 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
   const profiles = profilesOf(args)
   const store = storeFor(deps, uid)
   const audit = new FileAuditLog(store.dir, Date.now, {store})
-
   const items: Record<string, string> = {}
   for (const profile of profiles) {
     const raw = await store.get(profileAccount(profile)) // eslint-disable-line no-await-in-loop -- small files
