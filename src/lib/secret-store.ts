@@ -68,21 +68,24 @@ export function storeUnavailable(cause: unknown, platform: NodeJS.Platform = pro
   })
 }
 
+interface KeyringEntry {
+  deleteCredential(): boolean
+  getPassword(): null | string
+  setPassword(value: string): void
+}
+
 interface KeyringModule {
   Entry: new (
     service: string,
     account: string,
     options?: {linux?: {store?: 'keyutils' | 'secret-service'}},
-  ) => {
-    deleteCredential(): boolean
-    getPassword(): null | string
-    setPassword(value: string): void
-  }
+  ) => KeyringEntry
   findCredentials(service: string): Array<{account: string; password: string}>
 }
 
 /** The real store. The native module is loaded on first use so that commands that never touch it stay fast. */
 export class KeyringStore implements SecretStore {
+  private readonly entries = new Map<string, KeyringEntry>()
   private module?: KeyringModule
   private readonly service: string
   private readonly platform: NodeJS.Platform
@@ -93,13 +96,11 @@ export class KeyringStore implements SecretStore {
   }
 
   async delete(account: string): Promise<boolean> {
-    const entry = await this.entry(account)
-    return this.call(() => entry.deleteCredential())
+    return this.withEntry(account, (entry) => entry.deleteCredential())
   }
 
   async get(account: string): Promise<null | string> {
-    const entry = await this.entry(account)
-    return this.call(() => entry.getPassword())
+    return this.withEntry(account, (entry) => entry.getPassword())
   }
 
   async list(): Promise<string[]> {
@@ -114,17 +115,15 @@ export class KeyringStore implements SecretStore {
   }
 
   async probe(): Promise<void> {
-    const entry = await this.entry(PROBE_ACCOUNT)
     const marker = `probe-${process.pid}-${Date.now()}`
-    this.call(() => entry.setPassword(marker))
-    const back = this.call(() => entry.getPassword())
-    this.call(() => entry.deleteCredential())
+    await this.withEntry(PROBE_ACCOUNT, (entry) => entry.setPassword(marker))
+    const back = await this.withEntry(PROBE_ACCOUNT, (entry) => entry.getPassword())
+    await this.withEntry(PROBE_ACCOUNT, (entry) => entry.deleteCredential())
     if (back !== marker) throw storeUnavailable(new Error('a test item could not be read back'), this.platform)
   }
 
   async set(account: string, value: string): Promise<void> {
-    const entry = await this.entry(account)
-    this.call(() => entry.setPassword(value))
+    await this.withEntry(account, (entry) => entry.setPassword(value))
   }
 
   private call<T>(fn: () => T): T {
@@ -135,9 +134,30 @@ export class KeyringStore implements SecretStore {
     }
   }
 
-  private async entry(account: string) {
+  /**
+   * Run `op` on the account's entry. Making an entry is most of an access's cost (on Linux it opens a D-Bus
+   * connection and a Secret Service session, ~8 ms; the read or write on it ~1 ms), so each account's entry is
+   * kept for the life of this store: an audit line reads and then writes its head, and the launcher records twice.
+   * Only the connection is kept, never a value: every call asks the keychain again (another process's change is
+   * seen at once). A kept entry that fails (the daemon restarted during a long run) is dropped and the call tried
+   * once more on a fresh one, as it would have run before entries were kept. Linux only: a macOS entry holds no
+   * connection, and trying again there could show a keychain prompt the person just declined a second time.
+   */
+  private async withEntry<T>(account: string, op: (entry: KeyringEntry) => T): Promise<T> {
+    const kept = this.entries.get(account)
+    if (kept) {
+      try {
+        return op(kept)
+      } catch {
+        this.entries.delete(account)
+      }
+    }
+
     const module = await this.load()
-    return this.call(() => new module.Entry(this.service, account, {linux: {store: 'secret-service'}}))
+    const entry = this.call(() => new module.Entry(this.service, account, {linux: {store: 'secret-service'}}))
+    const result = this.call(() => op(entry))
+    if (this.platform === 'linux') this.entries.set(account, entry)
+    return result
   }
 
   private async load(): Promise<KeyringModule> {
