@@ -7,6 +7,8 @@
  * unlocked default collection answers reads with "nothing here", so `get` alone cannot tell the two apart:
  * callers that need certainty call `probe()` (a write, read back and delete of a marker item) first.
  */
+import {createRequire} from 'node:module'
+
 import {AvError} from './errors.js'
 
 export const SERVICE = 'av'
@@ -163,7 +165,9 @@ export class KeyringStore implements SecretStore {
   private async load(): Promise<KeyringModule> {
     if (!this.module) {
       try {
-        this.module = (await import('@napi-rs/keyring')) as unknown as KeyringModule
+        // require, not import(): the package is CommonJS (main index.js, no exports map, so the same file either
+        // way), and Node's ESM wrapper around it costs ~12 ms more per process, paid by every launcher and helper.
+        this.module = createRequire(import.meta.url)('@napi-rs/keyring') as KeyringModule
       } catch (error) {
         throw new AvError('store-unavailable', `the keychain library could not be loaded (${reasonOf(error)})`, {
           cause: error,
