@@ -43,6 +43,9 @@ export function storeLabel(store: SecretStore): string {
 
 const PROBE_ACCOUNT = 'probe'
 
+/** Keychain entries (on Linux each an open D-Bus connection) a store keeps for reuse. */
+const MAX_KEPT_ENTRIES = 8
+
 const UNAVAILABLE_HINT_LINUX =
   'Start or unlock your keyring: a desktop session normally does this; headless, run inside `dbus-run-session` ' +
   'with `gnome-keyring-daemon --unlock --components=secrets` (Debian/Ubuntu: apt-get install gnome-keyring dbus).'
@@ -158,7 +161,12 @@ export class KeyringStore implements SecretStore {
     const module = await this.load()
     const entry = this.call(() => new module.Entry(this.service, account, {linux: {store: 'secret-service'}}))
     const result = this.call(() => op(entry))
-    if (this.platform === 'linux') this.entries.set(account, entry)
+    if (this.platform === 'linux') {
+      // A run touches five accounts at most; migrate or restore over many profiles keeps only the latest few open.
+      if (this.entries.size >= MAX_KEPT_ENTRIES) this.entries.delete(this.entries.keys().next().value!)
+      this.entries.set(account, entry)
+    }
+
     return result
   }
 
