@@ -25,22 +25,24 @@ export interface CustodyCall {
   stderr: string
 }
 
-/** The entry point when the policy names one that root controls; null in keychain mode. Throws when it is untrusted. */
-export function custodyEntryOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = realTrustFs): null | string {
-  const entry = policy.custody?.entry
-  if (!entry) return null
+/** `entry` when it passes the trust rule; the refusal names the part that does not. */
+function trustedEntry(entry: string, fs: TrustFs): string {
   const verdict = checkRootOwnedPath(entry, fs)
   if (!verdict.ok) {
     throw new AvError(
       'refused',
       `the custody entry point ${entry} is not root-controlled (${verdict.path} ${verdict.reason})`,
-      {
-        suggestion: 'Run `sudo av install --custody` again.',
-      },
+      {suggestion: 'Run `sudo av install --custody` again.'},
     )
   }
 
   return entry
+}
+
+/** The entry point when the policy names one that root controls; null in keychain mode. Throws when it is untrusted. */
+export function custodyEntryOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = realTrustFs): null | string {
+  const entry = policy.custody?.entry
+  return entry ? trustedEntry(entry, fs) : null
 }
 
 /**
@@ -48,19 +50,7 @@ export function custodyEntryOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = re
  * key to a process of the user; it must pass the trust rule like the entry itself.
  */
 export function authEntryOf(entry: string): string {
-  const auth = `${entry}-auth`
-  const verdict = checkRootOwnedPath(auth)
-  if (!verdict.ok) {
-    throw new AvError(
-      'refused',
-      `the custody entry point ${auth} is not root-controlled (${verdict.path} ${verdict.reason})`,
-      {
-        suggestion: 'Run `sudo av install --custody` again.',
-      },
-    )
-  }
-
-  return auth
+  return trustedEntry(`${entry}-auth`, realTrustFs)
 }
 
 /**
@@ -145,19 +135,12 @@ export async function mintInCustody(
   entry: string,
   claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>,
 ): Promise<string> {
-  if (claims.elevated) {
-    const why = `this run gets your durable AWS key for profile ${claims.profile}`
-    const call = await callCustody(authEntryOf(entry), ['mint'], JSON.stringify(claims), {
-      password: passwordPrompt(why),
-    })
-    const token = call.stdout.trim()
-    if (call.code !== 0 || !token) throw passwordFailed('mint', call, why)
-    return token
-  }
-
-  const call = await callCustody(entry, ['mint'], JSON.stringify(claims))
+  const why = `this run gets your durable AWS key for profile ${claims.profile}`
+  const call = claims.elevated
+    ? await callCustody(authEntryOf(entry), ['mint'], JSON.stringify(claims), {password: passwordPrompt(why)})
+    : await callCustody(entry, ['mint'], JSON.stringify(claims))
   const token = call.stdout.trim()
-  if (call.code !== 0 || !token) throw failed('mint', call)
+  if (call.code !== 0 || !token) throw claims.elevated ? passwordFailed('mint', call, why) : failed('mint', call)
   return token
 }
 
@@ -176,16 +159,17 @@ function parseAnswer<T>(verb: string, call: CustodyCall): T {
 }
 
 /**
- * The user's side of the custody store, as the SecretStore that `av migrate`, `av restore` and `av status` use in
- * custody mode. It only ever holds durable items (`aws:<profile>`); it sees them sealed (custody-keys.ts) unless a
- * person approved taking them out (`unseal`, root's `checkout`); it can delete an item only with the proof that it
- * holds its key, which it has for keys it stored itself or took out. Every call is one `sudo -n <entry> <verb>`.
+ * The user's side of the custody store, as the SecretStore that `av migrate`, `av restore`, `av status` and `av
+ * session clear` use in custody mode. It holds durable items (`aws:<profile>`) and can drop cached sessions; it
+ * sees durable items sealed (custody-keys.ts) unless the user took them out with their password (`unseal`, root's
+ * `checkout` through `<entry>-auth`); it can delete one only with the proof that it holds its key, which it has for
+ * keys it stored itself or took out. Every other call is one `sudo -n <entry> <verb>`.
  */
 export class CustodyClientStore implements SecretStore {
   readonly label = 'root custody'
   /** Items whose real value this process holds, for the proof `remove` asks: stored by it, or taken out. */
   private readonly held = new Map<string, string>()
-  /** Items a person approved taking out (`unseal`): `get` answers them instead of the sealed view. */
+  /** Items the user took out with their password (`unseal`): `get` answers them instead of the sealed view. */
   private readonly unsealed = new Map<string, string>()
   private view?: CustodyView
 
@@ -203,7 +187,7 @@ export class CustodyClientStore implements SecretStore {
     if (value === undefined) {
       if ((await this.load()).sealed[account] === undefined) return false
       throw new AvError('refused', `the key of ${profile} is in root custody; deleting it needs it taken out first`, {
-        suggestion: '`av restore` takes keys out of custody (a person approves it).',
+        suggestion: '`av restore` takes keys out of custody (sudo asks your password).',
       })
     }
 
