@@ -5,7 +5,7 @@
  * `av migrate` and `av restore` plan exactly as in keychain mode) with every key field replaced by SEALED. It can
  * send a sealed item back (a rolled-back or resumed migrate re-writing only the record), and custody keeps the
  * key it holds. It can delete an item only with a proof that it holds the key: the sha256 of the pair, which it
- * has only after a person approved taking the key out (`checkout`), or because it just stored that key.
+ * has only after taking the key out with the user's password (`checkout`), or because it just stored that key.
  */
 import {createHash, timingSafeEqual} from 'node:crypto'
 
@@ -71,7 +71,7 @@ export function mergeStored(account: string, existing: null | string, incoming: 
 
   if (existing !== null && !samePair(decodeKeyPair(account, existing), pair)) {
     throw new AvError('conflict', `custody already holds a different key for ${account}`, {
-      suggestion: 'Take the old key out first with `av restore` (a person approves it), then migrate again.',
+      suggestion: 'Take the old key out first with `av restore` (sudo asks your password), then migrate again.',
     })
   }
 

@@ -205,8 +205,8 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
     }
 
     if (deps.store.unseal) {
-      // Root custody asks a person itself (a --yes from here proves nothing); then plan again over the real items,
-      // and over the files as they are after the wait.
+      // Root custody hands the keys out only behind the user's password, asked by sudo (a --yes from here proves
+      // nothing); then plan again over the real items, and over the files as they are after the wait.
       await deps.store.unseal(plan.profiles.map((p) => profileAccount(p)))
       ;({files, snapshots, store} = await readState(deps, plan.profiles))
       plan = planRestore(files, store, plan.profiles, storeLabel(deps.store))

@@ -30,7 +30,7 @@ export interface SecretStore {
    * once `value` is stored. Absent: `get` answers the value itself.
    */
   seal?(account: string, value: string): string
-  /** Such a store's way to hand the real items out, after a person approves: `get` answers them from then on. */
+  /** Such a store's way to hand the real items out, after the user proves it is them: `get` answers them then. */
   unseal?(accounts: string[]): Promise<void>
 }
 
