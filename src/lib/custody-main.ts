@@ -35,6 +35,7 @@ import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
 import {AvError, EXIT} from './errors.js'
 import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
+import {passwdEntry} from './passwd.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {isSessionAccount} from './sessions.js'
@@ -470,13 +471,9 @@ function readStdin(): string {
 
 /** Home and primary group of `uid` from /etc/passwd (sudo reset HOME to root's). */
 function homeOf(uid: number): {gid: number; home: string} {
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const fields = line.split(':')
-    if (fields[2] === String(uid) && fields[3] !== undefined && fields[5])
-      return {gid: Number(fields[3]), home: fields[5]}
-  }
-
-  throw new AvError('not-found', `uid ${uid} has no entry in /etc/passwd`)
+  const entry = passwdEntry(uid)
+  if (!entry?.home) throw new AvError('not-found', `uid ${uid} has no entry in /etc/passwd`)
+  return {gid: entry.gid, home: entry.home}
 }
 
 /** Open and read `file` with the user's effective uid and gid (root's rights are back before returning). */

@@ -17,6 +17,7 @@ import {fileURLToPath} from 'node:url'
 import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {accountOfFileName} from './custody-store.js'
 import {AvError} from './errors.js'
+import {passwdEntry} from './passwd.js'
 import {type ProcessTable, systemProcessTable} from './process-table.js'
 import {type SecretStore} from './secret-store.js'
 
@@ -105,21 +106,6 @@ export function busCandidates(uid: number, world: ReturnWorld): string[] {
   return found
 }
 
-interface Account {
-  gid: number
-  home: string
-  name: string
-}
-
-function passwdEntry(uid: number): Account | null {
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const f = line.split(':')
-    if (f[2] === String(uid) && f[3] !== undefined) return {gid: Number(f[3]), home: f[5] || '/', name: f[0]!}
-  }
-
-  return null
-}
-
 /** The durable items (account → value) in one user's custody directory. */
 function durableItems(userDir: string): Record<string, string> {
   const items: Record<string, string> = {}
@@ -150,7 +136,7 @@ function returnToUser(uid: number, items: Record<string, string>, world: ReturnW
       encoding: 'utf8',
       env: {
         DBUS_SESSION_BUS_ADDRESS: bus,
-        HOME: account.home,
+        HOME: account.home || '/',
         LOGNAME: account.name,
         PATH: '/usr/bin:/bin',
         USER: account.name,
