@@ -294,6 +294,16 @@ export function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
   return a === null || b === null ? a === b : a.equals(b)
 }
 
+/**
+ * Whether the store gives back the item just written. Root custody shows its own read-back sealed: the record must
+ * match, and root compared the key itself.
+ */
+async function readsBack(store: SecretStore, account: string, value: string): Promise<boolean> {
+  const back = await store.get(account)
+  const expected = decodeStoredProfile(account, store.seal?.(account, value) ?? value)
+  return back !== null && isDeepStrictEqual(decodeStoredProfile(account, back), expected)
+}
+
 /** Apply a plan; on failure undo every completed step and throw an error that states the resulting state. */
 export async function applyMigration(plan: MigrationPlan, files: Snapshots, deps: ApplyDeps): Promise<void> {
   const report = deps.report ?? silentReporter
@@ -316,10 +326,7 @@ export async function applyMigration(plan: MigrationPlan, files: Snapshots, deps
       const value = encodeStoredProfile(move.pair, move.record)
       await deps.store.set(account, value)
       stored.push(move)
-      // Root custody shows its own read-back sealed: the record must match, and root compared the key itself.
-      const back = await deps.store.get(account)
-      const expected = decodeStoredProfile(account, deps.store.seal?.(account, value) ?? value)
-      if (back === null || !isDeepStrictEqual(decodeStoredProfile(account, back), expected)) {
+      if (!(await readsBack(deps.store, account, value))) {
         throw new AvError(
           'store-unavailable',
           `${storeLabel(deps.store)} did not return the keys of ${move.profile} as written`,
@@ -459,12 +466,7 @@ async function adoptFromKeychain(profiles: string[], keychain: SecretStore, deps
       const value = await keychain.get(account)
       if (value === null) continue
       await deps.store.set(account, value)
-      const back = await deps.store.get(account)
-      const expected = deps.store.seal?.(account, value) ?? value
-      if (
-        back === null ||
-        !isDeepStrictEqual(decodeStoredProfile(account, back), decodeStoredProfile(account, expected))
-      ) {
+      if (!(await readsBack(deps.store, account, value))) {
         throw new AvError('store-unavailable', `${storeLabel(deps.store)} did not return the keys as written`)
       }
 
