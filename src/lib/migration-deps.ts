@@ -9,7 +9,7 @@ import type {StatusDeps} from './status.js'
 import {awsFilePaths, realAwsFileSystem} from './aws-files.js'
 import {CustodyClientStore, custodyEntryOf} from './custody-client.js'
 import {stateDir} from './paths.js'
-import {loadPolicy} from './policy.js'
+import {loadPolicy, type Policy} from './policy.js'
 import {silentReporter} from './progress.js'
 import {askYesNo, lineReporter, listrReporter} from './step-display.js'
 
@@ -19,15 +19,15 @@ export const LOCK_FILE = 'migrate.lock'
  * Where durable keys live for this user: root custody when the root-owned policy names a custody entry point
  * (`sudo av install --custody`), else the OS keychain.
  */
-export function durableStore(ctx: Context): SecretStore {
-  const entry = custodyEntryOf(loadPolicy({env: ctx.env}).policy)
+export function durableStore(ctx: Context, policy: Policy = loadPolicy({env: ctx.env}).policy): SecretStore {
+  const entry = custodyEntryOf(policy)
   return entry === null ? ctx.store : new CustodyClientStore(entry)
 }
 
 /** What `av status` reads: the AWS files, the policy, the mode's store and, in custody mode, the user's own keychain. */
 export function statusDeps(ctx: Context): StatusDeps {
   const {policy} = loadPolicy({env: ctx.env})
-  const store = durableStore(ctx)
+  const store = durableStore(ctx, policy)
   const deps: StatusDeps = {fs: realAwsFileSystem, paths: awsFilePaths(ctx), policy, store}
   if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
   return deps
