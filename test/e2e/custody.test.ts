@@ -68,22 +68,14 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
   const installArgs = () => ['--custody', '--custody-dir', custodyDir, '--sudoers-file', sudoersFile]
 
+  /** `av run -- aws sts get-caller-identity` against the local endpoint, as argv. */
+  function callerIdentityArgv(profile?: string): string[] {
+    const argv = ['/usr/bin/node', install.av, 'run', '--', 'aws', 'sts', 'get-caller-identity']
+    return [...argv, '--endpoint-url', endpoint.url, ...(profile ? ['--profile', profile] : [])]
+  }
+
   async function callerIdentity(profile?: string): Promise<RunResult> {
-    return sandbox.run(
-      [
-        '/usr/bin/node',
-        install.av,
-        'run',
-        '--',
-        'aws',
-        'sts',
-        'get-caller-identity',
-        '--endpoint-url',
-        endpoint.url,
-        ...(profile ? ['--profile', profile] : []),
-      ],
-      {env: install.env},
-    )
+    return sandbox.run(callerIdentityArgv(profile), {env: install.env})
   }
 
   /** `sudo -n <entry> <args>` from a shell of the test user (the shell is sudo's parent). */
@@ -311,17 +303,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
 
   it('inside a terminal (sudo use_pty puts a monitor sudo between) the run works the same', async () => {
     endpoint.clear()
-    const command = [
-      '/usr/bin/node',
-      install.av,
-      'run',
-      '--',
-      'aws',
-      'sts',
-      'get-caller-identity',
-      '--endpoint-url',
-      endpoint.url,
-    ].join(' ')
+    const command = callerIdentityArgv().join(' ')
     const r = await sandbox.run(['/usr/bin/script', '-qec', `tty >&2; ${command}`, '/dev/null'], {env: install.env})
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout, /\/dev\/pts\/\d+/)
@@ -511,15 +493,9 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.equal((await av(['session', 'clear', '--profile', 'mfa'])).code, 0)
     endpoint.clear()
     const typed = await withApprovers(['tty'], async () =>
-      sandbox.sh(
-        typing(
-          '654321',
-          `/usr/bin/node ${install.av} run -- aws sts get-caller-identity --profile mfa --endpoint-url ${endpoint.url}`,
-        ),
-        {
-          env: install.env,
-        },
-      ),
+      sandbox.sh(typing('654321', callerIdentityArgv('mfa').join(' ')), {
+        env: install.env,
+      }),
     )
     assert.equal(typed.code, 0, typed.stdout)
     assert.match(typed.stdout, /MFA code for AWS profile mfa \(device arn:aws:iam::123456789012:mfa\/canary\)/)
