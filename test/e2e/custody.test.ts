@@ -325,6 +325,11 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     const durable = await custody(['drop-sessions'], JSON.stringify({accounts: ['aws:default']}))
     assert.equal(durable.code, 2)
     assert.match(durable.stderr, /only session:<profile> and role:<profile> items/)
+    // Nor through remove without the proof of holding it (an agent never saw the key).
+    const forged = await custody(['remove'], JSON.stringify({profile: 'default', proof: 'f'.repeat(64)}))
+    assert.equal(forged.code, 126)
+    assert.match(forged.stderr, /refused \(custody-caller-untrusted\): no proof of holding the key of default/)
+    assert.ok(custodyAccounts().includes('aws:default'))
     endpoint.clear()
     const r = await callerIdentity()
     assert.equal(r.code, 0, r.stderr)
