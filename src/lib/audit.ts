@@ -21,8 +21,9 @@ import type {SecretStore} from './secret-store.js'
 import {scrubValue} from './audit-scrub.js'
 import {AvError} from './errors.js'
 
-/** Every event a log line may name (`checkout` and `custody-remove` only in root custody's own log). */
+/** Every event a log line may name (`approval`, `checkout` and `custody-remove` only in root custody's own log). */
 export const AUDIT_EVENTS = [
+  'approval',
   'checkout',
   'custody-remove',
   'gate',

@@ -6,10 +6,12 @@
  * (`custody.entry`, written by `sudo av install --custody`) and must itself pass the trust rule before it is run.
  */
 import {spawn} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import {constants} from 'node:os'
 
+import type {ApprovalRequest} from './gate/types.js'
 import type {Policy} from './policy.js'
 import type {SecretStore} from './secret-store.js'
-import type {TokenClaims} from './token.js'
 
 import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {isSealed, keyProof, sealValue} from './custody-keys.js'
@@ -18,6 +20,7 @@ import {isSessionAccount} from './sessions.js'
 import {checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
 export const SUDO = '/usr/bin/sudo'
+const SUDO_HINT = 'Custody mode needs sudo (Debian/Ubuntu: apt-get install sudo).'
 
 export interface CustodyCall {
   code: number
@@ -73,7 +76,7 @@ export function callCustody(
     child.once('error', (error) =>
       reject(
         new AvError('store-unavailable', `sudo could not be started (${(error as NodeJS.ErrnoException).code})`, {
-          suggestion: 'Custody mode needs sudo (Debian/Ubuntu: apt-get install sudo).',
+          suggestion: SUDO_HINT,
         }),
       ),
     )
@@ -128,20 +131,96 @@ function passwordFailed(verb: string, call: CustodyCall, why: string): AvError {
 }
 
 /**
- * The launcher's token, minted by root for this (genuine, root-checked) launcher. An elevated run gets the durable
- * key, so its token comes from the password-guarded entry: sudo asks the user's password on the terminal.
+ * The root launcher's entry point when the policy names one that root controls (custody mode); null otherwise.
+ * An install from before root ran the launcher names none: run `sudo av install` again.
  */
-export async function mintInCustody(
-  entry: string,
-  claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>,
-): Promise<string> {
-  const why = `this run gets your durable AWS key for profile ${claims.profile}`
-  const call = claims.elevated
-    ? await callCustody(authEntryOf(entry), ['mint'], JSON.stringify(claims), {password: passwordPrompt(why)})
-    : await callCustody(entry, ['mint'], JSON.stringify(claims))
-  const token = call.stdout.trim()
-  if (call.code !== 0 || !token) throw claims.elevated ? passwordFailed('mint', call, why) : failed('mint', call)
-  return token
+export function custodyLaunchOf(policy: Pick<Policy, 'custody'>, fs: TrustFs = realTrustFs): null | string {
+  if (!policy.custody) return null
+  const {launch} = policy.custody
+  if (!launch) {
+    throw new AvError('refused', 'the av policy names custody but no root launcher (an install from an older av)', {
+      suggestion: 'Run `sudo av install` again.',
+    })
+  }
+
+  return trustedEntry(launch, fs)
+}
+
+/** This process's tracer from /proc/self/status (0: none); sudo under a tracer cannot become root. */
+export function ownTracer(statusText: null | string): number {
+  return Number(/^TracerPid:\s*(\d+)/m.exec(statusText ?? '')?.[1] ?? 0)
+}
+
+/**
+ * `av run` in custody mode: `sudo -n <launch> aws <args…>` with this process's stdio, signals relayed, the exit
+ * code passed on. A traced process is refused here, by name, before sudo (which would only say that it cannot
+ * become root).
+ */
+export async function launchThroughRoot(
+  launch: string,
+  command: string[],
+  io: {signalReachedChild(signal: NodeJS.Signals): boolean; stderr: {write(text: string): void}},
+): Promise<number> {
+  let status: null | string = null
+  try {
+    status = readFileSync('/proc/self/status', 'utf8')
+  } catch {}
+
+  const tracer = ownTracer(status)
+  if (tracer !== 0) {
+    throw new AvError(
+      'refused',
+      `the run is being traced (tracer ${tracer}): av will not run the AWS CLI under a tracer`,
+      {
+        suggestion: 'Run it without strace/gdb attached.',
+      },
+    )
+  }
+
+  const child = spawn(SUDO, ['-n', launch, ...command], {stdio: 'inherit'})
+  const forward = (signal: NodeJS.Signals) => {
+    if (!io.signalReachedChild(signal)) child.kill(signal)
+  }
+
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+  for (const signal of signals) process.on(signal, forward)
+  try {
+    return await new Promise((resolve, reject) => {
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new AvError('store-unavailable', `sudo could not be started (${error.code})`, {suggestion: SUDO_HINT})),
+      )
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal ?? 'SIGTERM'] ?? 0)))
+    })
+  } finally {
+    for (const signal of signals) process.removeListener(signal, forward)
+  }
+}
+
+export interface PendingView {
+  id: string
+  elevated: boolean
+  expires: number
+  request: ApprovalRequest
+}
+
+/** The user's held runs, as root sees them. */
+export async function pendingApprovals(entry: string): Promise<PendingView[]> {
+  return parseAnswer<{pending: PendingView[]}>('pending', await callCustody(entry, ['pending'], '')).pending
+}
+
+/** `av approve <id>`: sudo asks the user's password, then root records the approval for that one run. */
+export async function approveInCustody(entry: string, id: string): Promise<string> {
+  const why = `approve held run ${id}`
+  const call = await callCustody(authEntryOf(entry), ['approve', id], '', {password: passwordPrompt(why)})
+  if (call.code !== 0) throw passwordFailed('approve', call, why)
+  return call.stdout.trim()
+}
+
+/** `av deny <id>`: ends a held run at once. */
+export async function denyInCustody(entry: string, id: string): Promise<string> {
+  const call = await callCustody(entry, ['deny', id], '')
+  if (call.code !== 0) throw failed('deny', call)
+  return call.stdout.trim()
 }
 
 interface CustodyView {

@@ -19,32 +19,30 @@
  * or, through the password-guarded `<entry>-auth` alone, the durable key for `av restore` (checkout) or for one
  * run the gate held as elevated, a person approved, and the user then confirmed with their password (mint).
  */
-import {closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync} from 'node:fs'
+import {readFileSync, readSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {Output} from './context.js'
-import type {RefusalReason} from './refusal.js'
 
+import {readAsUser} from './as-user.js'
 import {FileAuditLog, procProcessChain} from './audit.js'
-import {collectTrust, verifyLauncherProcess} from './caller-check.js'
+import {readAwsProfiles} from './aws-profiles.js'
 import {type Clock, systemClock} from './clock.js'
 import {askTty} from './code-prompt.js'
 import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from './credentials.js'
 import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
 import {AvError, EXIT} from './errors.js'
-import {type HelperDeps, helperDeps, releaseCredentials} from './helper-main.js'
+import {type HelperDeps, helperDeps} from './helper-main.js'
 import {passwdEntry} from './passwd.js'
-import {loadPolicy} from './policy.js'
-import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
-import {isSessionAccount} from './sessions.js'
-import {loadTokenKey, mintToken, RUN_TOKEN_LIFETIME_MS} from './token.js'
-import {checkRootOwned, checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
+import {type CustodyPolicy, loadPolicy, type Policy} from './policy.js'
+import {type ProcessTable, systemProcessTable} from './process-table.js'
+import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from './run-record.js'
+import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from './sessions.js'
+import {CustodyRefusal, findSudoCaller, type SudoCaller} from './sudo-caller.js'
+import {realTrustFs, type TrustFs} from './trust.js'
 
-export const SUDO_EXE = '/usr/bin/sudo'
-/** sudo with `use_pty` runs the command under a second (monitor) sudo process. */
-const MAX_SUDO_HOPS = 2
 const STDIN_MAX_BYTES = 16 * 1024
 
 export interface CustodyDeps {
@@ -69,61 +67,20 @@ export interface CustodyDeps {
   terminalOf(pid: number, uid: number): null | string
 }
 
-class CustodyRefusal extends Error {
-  constructor(
-    readonly reason: RefusalReason | 'usage',
-    message: string,
-    readonly exit: number = EXIT.refused,
-  ) {
-    super(message)
-  }
-}
-
-export interface SudoCaller {
-  caller: ProcessSnapshot
-  uid: number
-}
-
-/** The process that ran sudo, and the user it ran as: SUDO_UID must agree with /proc on both. */
-export function findSudoCaller(deps: Pick<CustodyDeps, 'env' | 'pid' | 'table' | 'trustFs'>): SudoCaller {
-  const claimed = deps.env.SUDO_UID
-  if (claimed === undefined || !/^\d+$/.test(claimed)) {
-    throw new CustodyRefusal('custody-not-sudo', 'not started through sudo (no SUDO_UID)')
-  }
-
-  const uid = Number(claimed)
-  const sudo = deps.trustFs.realpath(SUDO_EXE)
-  let outer: null | ProcessSnapshot = null
-  let current = deps.table.snapshot(deps.pid)
-  for (let hops = 0; current && hops <= MAX_SUDO_HOPS; hops++) {
-    const parent = deps.table.snapshot(current.ppid)
-    if (!parent || parent.exe !== sudo) break
-    outer = parent
-    current = parent
-  }
-
-  if (!outer) throw new CustodyRefusal('custody-not-sudo', 'the parent process is not sudo')
-  const trusted = checkRootOwned(sudo, deps.trustFs)
-  if (!trusted.ok) throw new CustodyRefusal('custody-not-sudo', `${trusted.path} ${trusted.reason}`)
-  const caller = deps.table.snapshot(outer.ppid)
-  if (!caller) throw new CustodyRefusal('custody-caller-untrusted', 'the process that ran sudo is gone')
-  if (outer.uid !== uid || caller.uid !== uid) {
-    throw new CustodyRefusal('custody-not-sudo', `SUDO_UID ${uid} is not the uid that ran sudo`)
-  }
-
-  return {caller, uid}
-}
-
 /** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
-function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
+function custodyPolicy(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): Policy & {custody: CustodyPolicy} {
   const {policy, warnings} = loadPolicy({env: deps.env, fs: deps.trustFs})
   if (!policy.custody) {
     throw new AvError('refused', `custody is not configured${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`, {
-      suggestion: 'Run `sudo av install --custody`.',
+      suggestion: 'Run `sudo av install`.',
     })
   }
 
-  return policy.custody.dir
+  return policy as Policy & {custody: CustodyPolicy}
+}
+
+function custodyDir(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): string {
+  return custodyPolicy(deps).custody.dir
 }
 
 function storeFor(deps: CustodyDeps, uid: number): FileCustodyStore {
@@ -141,7 +98,6 @@ function readJson(deps: CustodyDeps): Record<string, unknown> {
 }
 
 const PROFILE = /^[\w.@+-]{1,128}$/
-const HEX64 = /^[\da-f]{64}$/
 
 function profileOf(value: unknown): string {
   if (typeof value !== 'string' || !PROFILE.test(value)) {
@@ -256,101 +212,162 @@ async function removeVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise
   return JSON.stringify({profile, removed: true}) + '\n'
 }
 
-/** `mint`: sudo's caller must be av's genuine launcher; the token binds its pid and start time. */
-async function mintVerb(deps: CustodyDeps, {caller: launcher, uid}: SudoCaller): Promise<string> {
-  const trust = collectTrust({grandparent: launcher, parent: null, runtimes: []}, deps.trustFs)
-  const verdict = verifyLauncherProcess(launcher, deps.table.environ(launcher.pid), trust)
-  if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
-  const doc = readJson(deps)
-  const profile = profileOf(doc.profile)
-  const {argvHash, configHash, elevated} = doc
-  if (elevated === true && !authenticated(deps)) {
-    throw new CustodyRefusal(
-      'custody-not-authenticated',
-      'an elevated run gets the durable key, which needs your password: av runs the -auth entry point for it',
-    )
+/** `release --profile P --run ID`: the arguments of the credential_process line the root launcher wrote. */
+function parseReleaseArgs(args: string[]): {profile: string; run: string} {
+  const named: Record<string, string> = {}
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]
+    const value = args[i + 1]
+    if ((name !== '--profile' && name !== '--run') || value === undefined || named[name] !== undefined) {
+      throw new CustodyRefusal('usage', 'release takes --profile <name> --run <id>', EXIT.usage)
+    }
+
+    named[name] = value
   }
 
-  if (
-    typeof argvHash !== 'string' ||
-    !HEX64.test(argvHash) ||
-    typeof configHash !== 'string' ||
-    !HEX64.test(configHash)
-  ) {
-    throw new CustodyRefusal('usage', 'argvHash and configHash must be sha256 hex', EXIT.usage)
-  }
-
-  const key = await loadTokenKey(storeFor(deps, uid), {create: true})
-  if (!key) throw new AvError('store-unavailable', 'the custody token key could not be created')
-  const issued = deps.clock.now()
-  const token = mintToken(key, {
-    v: 1,
-    launcherPid: launcher.pid,
-    launcherStart: launcher.startTime,
-    profile,
-    argvHash,
-    configHash,
-    issued,
-    expires: issued + RUN_TOKEN_LIFETIME_MS,
-    ...(elevated === true ? {elevated: true} : {}),
-  })
-  return token + '\n'
-}
-
-/** sudo's caller must be av's helper: `node <root-owned av> credential-helper aws …`, root-owned node, untraced. */
-function checkHelper(helper: ProcessSnapshot, trustFs: TrustFs): void {
-  const [, script, command, sub] = helper.argv
-  const exe = helper.exe === null ? null : checkRootOwned(helper.exe, trustFs)
-  const scriptOk = script !== undefined && checkRootOwnedPath(script, trustFs).ok
-  const isNode = (helper.exe?.split('/').at(-1) ?? '').startsWith('node')
-  if (!exe?.ok || !isNode || !scriptOk || command !== 'credential-helper' || sub !== 'aws') {
-    throw new CustodyRefusal(
-      'custody-caller-untrusted',
-      `process ${helper.pid} is not av's root-owned credential helper`,
-    )
-  }
-
-  if (helper.tracerPid !== 0) {
-    throw new CustodyRefusal('traced', `process ${helper.pid} is being traced (tracer ${helper.tracerPid})`)
-  }
+  const run = named['--run']
+  if (run === undefined || !isRunId(run)) throw new CustodyRefusal('usage', 'release needs --run <id>', EXIT.usage)
+  return {profile: profileOf(named['--profile']), run}
 }
 
 /**
- * `release`: the helper's whole release (releaseCredentials) run as root with the chain shifted one hop up: the
- * "helper" it checks is the process that ran sudo, the token comes from stdin, the keys and session cache from
- * custody, the audit goes to the root-owned custody directory, and the user's files are read with the user's rights.
+ * `release`: credentials for the AWS CLI that av's root launcher started for this run, and for no other process.
+ * sudo's caller must be that very CLI: the run record root wrote before starting it names the launcher (pid and
+ * start time, a root process), the CLI's argv and executable, and the profile (verifyRunCaller). Then the STS
+ * session logic runs over the custody store and the credential_process document is printed. The user's AWS config
+ * is read with the user's rights, never root's.
  */
-async function releaseVerb(args: string[], deps: CustodyDeps, {caller: helper, uid}: SudoCaller): Promise<number> {
-  checkHelper(helper, deps.trustFs)
-  const token = deps.stdin().trim()
+async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}: SudoCaller): Promise<string> {
+  const {profile, run} = parseReleaseArgs(args)
+  const policy = custodyPolicy(deps)
+  const runs = new RunStore(policy.custody.runDir ?? DEFAULT_RUN_DIR, uid)
+  const record = runs.readRecord(run)
+  const facts = {cli, launcher: deps.table.snapshot(cli.ppid), now: deps.clock.now(), profile, record, uid}
+  const verdict = verifyRunCaller(facts)
+  if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
+  const {elevated, userConfigFile} = record!
   const store = storeFor(deps, uid)
-  const {gid, home} = deps.homeOf(uid)
+  const {gid} = deps.homeOf(uid)
   const base = deps.helperDeps()
-  // Keyed and chained like the helper's own log, with the key and head in custody (root-only).
-  const audit = new FileAuditLog(store.dir, Date.now, {processChain: (pid: number) => procProcessChain(pid), store})
-  const released = await releaseCredentials(args, {
-    ...base,
-    // Root asks for the MFA code only where root may: a terminal or a root-owned program, never a GUI on the
-    // user's display, and with no environment of the user's.
-    askCode(request, channels) {
-      const terminal = deps.terminalOf(helper.pid, uid)
-      return base.askCode(request, {
-        ...channels,
-        approvers: channels.approvers.filter((a) => a !== 'gui'),
-        askTty: (prompt) => (terminal === null ? null : askTty(prompt, terminal)),
-        env: {},
-      })
+  const released = await getSessionCredentials(
+    profile,
+    {
+      // Root asks for an MFA code only where root may: the user's terminal or a root-owned program, never a GUI
+      // on the user's display, and with no environment of the user's.
+      askCode(request) {
+        const terminal = deps.terminalOf(cli.pid, uid)
+        return base.askCode(request, {
+          approvers: policy.approvers.filter((a) => a !== 'gui'),
+          askTty: (prompt) => (terminal === null ? null : askTty(prompt, terminal)),
+          env: {},
+          platform: 'linux',
+        })
+      },
+      clock: deps.clock,
+      policy,
+      profiles: readAwsProfiles(userConfigFile, (file) => deps.readAsUser(uid, gid, file).toString('utf8')),
+      store,
+      sts: () => base.sts(),
     },
-    audit: () => audit,
-    env: {...deps.env, AV_RUN_TOKEN: token},
-    pid: helper.pid,
-    readFile: (file) => deps.readAsUser(uid, gid, file),
-    store,
-    table: deps.table,
-    trustFs: deps.trustFs,
-    userHome: home,
+    {elevated},
+  )
+  // The CLI must still be there, unchanged, when the answer is written.
+  const again = verifyRunCaller({...facts, cli: deps.table.snapshot(cli.pid)})
+  if (!again.ok) throw new CustodyRefusal('parent-gone', `the AWS CLI ${cli.pid} exited or changed before the answer`)
+  await auditOf(deps, store).record({
+    event: 'release',
+    custody: true,
+    profile,
+    launcherPid: record!.launcherPid,
+    cliPid: cli.pid,
+    argvHash: record!.argvHash,
+    ...(elevated ? {elevated: true} : {}),
+    credentials: released.kind,
+    cached: released.cached,
+    ...(released.expiration === undefined ? {} : {expiration: new Date(released.expiration).toISOString()}),
   })
-  return released
+  return JSON.stringify(credentialProcessDocument(released)) + '\n'
+}
+
+function auditOf(deps: CustodyDeps, store: FileCustodyStore): FileAuditLog {
+  return new FileAuditLog(store.dir, () => deps.clock.now(), {
+    processChain: (pid: number) => procProcessChain(pid),
+    store,
+  })
+}
+
+function runsFor(deps: CustodyDeps, uid: number): RunStore {
+  return new RunStore(custodyPolicy(deps).custody.runDir ?? DEFAULT_RUN_DIR, uid)
+}
+
+function pendingOf(deps: CustodyDeps, uid: number, args: string[]): PendingApproval {
+  const [id] = args
+  if (args.length !== 1 || id === undefined || !isRunId(id)) {
+    throw new CustodyRefusal('usage', 'name one request: approve <id> | deny <id>', EXIT.usage)
+  }
+
+  const pending = runsFor(deps, uid).readPending(id)
+  if (!pending || pending.expires <= deps.clock.now()) {
+    throw new AvError('not-found', `no request ${id} is waiting (it was answered, it expired, or its run ended)`, {
+      suggestion: '`av approve` with no id lists the requests waiting now.',
+    })
+  }
+
+  const launcher = deps.table.snapshot(pending.binding.launcherPid)
+  if (!launcher || launcher.startTime !== pending.binding.launcherStart) {
+    throw new AvError('not-found', `the run that asked for ${id} is gone`)
+  }
+
+  return pending
+}
+
+/**
+ * `approve <id>`: only through `<entry>-auth`, which sudo runs after the user's password (asked every time). The
+ * approval is recorded for exactly the run that asked (its launcher's pid and start time, its argv), once.
+ */
+async function approveVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+  if (!authenticated(deps)) {
+    throw new CustodyRefusal('custody-not-authenticated', 'an approval needs your password: `av approve` asks it')
+  }
+
+  const pending = pendingOf(deps, uid, args)
+  const recorded = runsFor(deps, uid).answer(pending, 'approved', caller.pid, deps.clock.now())
+  await auditOf(deps, storeFor(deps, uid)).record({
+    event: 'approval',
+    custody: true,
+    answer: recorded ? 'approved' : 'already-answered',
+    argvHash: pending.binding.argvHash,
+    launcherPid: pending.binding.launcherPid,
+    profile: pending.request.profile,
+    callerPid: caller.pid,
+  })
+  if (!recorded) throw new AvError('conflict', `request ${pending.id} was already answered`)
+  return `approved ${pending.id}: ${pending.request.command}\n`
+}
+
+/** `deny <id>`: any process of the user may end a held run at once (that only ever takes a run away). */
+async function denyVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+  const pending = pendingOf(deps, uid, args)
+  const recorded = runsFor(deps, uid).answer(pending, 'denied', caller.pid, deps.clock.now())
+  await auditOf(deps, storeFor(deps, uid)).record({
+    event: 'approval',
+    custody: true,
+    answer: recorded ? 'denied' : 'already-answered',
+    argvHash: pending.binding.argvHash,
+    launcherPid: pending.binding.launcherPid,
+    profile: pending.request.profile,
+    callerPid: caller.pid,
+  })
+  if (!recorded) throw new AvError('conflict', `request ${pending.id} was already answered`)
+  return `denied ${pending.id}: ${pending.request.command}\n`
+}
+
+/** `pending`: the calling user's held runs, as root sees them (JSON), for `av approve` to list and show. */
+async function pendingVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
+  const pending = runsFor(deps, uid)
+    .listPending(deps.clock.now())
+    .map(({elevated, expires, id, request}) => ({elevated, expires, id, request}))
+  return JSON.stringify({pending}) + '\n'
 }
 
 /** `drop-sessions`: cached STS credentials only (the next run asks STS again); any process of the user may. */
@@ -374,16 +391,23 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 }
 
 const USAGE =
-  'Usage: av-custody view | store | checkout | remove | drop-sessions | mint | release --profile <name>   (run through sudo -n by av)'
+  'Usage: av-custody view | store | checkout | remove | drop-sessions | pending | approve <id> | deny <id> | ' +
+  'release --profile <name> --run <id>   (run through sudo by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
+  approve: approveVerb,
   checkout: checkoutVerb,
+  deny: denyVerb,
   'drop-sessions': dropSessionsVerb,
-  mint: mintVerb,
+  pending: pendingVerb,
+  release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,
   store: storeVerb,
   view: viewVerb,
 }
+
+/** The verbs the password-guarded `<entry>-auth` serves: the ones that hand a key out or approve a held run. */
+const AUTH_VERBS = new Set(['approve', 'checkout'])
 
 /** Best effort: a refusal of a known user's call goes to that user's root-owned audit log in custody. */
 async function auditRefusal(
@@ -411,16 +435,20 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
   try {
     if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-custody must run as root through sudo')
     const run = verb === undefined || !Object.hasOwn(VERBS, verb) ? undefined : VERBS[verb]
-    if (verb !== 'release' && !run) {
+    if (!run) {
       throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
     }
 
-    if (authenticated(deps) && verb !== 'checkout' && verb !== 'mint') {
-      throw new CustodyRefusal('usage', `the -auth entry point serves checkout and mint only, not ${verb}`, EXIT.usage)
+    if (authenticated(deps) && !AUTH_VERBS.has(verb!)) {
+      throw new CustodyRefusal(
+        'usage',
+        `the -auth entry point serves approve and checkout only, not ${verb}`,
+        EXIT.usage,
+      )
     }
 
-    sudo = findSudoCaller(deps)
-    if (!run) return await releaseVerb(rest, deps, sudo)
+    // The root launcher asks the password for a held run by running sudo as the user: its caller is root.
+    sudo = findSudoCaller(deps, {rootCaller: verb === 'approve'})
     deps.stdout.write(await run(deps, sudo, rest))
     return EXIT.ok
   } catch (error) {
@@ -476,28 +504,6 @@ function homeOf(uid: number): {gid: number; home: string} {
   return {gid: entry.gid, home: entry.home}
 }
 
-/** Open and read `file` with the user's effective uid and gid (root's rights are back before returning). */
-function readAsUser(uid: number, gid: number, file: string): Buffer {
-  process.setgroups?.([gid])
-  process.setegid?.(gid)
-  process.seteuid?.(uid)
-  let fd: number
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
-  } finally {
-    process.seteuid?.(0)
-    process.setegid?.(0)
-  }
-
-  try {
-    const stat = fstatSync(fd)
-    if (!stat.isFile() || stat.size > 64 * 1024) throw new Error(`${file} is not a small regular file`)
-    return readFileSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
 export function realCustodyDeps(): CustodyDeps {
   return {
     clock: systemClock,
@@ -506,7 +512,7 @@ export function realCustodyDeps(): CustodyDeps {
     helperDeps,
     homeOf,
     pid: process.pid,
-    readAsUser,
+    readAsUser: (uid, gid, file) => readAsUser(uid, gid, file, 64 * 1024),
     stderr: {write: (text) => process.stderr.write(text)},
     stdin: readStdin,
     stdout: {write: (text) => process.stdout.write(text)},

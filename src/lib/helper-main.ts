@@ -34,7 +34,6 @@ import {
 import {systemClock} from './clock.js'
 import {type CodePromptDeps, requestCode} from './code-prompt.js'
 import {type AwsKeyPair} from './credentials.js'
-import {callCustody, custodyEntryOf} from './custody-client.js'
 import {AvError, EXIT} from './errors.js'
 import {awsConfigFile, stateDir} from './paths.js'
 import {loadPolicy} from './policy.js'
@@ -367,35 +366,10 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
 }
 
 /**
- * Custody mode, when the launcher's root-owned policy names a custody entry point: the keys are not in this
- * user's keychain, so root releases them (custody-main.ts checks this very process chain one sudo hop up). The
- * token goes on stdin, root's answer (the credential_process document) to stdout, its refusal line to stderr.
+ * The helper serves keychain mode. In custody mode the AWS CLI asks root directly (`sudo -n <entry> release`, see
+ * custody-main.ts): a helper started there finds no launcher of its own and refuses like any impostor, with the
+ * same reason codes as in keychain mode.
  */
-function custodyEntryForHelper(deps: HelperDeps): null | string {
-  const helper = deps.table.snapshot(deps.pid)
-  const parent = helper ? deps.table.snapshot(helper.ppid) : null
-  const launcherEnv = parent ? deps.table.environ(parent.ppid) : null
-  const {policy} = loadPolicy({env: launcherEnv ?? deps.env, fs: deps.trustFs})
-  return custodyEntryOf(policy)
-}
-
-async function relayToCustody(entry: string, args: string[], deps: HelperDeps): Promise<number> {
-  const call = await callCustody(entry, ['release', ...args], deps.env[TOKEN_ENV] ?? '', {stderr: 'inherit'})
-  deps.stdout.write(call.stdout)
-  return call.code === 0 ? EXIT.ok : call.code === EXIT.usage ? EXIT.usage : 1
-}
-
 export async function main(args: string[]): Promise<number> {
-  const deps = helperDeps()
-  let entry: null | string
-  try {
-    entry = custodyEntryForHelper(deps)
-    if (entry) return await relayToCustody(entry, args, deps)
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    deps.stderr.write(`av credential-helper: refused (store-unavailable): ${message}\n`)
-    return 1
-  }
-
-  return releaseCredentials(args, deps)
+  return releaseCredentials(args, helperDeps())
 }

@@ -11,6 +11,7 @@
  * same bytes.
  */
 import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {
   chmodSync,
   chownSync,
@@ -35,14 +36,17 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import type {AwsRuntime} from './aws-runtime.js'
+import type {CustodyPolicy} from './policy.js'
 
 import {IMPORTER, returnCustodyKeys, type ReturnWorld, systemReturnWorld} from './custody-return.js'
 import {AvError} from './errors.js'
+import {LAUNCH_ENV} from './root-launcher.js'
 import {checkRootOwned} from './trust.js'
 
 export const DEFAULTS = {
   binDir: '/usr/local/bin',
   custodyDir: '/var/lib/av/custody',
+  runDir: '/run/av',
   policy: '/etc/av/policy.json',
   prefix: '/opt/av',
   sudoersFile: '/etc/sudoers.d/av-custody',
@@ -53,8 +57,11 @@ export const MANIFEST_NAME = 'install-manifest.json'
 
 export interface InstallOptions {
   binDir: string
-  /** Custody mode: the root-owned key store directory and the sudoers drop-in that lets users run its entry point. */
-  custody?: {dir: string; sudoersFile: string}
+  /**
+   * Custody mode (the Linux default): the root-owned key store directory, where root keeps run records, and the
+   * sudoers drop-in that lets users run the root launcher and the custody entry point.
+   */
+  custody?: {dir: string; runDir?: string; sudoersFile: string}
   linkAws: boolean
   policyFile: string
   prefix: string
@@ -79,8 +86,11 @@ export interface InstallManifest {
   prefix: string
   /** The copied tree (removed whole). */
   tree: string
-  /** Shims and links, with the exact content (or link target) written, so uninstall removes only those. */
-  files: Array<{content: string; kind: 'file' | 'link'; path: string}>
+  /**
+   * Shims and links, with the exact content (or link target) written, so uninstall removes only those; a `copy`
+   * (the CLI's interpreter, execute-only) records the sha256 of the bytes copied.
+   */
+  files: Array<{content: string; kind: 'copy' | 'file' | 'link'; path: string; source?: string}>
   /** Directories install created (removed when empty). */
   dirs: string[]
   policy: {
@@ -92,8 +102,8 @@ export interface InstallManifest {
     previousText: null | string
     writtenText: string
   }
-  /** Custody mode: the entry point and sudoers drop-in are in `files`; the key store directory is here. */
-  custody?: {dir: string; entry: string; sudoersFile: string}
+  /** Custody mode: the entry points and sudoers drop-in are in `files`; the key store and run directories here. */
+  custody?: {dir: string; entry: string; runDir?: string; sudoersFile: string}
 }
 
 export interface InstallResult {
@@ -256,11 +266,17 @@ function readManifest(prefix: string): InstallManifest | null {
   return JSON.parse(readFileSync(file, 'utf8')) as InstallManifest
 }
 
-/** What is at `file` now: the content of a regular file, the target of a link, or null when nothing is there. */
-function currentContent(file: string): null | {content: string; kind: 'file' | 'link'} {
+type FileKind = InstallManifest['files'][number]['kind']
+
+/**
+ * What is at `file` now: the content of a regular file (for a `copy`, the sha256 of its bytes), the target of a
+ * link, or null when nothing is there.
+ */
+function currentContent(file: string, as: FileKind = 'file'): null | {content: string; kind: FileKind} {
   try {
     const stat = lstatSync(file)
     if (stat.isSymbolicLink()) return {content: readlinkSync(file), kind: 'link'}
+    if (stat.isFile() && as === 'copy') return {content: sha256File(file), kind: 'copy'}
     if (stat.isFile()) return {content: readFileSync(file, 'utf8'), kind: 'file'}
     return {content: '', kind: 'file'}
   } catch {
@@ -269,8 +285,8 @@ function currentContent(file: string): null | {content: string; kind: 'file' | '
 }
 
 /** Refuse to replace a file at `target` that av did not write. */
-function claimable(target: string, want: {content: string; kind: 'file' | 'link'}, previous: InstallManifest | null) {
-  const now = currentContent(target)
+function claimable(target: string, want: {content: string; kind: FileKind}, previous: InstallManifest | null) {
+  const now = currentContent(target, want.kind)
   if (now === null) return
   const ours = previous?.files.some((f) => f.path === target && f.kind === now.kind && f.content === now.content)
   const same = now.kind === want.kind && now.content === want.content
@@ -309,8 +325,13 @@ export function checkSudoersFile(file: string): {ok: boolean; output: string} {
 interface CustodyPlan {
   dir: string
   entry: string
-  /** `<entry>-auth`: the same program behind sudo's password, for the verbs that hand a durable key out. */
+  /** `<entry>-auth`: the same program behind sudo's password, for the verbs that hand a key out or approve a run. */
   authEntry: string
+  /** The root launcher's entry point, run through `sudo -n` by the `aws` shim and `av run`. */
+  launch: string
+  runDir: string
+  /** The CLI argv with its interpreter replaced by the execute-only copy (null: no copy could be made). */
+  awsCli: null | string[]
   files: InstallManifest['files']
   sudoersFile: string
   sudoersText: string
@@ -319,19 +340,51 @@ interface CustodyPlan {
 /** Characters a sudoers command path may hold without escaping (sudoers escapes `,:=\\` and spaces). */
 const SUDOERS_SAFE_PATH = /^\/[\w./-]+$/
 
+/** A Python interpreter the CLI runtime names first (Debian's /usr/bin/python3 → python3.11). */
+const PYTHON = /^python3(?:\.\d+)?$/
+
+/** The root launcher's entry script: an empty environment but SUDO_UID, the policy and the launch variables. */
+export function launchEntryText(input: {node: string; policyFile: string; script: string}): string {
+  const passed = LAUNCH_ENV.map((name) => `\${${name}+"${name}=$${name}"}`).join(' ')
+  return (
+    "#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`. Run through `sudo -n` by av's aws launcher.\n" +
+    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(input.policyFile)} ${passed} ${shQuote(input.node)} ${shQuote(input.script)} "$@"\n`
+  )
+}
+
 /**
- * The custody entry point `<prefix>/libexec/av-custody`: an empty environment but SUDO_UID (cross-checked against
- * /proc) and this install's policy, the root-owned node, custody-main.js. The drop-in lets every user run exactly
- * that program as root without a password; sudo's env_reset stays on. Its twin `av-custody-auth` adds
- * AV_CUSTODY_AUTHENTICATED=1 and sits behind the user's password, asked every time (timestamp_timeout=0): the
- * only way to the verbs that hand a durable key to a process of the user (checkout, an elevated mint).
+ * The `aws` shim in custody mode: refuse under a tracer by name (sudo would only say it cannot become root), then
+ * hand the argv to the root launcher through `sudo -n`. Only shell builtins run before sudo.
+ */
+export function custodyShimText(launch: string): string {
+  return (
+    '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n' +
+    'while read -r key value; do\n' +
+    '  if [ "$key" = TracerPid: ]; then\n' +
+    '    [ "$value" = 0 ] || { echo "av: refused (traced): this aws run is being traced (tracer $value); run it without strace/gdb" >&2; exit 126; }\n' +
+    '    break\n' +
+    '  fi\n' +
+    'done < /proc/self/status\n' +
+    `exec /usr/bin/sudo -n ${launch} aws "$@"\n`
+  )
+}
+
+/**
+ * Custody: the entry point `<prefix>/libexec/av-custody` (custody-main.js, keys and releases), its password-guarded
+ * twin `av-custody-auth` (checkout, approve: sudo asks the user's password every time, timestamp_timeout=0), the
+ * root launcher `av-launch` (root-launch-main.js), and a copy of the CLI's Python interpreter that users may run but
+ * not read (0711), so the kernel makes the AWS CLI non-dumpable. The drop-in lets every user run the launcher and
+ * the entry point as root without a password, with sudo's env_reset and only the launch variables kept.
  */
 function planCustody(
   custody: NonNullable<InstallOptions['custody']>,
-  where: {node: string; policyFile: string; prefix: string; tree: string},
+  where: {awsCli: string[]; node: string; policyFile: string; prefix: string; tree: string},
 ): CustodyPlan {
-  const entry = path.join(where.prefix, 'libexec', 'av-custody')
+  const libexec = path.join(where.prefix, 'libexec')
+  const entry = path.join(libexec, 'av-custody')
+  const launch = path.join(libexec, 'av-launch')
   const dir = path.resolve(custody.dir)
+  const runDir = path.resolve(custody.runDir ?? DEFAULTS.runDir)
   const {sudoersFile} = custody
   if (path.dirname(sudoersFile) !== SUDOERS_DIR || !/^[\w-]+$/.test(path.basename(sudoersFile))) {
     throw new AvError('usage', `the sudoers drop-in must be ${SUDOERS_DIR}/<name> with letters, digits, - and _ only`, {
@@ -348,36 +401,84 @@ function planCustody(
   const script = path.join(where.tree, 'dist', 'lib', 'custody-main.js')
   const authEntry = `${entry}-auth`
   const entryText = (extra: string, how: string) =>
-    `#!/bin/sh\n# Written by \`sudo av install --custody\`; removed by \`sudo av uninstall\`. Run through ${how} by av.\n` +
+    `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`. Run through ${how} by av.\n` +
     `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)}${extra} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
   const sudoersText =
-    "# Written by `sudo av install --custody`: any user may run av's custody entry point as root.\n" +
-    `ALL ALL=(root) NOPASSWD: ${entry}\n` +
-    "# Handing a durable key out (av restore, one elevated run) needs the user's password, every time.\n" +
+    "# Written by `sudo av install`: any user may run av's root launcher and custody entry point as root.\n" +
+    `ALL ALL=(root) NOPASSWD: ${entry}, ${launch}\n` +
+    "# Handing a durable key out (av restore) or approving a held run needs the user's password, every time.\n" +
     `ALL ALL=(root) PASSWD: ${authEntry}\n` +
-    `Defaults!${authEntry} timestamp_timeout=0\n`
+    `Defaults!${authEntry} timestamp_timeout=0\n` +
+    '# The launcher shares the terminal (no pty of its own) and keeps only the variables it may read.\n' +
+    `Defaults!${launch} !use_pty, env_keep = "${LAUNCH_ENV.join(' ')}"\n` +
+    `Defaults!${entry} !use_pty\n`
+  const interpreter = interpreterCopy(where.awsCli, libexec)
   return {
     authEntry,
+    awsCli: interpreter ? [interpreter.copy, ...where.awsCli.slice(1)] : null,
     dir,
     entry,
     files: [
+      ...(interpreter
+        ? [
+            {
+              content: sha256File(interpreter.source),
+              kind: 'copy' as const,
+              path: interpreter.copy,
+              source: interpreter.source,
+            },
+          ]
+        : []),
       {content: entryText('', '`sudo -n`'), kind: 'file', path: entry},
       {content: entryText(' AV_CUSTODY_AUTHENTICATED=1', 'sudo, after the password'), kind: 'file', path: authEntry},
+      {
+        content: launchEntryText({
+          node: where.node,
+          policyFile: where.policyFile,
+          script: path.join(where.tree, 'dist', 'lib', 'root-launch-main.js'),
+        }),
+        kind: 'file',
+        path: launch,
+      },
       {content: sudoersText, kind: 'file', path: sudoersFile},
     ],
+    launch,
+    runDir,
     sudoersFile,
     sudoersText,
   }
 }
 
-function custodyPolicyKey(custody: CustodyPlan | null): {custody?: {dir: string; entry: string}} {
-  return custody ? {custody: {dir: custody.dir, entry: custody.entry}} : {}
+/** The CLI runtime's Python interpreter and where its execute-only copy goes; null for another kind of runtime. */
+function interpreterCopy(awsCli: string[], libexec: string): null | {copy: string; source: string} {
+  let source: string
+  try {
+    source = realpathSync(awsCli[0]!)
+  } catch {
+    return null
+  }
+
+  return PYTHON.test(path.basename(source)) ? {copy: path.join(libexec, 'aws-python3'), source} : null
+}
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex')
+}
+
+/** The policy's custody key: what this install wrote, over settings an administrator added (a timeout). */
+function custodyPolicyKey(custody: CustodyPlan | null, previous: unknown): {custody?: CustodyPolicy} {
+  if (!custody) return {}
+  const {dir, entry, launch, runDir} = custody
+  const kept = typeof previous === 'object' && previous !== null ? (previous as Partial<CustodyPolicy>) : {}
+  const settings =
+    kept.approvalTimeoutSeconds === undefined ? {} : {approvalTimeoutSeconds: kept.approvalTimeoutSeconds}
+  return {custody: {...settings, dir, entry, launch, runDir, ...(custody.awsCli ? {awsCli: custody.awsCli} : {})}}
 }
 
 /** Directories (trusted), the key store root (0700 root), an untampered entry point, and a sudoers text visudo accepts. */
 function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: InstallDeps): void {
   trustedDir(path.dirname(custody.entry), created)
-  for (const entry of [custody.entry, custody.authEntry]) {
+  for (const entry of [custody.entry, custody.authEntry, custody.launch]) {
     if (!existsSync(entry)) continue
     const verdict = checkRootOwned(entry)
     if (!verdict.ok) {
@@ -425,10 +526,25 @@ function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: Instal
 function writeFiles(files: InstallManifest['files'], custody: CustodyPlan | null): void {
   for (const file of files) {
     if (file.kind === 'link') writeRootLink(file.path, file.content)
+    else if (file.kind === 'copy') copyExecuteOnly(file.source!, file.path, file.content)
     else if (file.path !== custody?.sudoersFile) writeRootFile(file.path, file.content, 0o755)
   }
 
   if (custody) writeRootFile(custody.sudoersFile, custody.sudoersText, 0o440)
+}
+
+/**
+ * Copy `source` to `target` root-owned with mode 0711: users may run it but not read it, and the kernel marks a
+ * process started from a file its user cannot read as non-dumpable (no ptrace, no /proc/<pid>/environ or mem).
+ */
+function copyExecuteOnly(source: string, target: string, sha256: string): void {
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.av-${process.pid}`)
+  rmSync(temp, {force: true})
+  copyFileSync(source, temp)
+  chownSync(temp, 0, 0)
+  chmodSync(temp, 0o711)
+  if (sha256File(temp) !== sha256) throw new AvError('internal', `${source} changed while av copied it`)
+  renameSync(temp, target)
 }
 
 function requireRootNode(node: string): void {
@@ -458,6 +574,13 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
   const prefix = path.resolve(options.prefix)
   requireRootNode(deps.node)
   const previous = readManifest(prefix)
+  if (previous?.custody && !options.custody) {
+    throw new AvError('conflict', `custody is installed under ${prefix}, and the keys it holds would be left behind`, {
+      suggestion:
+        'Run `sudo -E av uninstall` first (it hands every key back to its owner’s keychain), then `sudo av install --keychain`.',
+    })
+  }
+
   const created = new Set(previous?.dirs ?? [])
   const policyDoc = readPolicyDoc(options.policyFile)
   const existingAwsCli = Array.isArray(policyDoc?.awsCli) ? (policyDoc.awsCli as string[]) : undefined
@@ -465,14 +588,21 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
 
   const tree = path.join(prefix, 'lib', 'av')
   const entry = path.join(tree, 'bin', 'run.js')
+  const custody = options.custody
+    ? planCustody(options.custody, {
+        awsCli: runtime.argv,
+        node: deps.node,
+        policyFile: options.policyFile,
+        prefix,
+        tree,
+      })
+    : null
+  const shim = custody ? custodyShimText(custody.launch) : shimText(deps.node, entry, ['run', '--', 'aws'])
   const files: InstallManifest['files'] = [
-    {content: shimText(deps.node, entry, ['run', '--', 'aws']), kind: 'file', path: path.join(prefix, 'bin', 'aws')},
+    {content: shim, kind: 'file', path: path.join(prefix, 'bin', 'aws')},
     {content: shimText(deps.node, entry, []), kind: 'file', path: path.join(options.binDir, 'av')},
   ]
   if (options.linkAws) files.push({content: files[0]!.path, kind: 'link', path: path.join(options.binDir, 'aws')})
-  const custody = options.custody
-    ? planCustody(options.custody, {node: deps.node, policyFile: options.policyFile, prefix, tree})
-    : null
   if (custody) files.push(...custody.files)
 
   for (const dir of [
@@ -494,7 +624,9 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
   const policyCreated = previous?.policy.created ?? policyDoc === null
   const previousAwsCli = previous ? previous.policy.previousAwsCli : (existingAwsCli ?? null)
   const previousText = previous ? previous.policy.previousText : policyDoc && readFileSync(options.policyFile, 'utf8')
-  const policyText = JSON.stringify({...policyDoc, awsCli: runtime.argv, ...custodyPolicyKey(custody)}, null, 2) + '\n'
+  const policyText =
+    JSON.stringify({...policyDoc, awsCli: runtime.argv, ...custodyPolicyKey(custody, policyDoc?.custody)}, null, 2) +
+    '\n'
   writeRootFile(options.policyFile, policyText, 0o644)
 
   const manifest: InstallManifest = {
@@ -511,7 +643,9 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
       previousText,
       writtenText: policyText,
     },
-    ...(custody ? {custody: {dir: custody.dir, entry: custody.entry, sudoersFile: custody.sudoersFile}} : {}),
+    ...(custody
+      ? {custody: {dir: custody.dir, entry: custody.entry, runDir: custody.runDir, sudoersFile: custody.sudoersFile}}
+      : {}),
   }
   const manifestFile = path.join(prefix, MANIFEST_NAME)
   writeRootFile(manifestFile, JSON.stringify(manifest, null, 2) + '\n', 0o644)
@@ -552,7 +686,7 @@ export function uninstallAv(
   const result: UninstallResult = {kept: [], removed: [], restored: [], returned}
   const {kept, removed} = result
   for (const file of manifest.files) {
-    const now = currentContent(file.path)
+    const now = currentContent(file.path, file.kind)
     if (now === null) continue
     if (now.kind === file.kind && now.content === file.content) {
       unlinkSync(file.path)
@@ -566,6 +700,12 @@ export function uninstallAv(
     // The durable keys are in their owners' keychains now; token keys and cached sessions are not needed.
     rmSync(manifest.custody.dir, {force: true, recursive: true})
     removed.push(manifest.custody.dir)
+  }
+
+  // Run records and sealed HOMEs of runs (none is live once the launcher is gone).
+  if (manifest.custody?.runDir && existsSync(manifest.custody.runDir)) {
+    rmSync(manifest.custody.runDir, {force: true, recursive: true})
+    removed.push(manifest.custody.runDir)
   }
 
   revertPolicy(manifest.policy, result)

@@ -92,7 +92,7 @@ export interface LauncherDeps {
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
-function signalExit(signal: NodeJS.Signals): number {
+export function signalExit(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0)
 }
 
@@ -329,7 +329,7 @@ async function mintRunToken(
 }
 
 /** The CLI's exit code; death by signal n is 128+n; a runtime that cannot start is 127 (missing) or 125. */
-function waitFor(child: ChildProcess): Promise<number> {
+export function waitFor(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       const missing = error.code === 'ENOENT'

@@ -29,10 +29,29 @@ export interface Policy {
    */
   sessions?: {allowOptOut?: boolean; maxDurationSeconds?: number}
   /**
-   * Custody mode (written by `sudo av install --custody`): `entry` is the root-owned program run through
+   * Custody mode (written by `sudo av install`, the Linux default): `entry` is the root-owned program run through
    * `sudo -n` that holds the keys, `dir` the root-owned directory it keeps them in (see custody-main.ts).
    */
-  custody?: {dir: string; entry: string}
+  custody?: CustodyPolicy
+}
+
+export interface CustodyPolicy {
+  dir: string
+  entry: string
+  /**
+   * The root launcher's entry point (`<prefix>/libexec/av-launch`), which the `aws` shim and `av run` start through
+   * `sudo -n`: root gates, asks approvals and starts the CLI as the user (see root-launcher.ts).
+   */
+  launch?: string
+  /** Where root keeps run and approval records and each run's sealed HOME (default /run/av). */
+  runDir?: string
+  /**
+   * The AWS CLI argv the root launcher runs: `awsCli` with its interpreter replaced by a copy users may execute
+   * but not read (0711), so the kernel makes the CLI non-dumpable. Absent: `awsCli` as it is.
+   */
+  awsCli?: string[]
+  /** How long a held command waits for the user's password (`av approve`), in seconds (default 120). */
+  approvalTimeoutSeconds?: number
 }
 
 export const DEFAULT_POLICY: Policy = {approvers: ['gui', 'tty'], decisions: {}, endpoints: []}
@@ -56,11 +75,28 @@ function isStringArray(value: unknown): value is string[] {
 
 const isAbsolute = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/')
 
-function custodyOf(value: unknown): Policy['custody'] | null {
+function custodyOf(value: unknown): CustodyPolicy | null {
   const c = value as Record<string, unknown>
-  return typeof c === 'object' && c !== null && isAbsolute(c.entry) && isAbsolute(c.dir)
-    ? {dir: c.dir, entry: c.entry}
-    : null
+  if (typeof c !== 'object' || c === null || !isAbsolute(c.entry) || !isAbsolute(c.dir)) return null
+  const custody: CustodyPolicy = {dir: c.dir, entry: c.entry}
+  for (const key of ['launch', 'runDir'] as const) {
+    if (c[key] === undefined) continue
+    if (!isAbsolute(c[key])) return null
+    custody[key] = c[key]
+  }
+
+  if (c.awsCli !== undefined) {
+    if (!isStringArray(c.awsCli) || c.awsCli.length === 0 || !isAbsolute(c.awsCli[0])) return null
+    custody.awsCli = c.awsCli
+  }
+
+  const timeout = c.approvalTimeoutSeconds
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 5 || timeout > 3600) return null
+    custody.approvalTimeoutSeconds = timeout
+  }
+
+  return custody
 }
 
 /** Validate a parsed policy document. Returns the problems; an empty list means it is usable. */
@@ -132,7 +168,12 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
   if (raw.custody !== undefined) {
     const custody = custodyOf(raw.custody)
     if (custody) policy.custody = custody
-    else problems.push('custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}')
+    else {
+      problems.push(
+        'custody must be {"entry": "/absolute/path", "dir": "/absolute/path"} with optional absolute "launch", ' +
+          '"runDir", an "awsCli" argv and "approvalTimeoutSeconds" (5–3600)',
+      )
+    }
   }
 
   return problems.length > 0 ? {problems} : {policy, problems}

@@ -31,6 +31,10 @@ export const REFUSAL_REASONS = [
   'custody-not-sudo',
   /** The process that ran sudo is not av's root-owned helper (release) or launcher (mint). */
   'custody-caller-untrusted',
+  /** `release` named a run root has no record of (av did not start it, or it ended). */
+  'run-unknown',
+  /** `release` for a run past its longest allowed length. */
+  'run-expired',
   /** A verb that hands a durable key out (checkout, an elevated mint) came without sudo's password (av-custody-auth). */
   'custody-not-authenticated',
   // After the caller check passed.

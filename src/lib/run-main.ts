@@ -14,7 +14,7 @@ import type {Context} from './context.js'
 import {requestApproval} from './approver.js'
 import {findAwsRuntime} from './aws-runtime.js'
 import {realContext} from './context.js'
-import {custodyEntryOf, mintInCustody} from './custody-client.js'
+import {custodyLaunchOf, launchThroughRoot} from './custody-client.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
 import {classifyArgv, loadUserDecisions} from './gate/classify.js'
 import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
@@ -68,18 +68,6 @@ function reachedChild(signal: NodeJS.Signals): boolean {
   return terminalSignalReachesGroup(signal, stat)
 }
 
-/** Keychain mode mints with the keychain's token key; custody mode asks root to mint (custody-client.ts). */
-function tokensFor(ctx: Context, policy: Policy): LauncherDeps['tokens'] {
-  const entry = custodyEntryOf(policy)
-  if (entry === null) return {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken}
-  return {
-    hashArgv,
-    issue: (claims) => mintInCustody(entry, claims),
-    loadKey: async () => null,
-    mint: mintToken,
-  }
-}
-
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = loadPolicy({env: ctx.env})
@@ -97,7 +85,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     signalReachedChild: reachedChild,
     signals: process,
     spawn,
-    tokens: tokensFor(ctx, policy),
+    tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
     userAws: {
       aliasExists: () => existsSync(path.join(ctx.home, '.aws', 'cli', 'alias')),
       configText() {
@@ -159,6 +147,10 @@ export async function main(args: string[], ctx: Context = realContext()): Promis
       return EXIT.ok
     }
 
+    // Custody mode: root runs the launcher (root-launcher.ts); this process only hands the argv over.
+    const launch = custodyLaunchOf(loadPolicy({env: ctx.env}).policy)
+    if (launch)
+      return await launchThroughRoot(launch, split.command, {stderr: ctx.stderr, signalReachedChild: reachedChild})
     const deps = realLauncherDeps(ctx)
     if (!isPlainAbsolute(deps.processTable.snapshot(deps.pid)?.argv[1])) return await relaunch(deps.avEntry, args)
     return await runAws(split.command, deps)

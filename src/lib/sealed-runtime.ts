@@ -51,8 +51,8 @@ export interface ChildEnvInput {
   configFile: string
   /** The profile bound for this run: the CLI uses it even without --profile. */
   profile: string
-  /** The per-run token for the credential helper. */
-  token: string
+  /** The per-run token for the credential helper (keychain mode; custody runs carry none). */
+  token?: string
 }
 
 /** The child's whole environment: the allowlist from the parent, then av's fixed settings. Nothing else. */
@@ -75,7 +75,7 @@ export function buildChildEnv(parentEnv: NodeJS.ProcessEnv, input: ChildEnvInput
     AWS_PAGER: '',
     AWS_CLI_AUTO_PROMPT: 'off',
     AWS_EC2_METADATA_DISABLED: 'true',
-    AV_RUN_TOKEN: input.token,
+    ...(input.token === undefined ? {} : {AV_RUN_TOKEN: input.token}),
   }
 }
 
@@ -143,6 +143,11 @@ export interface SealedConfigInput {
   profile: string
   /** Absolute path of the running av's bin/run.js (the helper entry). */
   avEntry: string
+  /**
+   * The credential_process command words instead of `<avEntry> credential-helper aws --profile P` (custody: root's
+   * release verb through `sudo -n`, named for this run).
+   */
+  credentialProcess?: string[]
 }
 
 /** Quote one word the way both botocore (shlex.split) and `sh -c` (Go/JS SDKs) read it back. */
@@ -167,9 +172,8 @@ export function buildSealedConfig(parsed: AwsProfiles, input: SealedConfigInput)
     .filter(([, value, shape]) => value !== undefined && shape.test(value))
   if (s3.length > 0) lines.push('s3 =', ...s3.map(([key, value]) => `    ${key} = ${value}`))
 
-  const command = [input.avEntry, 'credential-helper', 'aws', '--profile', input.profile]
-    .map((word) => quoteWord(word))
-    .join(' ')
+  const words = input.credentialProcess ?? [input.avEntry, 'credential-helper', 'aws', '--profile', input.profile]
+  const command = words.map((word) => quoteWord(word)).join(' ')
   lines.push(`credential_process = ${command}`)
   return lines.join('\n') + '\n'
 }
