@@ -66,7 +66,15 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   /** The root-owned approver program approves while this root-only file exists. */
   let approveFlag: string
   const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
-  const installArgs = () => ['--custody', '--custody-dir', custodyDir, '--sudoers-file', sudoersFile]
+  const installArgs = () => [
+    '--custody',
+    '--custody-dir',
+    custodyDir,
+    '--run-dir',
+    path.join(custodyBase, 'run'),
+    '--sudoers-file',
+    sudoersFile,
+  ]
 
   /** `av run -- aws sts get-caller-identity` against the local endpoint, as argv. */
   function callerIdentityArgv(profile?: string): string[] {
@@ -124,7 +132,11 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     const approver = path.join(custodyBase, 'approver.sh')
     // It answers MFA code requests with a code, approval requests with its exit status.
     writeFileSync(approver, `#!/bin/sh\ncat >/dev/null\necho 123456\ntest -e '${approveFlag}'\n`, {mode: 0o755})
-    install = installAv({approvers: [{program: approver}], sts: {endpoint: endpoint.url}}, REPO_ROOT, installArgs())
+    install = installAv(
+      {approvers: [{program: approver}], custody: {approvalTimeoutSeconds: 8}, sts: {endpoint: endpoint.url}},
+      REPO_ROOT,
+      installArgs(),
+    )
     entry = path.join(install.prefix, 'libexec', 'av-custody')
     sandbox = await startKeyringSandbox(user)
     const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${user.name}:${PASSWORD}\n`})
@@ -151,15 +163,21 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     await endpoint?.stop()
   })
 
-  it('installs a root-only 0440 drop-in for exactly the entry point and its password-guarded twin, which visudo accepts', () => {
+  it('installs a root-only 0440 drop-in for exactly the launcher, the entry point and its password-guarded twin, which visudo accepts', () => {
     const rules = readFileSync(sudoersFile, 'utf8')
       .split('\n')
       .filter((line) => line && !line.startsWith('#'))
+    const launch = path.join(install.prefix, 'libexec', 'av-launch')
     assert.deepEqual(rules, [
-      `ALL ALL=(root) NOPASSWD: ${entry}`,
+      `ALL ALL=(root) NOPASSWD: ${entry}, ${launch}`,
       `ALL ALL=(root) PASSWD: ${entry}-auth`,
       `Defaults!${entry}-auth timestamp_timeout=0`,
+      `Defaults!${launch} !use_pty, env_keep = "AWS_CONFIG_FILE AWS_DEFAULT_OUTPUT AWS_DEFAULT_PROFILE AWS_DEFAULT_REGION AWS_PROFILE AWS_REGION COLUMNS LANG LC_ALL LC_COLLATE LC_CTYPE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME LINES NO_COLOR TERM TZ"`,
+      `Defaults!${entry} !use_pty`,
     ])
+    // The AWS CLI's interpreter: a copy users may execute but not read.
+    const python = statSync(path.join(install.prefix, 'libexec', 'aws-python3'))
+    assert.deepEqual([python.uid, python.mode & 0o777], [0, 0o711])
     const s = statSync(sudoersFile)
     assert.deepEqual([s.uid, s.mode & 0o777], [0, 0o440])
     assert.equal(spawnSync('/usr/sbin/visudo', ['-c'], {encoding: 'utf8'}).status, 0)
@@ -263,8 +281,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     const r = await running
     assert.equal(r.code, 0, r.stderr)
     assert.equal(duringSts.custodyRoot, 1, 'root custody was releasing during the first scan')
-    assert.ok(duringSts.user >= 4, 'launcher, CLI, helper and sudo were inspected')
-    assert.ok(duringCli.user >= 2, 'the launcher and the CLI were inspected')
+    assert.ok(duringSts.user >= 3, 'av run, sudo and the CLI were inspected')
+    assert.ok(duringCli.user >= 3, 'av run, sudo and the CLI were inspected')
     assert.deepEqual([duringSts.leaks, duringCli.leaks], [[], []])
     assertClean(r)
     assert.equal(JSON.parse(r.stdout).Account, '123456789012')
@@ -301,7 +319,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
-  it('inside a terminal (sudo use_pty puts a monitor sudo between) the run works the same', async () => {
+  it('inside a terminal the run works the same', async () => {
     endpoint.clear()
     const command = callerIdentityArgv().join(' ')
     const r = await sandbox.run(['/usr/bin/script', '-qec', `tty >&2; ${command}`, '/dev/null'], {env: install.env})
@@ -339,76 +357,90 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
   })
 
-  it('calling the entry point directly, with a stolen token, or from a fake launcher is refused', async () => {
-    // A genuine run's token, read from the CLI's environment while the endpoint holds its request.
+  /** The live AWS CLI process of a run (root reads /proc): a child of the root launcher running the 0711 copy. */
+  function liveCli(): {argv: string[]; launcher: number; pid: number} {
+    for (const pid of descendants(process.pid)) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').slice(0, -1)
+        if (argv[0]?.endsWith('/libexec/aws-python3') && uidOf(pid) === sandbox.user.uid) {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+          return {argv, launcher: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), pid}
+        }
+      } catch {}
+    }
+
+    throw new Error('no live AWS CLI')
+  }
+
+  it('release goes only to the run’s own CLI, whose memory and environment the user cannot open', async () => {
     endpoint.clear()
     endpoint.hold((r) => r.operation === 'GetCallerIdentity')
     const running = callerIdentity()
     await endpoint.waitForRequest((r) => r.operation === 'GetCallerIdentity')
-    let token = ''
-    for (const pid of descendants(process.pid)) {
-      try {
-        const env = readFileSync(`/proc/${pid}/environ`, 'latin1')
-        const m = /(?:^|\0)AV_RUN_TOKEN=([^\0]+)/.exec(env)
-        if (m && uidOf(pid) === sandbox.user.uid) token = m[1]!
-      } catch {}
-    }
-
-    assert.ok(token.length > 20, 'a token was stolen')
-    const stolen = await custody(['release', '--profile', 'default'], token)
-    const noToken = await custody(['release', '--profile', 'default'], '')
-    // The genuine helper, started by a shell instead of the AWS CLI, with the stolen token.
-    const fakeParent = await sandbox.run(
-      ['/bin/sh', '-c', `/usr/bin/node ${install.av} credential-helper aws --profile default; exit $?`],
-      {
-        env: {...install.env, AV_RUN_TOKEN: token},
+    const cli = liveCli()
+    assert.equal(uidOf(cli.launcher), 0, 'the CLI’s parent is the root launcher')
+    const runHome = path.join(custodyBase, 'run', String(sandbox.user.uid))
+    const id = readdirSync(runHome)
+      .find((n) => n.startsWith('home-'))!
+      .slice(5)
+    const config = path.join(runHome, `home-${id}`, '.aws', 'config')
+    // The run's config is the user's to read (nothing secret), not to change.
+    const read = await sandbox.run(['cat', config])
+    assert.match(
+      read.stdout,
+      new RegExp(`credential_process = /usr/bin/sudo -n \\S+/av-custody release --profile default --run ${id}`),
+    )
+    const write = await sandbox.sh(`echo x >> ${config}`)
+    assert.notEqual(write.code, 0)
+    // The user cannot open the CLI's (or the launcher's) environment, memory map or memory, nor trace either.
+    const peek = await sandbox.sh(
+      `for f in environ maps mem; do cat /proc/${cli.pid}/$f >/dev/null 2>&1 && echo "read $f"; done; ` +
+        `strace -p ${cli.pid} -o /dev/null & s=$!; sleep 1; kill $s 2>/dev/null; wait $s; echo "strace cli $?"; ` +
+        `strace -p ${cli.launcher} -o /dev/null & s=$!; sleep 1; kill $s 2>/dev/null; wait $s; echo "strace launcher $?"`,
+    )
+    assert.doesNotMatch(peek.stdout, /^read /m)
+    assert.match(peek.stdout, /^strace cli 1$/m)
+    assert.match(peek.stdout, /^strace launcher 1$/m)
+    // Asking root for the run's credentials: from a shell, for a run that does not exist, and from the CLI's own
+    // interpreter started by the user with the CLI's exact argv and config (its parent is not the root launcher).
+    const fromShell = await custody(['release', '--profile', 'default', '--run', id], '')
+    const unknown = await custody(['release', '--profile', 'default', '--run', 'ab'.repeat(8)], '')
+    const copy = await sandbox.run(cli.argv, {
+      cleanEnv: true,
+      env: {
+        AWS_CONFIG_FILE: config,
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        HOME: sandbox.home,
+        PATH: '/usr/bin:/bin',
       },
-    )
-    const claims = JSON.stringify({
-      argvHash: 'a'.repeat(64),
-      configHash: 'b'.repeat(64),
-      elevated: true,
-      profile: 'default',
     })
-    const mintDirect = await custody(['mint'], claims)
-    // A launcher look-alike: root-owned node running the user's own script.
-    await sandbox.sh(
-      `cat > ~/fake.mjs <<'EOF'\nimport {spawnSync} from 'node:child_process'\n` +
-        `const r = spawnSync('${SUDO}', ['-n', '${entry}', 'mint'], {input: process.argv[3], encoding: 'utf8'})\n` +
-        `process.stdout.write(r.stdout); process.stderr.write(r.stderr); process.exitCode = r.status\nEOF`,
-    )
-    const fakeLauncher = await sandbox.run(['/usr/bin/node', `${sandbox.home}/fake.mjs`, 'run', claims])
+    // The keychain helper, which custody runs never use, refuses like any impostor.
+    const helper = await sandbox.run(['/usr/bin/node', install.av, 'credential-helper', 'aws'], {
+      env: {...install.env, AV_RUN_TOKEN: 'v1.garbage'},
+    })
     endpoint.release()
     assert.equal((await running).code, 0)
-
     for (const [r, reason] of [
-      [stolen, 'custody-caller-untrusted'],
-      [noToken, 'custody-caller-untrusted'],
-      [fakeParent, 'parent-not-runtime'],
-      [mintDirect, 'launcher-untrusted'],
-      [fakeLauncher, 'launcher-untrusted'],
+      [fromShell, 'parent-not-runtime'],
+      [unknown, 'run-unknown'],
+      [copy, 'grandparent-not-launcher'],
+      [helper, 'token-malformed'],
     ] as const) {
       assert.notEqual(r.code, 0, r.stderr)
-      assert.equal(r.stdout, '')
+      assert.ok(!r.stdout.includes('SecretAccessKey'), r.stdout)
       assert.match(r.stderr, new RegExp(`refused \\(${reason}\\)`))
       assertClean(r)
     }
 
-    // Root recorded the refusals it made itself in the user's custody audit log (the helper's own went there too).
+    // Root recorded its refusals in the user's custody audit log.
     const refusals = readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e.event === 'refusal')
       .map((e) => e.reason)
-    assert.deepEqual(refusals.slice(-5), [
-      'custody-caller-untrusted',
-      'custody-caller-untrusted',
-      'parent-not-runtime',
-      'launcher-untrusted',
-      'launcher-untrusted',
-    ])
-    // None of these reached STS: only the held genuine run signed anything.
+    assert.deepEqual(refusals.slice(-3), ['parent-not-runtime', 'run-unknown', 'grandparent-not-launcher'])
+    // None of these reached STS or AWS: only the held genuine run signed anything.
     assert.deepEqual(
       operations().map((o) => o[0]),
       ['GetCallerIdentity'],
@@ -437,29 +469,27 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.match(reinstall.stderr, /tampered/)
   })
 
-  it('an elevated command (IAM) gets the durable key only when approved and the user’s password is typed', async () => {
-    const iam = ['/usr/bin/node', install.av, 'run', '--', 'aws', 'iam', 'list-users', '--endpoint-url', endpoint.url]
+  it('an elevated command (IAM) gets the durable key only with the user’s password, not an approver program', async () => {
+    const iam = [install.aws, 'iam', 'list-users', '--endpoint-url', endpoint.url]
     endpoint.clear()
-    const denied = await sandbox.run(iam, {env: install.env})
-    assert.equal(denied.code, 126, denied.stderr)
-    assertClean(denied)
-    // Approved (the approver program says yes), but no terminal for the password: root mints no elevated token.
+    // The approver program says yes, but an elevated run needs the password; with no terminal nobody gives it.
     writeFileSync(approveFlag, '')
-    let approved: RunResult
+    let typed: RunResult
     try {
-      const noPassword = await sandbox.run(iam, {env: install.env})
-      assert.notEqual(noPassword.code, 0)
-      assert.match(noPassword.stderr, /needs your password, and there is no terminal to ask it on/)
-      assertClean(noPassword)
+      const noTerminal = await sandbox.run(['/usr/bin/setsid', '-w', ...iam], {env: install.env})
+      assert.equal(noTerminal.code, 126, noTerminal.stderr)
+      assert.match(noTerminal.stderr, /it runs with your durable AWS key/)
+      assert.match(noTerminal.stderr, /no approval came in time/)
+      assertClean(noTerminal)
       assert.deepEqual(operations(), [])
-      approved = await sandbox.sh(typing(PASSWORD, iam.join(' ')), {env: install.env})
+      typed = await sandbox.sh(typing(PASSWORD, iam.join(' ')), {env: install.env})
     } finally {
       rmSync(approveFlag, {force: true})
     }
 
-    assert.match(approved.stdout, /\[av\] this run gets your durable AWS key for profile default: password for avtest:/)
+    assert.match(typed.stdout, /\[av\] password for avtest to approve [\da-f]{6}:/)
     // The local endpoint does not implement IAM (the CLI exits 254), but it verified who signed the call.
-    assertClean(approved)
+    assertClean(typed)
     const [call] = endpoint.requests
     assert.deepEqual([operations(), call?.hasSecurityToken], [[['ListUsers', DURABLE.accessKeyId, true]], false])
     const releases = readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')

@@ -120,7 +120,8 @@ export function installAv(policy: Record<string, unknown> = {}, root = REPO_ROOT
       binDir,
       '--policy',
       policyFile,
-      ...extraArgs,
+      // Custody is the Linux default: a suite that wants it says --custody, every other one runs keychain mode.
+      ...(extraArgs.includes('--custody') ? extraArgs : ['--keychain', ...extraArgs]),
     ],
     {encoding: 'utf8', env: {...process.env, ...env}},
   )

@@ -245,8 +245,9 @@ export class SigV4Endpoint {
     const verdict = await this.verify({method: req.method ?? 'GET', path, query, headers, body}, auth)
     const bodyText = body.toString('utf8')
     const params = {...(typeof query.Action === 'string' ? {Action: query.Action} : {}), ...formParams(bodyText)}
-    const operation =
-      auth?.service === 's3' ? (path === '/' && req.method === 'GET' ? 'ListBuckets' : null) : (params.Action ?? null)
+    // Query services name the operation in Action; JSON services in X-Amz-Target (`secretsmanager.GetSecretValue`).
+    const target = headers['x-amz-target']?.split('.').at(-1) ?? null
+    const operation = auth?.service === 's3' ? s3Operation(req.method ?? '', path) : (params.Action ?? target)
     const record: RecordedRequest = {
       method: req.method ?? '',
       path,
@@ -367,6 +368,19 @@ export class SigV4Endpoint {
       return
     }
 
+    if (s3 && record.operation === 'GetObject') {
+      const object = Buffer.from(S3_OBJECT)
+      res.writeHead(200, {
+        'content-length': object.length,
+        'content-type': 'application/octet-stream',
+        etag: '"0"',
+        'last-modified': 'Fri, 02 Jan 2026 03:04:05 GMT',
+        'x-amz-request-id': requestId,
+      })
+      res.end(object)
+      return
+    }
+
     if (s3 && record.operation === 'ListBuckets') {
       const buckets = this.buckets
         .map(
@@ -449,4 +463,14 @@ export class SigV4Endpoint {
 
 export async function startEndpoint(options: EndpointOptions): Promise<SigV4Endpoint> {
   return new SigV4Endpoint(options).start()
+}
+
+/** What GetObject serves for any key (path-style `/<bucket>/<key>`). */
+export const S3_OBJECT = 'av test object\n'
+
+/** The S3 operations this endpoint knows: ListBuckets (`GET /`) and GetObject (`GET /<bucket>/<key>`). */
+function s3Operation(method: string, path: string): null | string {
+  if (method !== 'GET') return null
+  if (path === '/') return 'ListBuckets'
+  return /^\/[^/]+\/.+/.test(path.split('?')[0]!) ? 'GetObject' : null
 }

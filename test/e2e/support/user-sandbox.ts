@@ -182,6 +182,10 @@ export class KeyringSandbox {
   }
 
   async start(): Promise<this> {
+    // Root-side code (custody) finds the user's files through the account database, never $HOME: point the test
+    // user's passwd home at this sandbox's home for its lifetime, as a real account's would be.
+    const usermod = spawnSync('/usr/sbin/usermod', ['-d', this.home, this.user.name], {encoding: 'utf8'})
+    if (usermod.status !== 0) throw new Error(`usermod -d failed: ${usermod.stderr}`)
     // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap would
     // get a second, locked daemon through D-Bus activation. Wait until the unlocked one answers.
     const script = [
@@ -281,6 +285,7 @@ export class KeyringSandbox {
       }
     }
 
+    spawnSync('/usr/sbin/usermod', ['-d', '/nonexistent', this.user.name])
     rmSync(this.base, {force: true, recursive: true})
   }
 }
