@@ -320,3 +320,82 @@ describe('av install --custody refusals (nothing reaches /etc/sudoers.d)', () =>
     assert.equal(existsSync(sudoersFile), false)
   })
 })
+
+describe('av install picks the mode: custody by default on Linux, keychain with --keychain', () => {
+  let root: string
+  before(() => {
+    root = mkdtempSync('/tmp/av-install-mode-test-')
+    chmodSync(root, 0o755)
+  })
+  after(() => rmSync(root, {force: true, recursive: true}))
+
+  /** The real `av install` (bin/run.js, as root) into temp dirs; returns its output and the policy it wrote. */
+  function install(name: string, flags: string[]): {policy: Record<string, unknown>; prefix: string; stdout: string} {
+    const dir = path.join(root, name)
+    mkdirSync(path.join(dir, 'etc'), {recursive: true})
+    const policyFile = path.join(dir, 'etc', 'policy.json')
+    writeFileSync(policyFile, JSON.stringify({awsCli: ['/usr/bin/python3', '-I', '/usr/bin/aws']}), {mode: 0o644})
+    const prefix = path.join(dir, 'opt')
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO, 'bin', 'run.js'),
+        'install',
+        '--prefix',
+        prefix,
+        '--bin-dir',
+        path.join(dir, 'bin'),
+        '--policy',
+        policyFile,
+        '--custody-dir',
+        path.join(dir, 'custody'),
+        '--run-dir',
+        path.join(dir, 'run'),
+        '--sudoers-file',
+        `/etc/sudoers.d/av-mode-test-${process.pid}-${name}`,
+        ...flags,
+      ],
+      {encoding: 'utf8', env: {...process.env, AV_POLICY: policyFile}},
+    )
+    assert.equal(run.status, 0, run.stderr)
+    return {policy: JSON.parse(readFileSync(policyFile, 'utf8')) as Record<string, unknown>, prefix, stdout: run.stdout}
+  }
+
+  function uninstall(prefix: string): void {
+    const run = spawnSync(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'uninstall', '--prefix', prefix], {
+      encoding: 'utf8',
+    })
+    assert.equal(run.status, 0, run.stderr)
+  }
+
+  it('no flag: custody (the root launcher, the entry points, the execute-only interpreter) and the custody line', () => {
+    const {policy, prefix, stdout} = install('default', [])
+    try {
+      const custody = policy.custody as Record<string, unknown>
+      assert.equal(custody.launch, path.join(prefix, 'libexec', 'av-launch'))
+      assert.deepEqual(custody.awsCli, [path.join(prefix, 'libexec', 'aws-python3'), '-I', '/usr/bin/aws'])
+      assert.match(stdout, /^mode: custody: your keys are root-owned, root runs the aws launcher/m)
+      const shim = readFileSync(path.join(prefix, 'bin', 'aws'), 'utf8')
+      assert.match(shim, new RegExp(`exec /usr/bin/sudo -n ${custody.launch as string} aws "\\$@"`))
+    } finally {
+      uninstall(prefix)
+    }
+
+    assert.equal(existsSync(prefix), false)
+    assert.equal(existsSync(`/etc/sudoers.d/av-mode-test-${process.pid}-default`), false)
+  })
+
+  it('--keychain: no custody, and the plain line that an agent can read the keys', () => {
+    const {policy, prefix, stdout} = install('keychain', ['--keychain'])
+    try {
+      assert.equal(policy.custody, undefined)
+      assert.match(stdout, /^mode: keychain: an agent running as you can read the keys in your keychain/m)
+      assert.match(
+        readFileSync(path.join(prefix, 'bin', 'aws'), 'utf8'),
+        /bin\/run\.js' run -- aws|bin\/run\.js run -- aws/,
+      )
+    } finally {
+      uninstall(prefix)
+    }
+  })
+})

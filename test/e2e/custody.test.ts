@@ -41,6 +41,12 @@ function assertClean(r: RunResult): void {
   assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [DURABLE.secretAccessKey])
 }
 
+/** No key, session or signature of any kind in what a held run printed. */
+function assertNothingPrinted(r: RunResult): void {
+  assertClean(r)
+  assert.doesNotMatch(r.stdout + r.stderr, /avCanarySession|SecretAccessKey|AWS_SECRET_ACCESS_KEY|X-Amz-Signature/)
+}
+
 /** `command` on a pty (util-linux script), with a person typing `answer` every 0.3 s until a prompt reads it. */
 function typing(answer: string, command: string): string {
   return `(for i in $(seq 100); do sleep 0.3; echo ${answer}; done) | /usr/bin/script -qec '${command}' /dev/null`
@@ -445,6 +451,216 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       operations().map((o) => o[0]),
       ['GetCallerIdentity'],
     )
+  })
+
+  /** Held commands an agent would want printed, each against the local endpoint where it sends anything. */
+  const HELD: string[][] = [
+    ['secretsmanager', 'get-secret-value', '--secret-id', 'prod/db'],
+    ['configure', 'export-credentials'],
+    ['s3', 'presign', 's3://bucket/key'],
+    ['ssm', 'get-parameter', '--name', 'x', '--with-decryption'],
+  ]
+
+  function shim(args: string[]): string[] {
+    return [install.aws, ...args, '--endpoint-url', endpoint.url, '--region', 'eu-west-1']
+  }
+
+  /** The custody audit log's gate and approval lines since `from`. */
+  function rootAudit(from = 0): Array<Record<string, unknown>> {
+    return readFileSync(path.join(custodyDir, String(sandbox.user.uid), 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(from)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+  }
+
+  it('an agent-driven pty answering `y` to a held command gets 126, and the endpoint sees nothing', async () => {
+    await withApprovers(['tty'], () => heldOnPty())
+  })
+
+  /** With only "tty" as approver (which custody never counts), the user's password is the one way through. */
+  async function heldOnPty(): Promise<void> {
+    endpoint.clear()
+    for (const args of HELD) {
+      // eslint-disable-next-line no-await-in-loop -- one pty at a time
+      const r = await sandbox.sh(typing('y', shim(args).join(' ')), {env: install.env, timeoutMs: 60_000})
+      assert.equal(r.code, 126, `${args.join(' ')}: ${r.stdout}`)
+      assert.match(r.stdout, /av: this command is held until you approve it with your password/)
+      assert.match(r.stdout, /\[av\] password for avtest to approve [\da-f]{6}:/)
+      assertNothingPrinted(r)
+    }
+
+    assert.equal(endpoint.requests.length, 0)
+  }
+
+  it('the right password typed on the pty lets that one run through; the next identical run asks again', async () => {
+    await withApprovers(['tty'], () => passwordOnPty())
+  })
+
+  async function passwordOnPty(): Promise<void> {
+    endpoint.clear()
+    const from = rootAudit().length
+    const command = shim(HELD[0]!).join(' ')
+    const approved = await sandbox.sh(typing(PASSWORD, command), {env: install.env, timeoutMs: 60_000})
+    assertNothingPrinted(approved)
+    // The endpoint does not implement Secrets Manager, but it verified the request, signed with a session.
+    assert.deepEqual(
+      endpoint.requests.map((r) => [r.operation, r.verified, r.accessKeyId?.startsWith('ASIA'), r.hasSecurityToken]),
+      [['GetSecretValue', true, true, true]],
+    )
+    const again = await sandbox.sh(typing('y', command), {env: install.env, timeoutMs: 60_000})
+    assert.equal(again.code, 126, again.stdout)
+    assert.equal(endpoint.requests.length, 1)
+    const answers = rootAudit(from)
+      .filter((e) => e.event === 'gate' && e.answer !== undefined)
+      .map((e) => e.answer)
+    assert.deepEqual(answers, ['approved', 'denied'])
+    assert.equal(rootAudit(from).filter((e) => e.event === 'approval' && e.answer === 'approved').length, 1)
+  }
+
+  it('with no terminal a held run waits: av approve with the password lets exactly it through, a wrong one does not, av deny ends it', async () => {
+    await withApprovers(['tty'], () => approveElsewhere())
+  })
+
+  async function approveElsewhere(): Promise<void> {
+    endpoint.clear()
+    const from = rootAudit().length
+    const held = (args: string[]) =>
+      sandbox.spawn(['/usr/bin/setsid', '-w', ...shim(args)], {env: install.env, timeoutMs: 60_000})
+    async function idOf(): Promise<string> {
+      for (let i = 0; i < 100; i++) {
+        // eslint-disable-next-line no-await-in-loop -- polling root's list of held runs
+        const list = await av(['approve', '--json'])
+        assert.equal(list.code, 0, list.stderr + list.stdout)
+        const {pending} = JSON.parse(list.stdout) as {pending: Array<{id: string}>}
+        if (pending.length === 1) return pending[0]!.id
+        // eslint-disable-next-line no-await-in-loop -- polling
+        await new Promise((resolve) => {
+          setTimeout(resolve, 100)
+        })
+      }
+
+      throw new Error('no held run appeared')
+    }
+
+    // A wrong password: the run stays held, then times out (126), nothing sent.
+    const first = held(HELD[0]!)
+    const firstId = await idOf()
+    const wrong = await sandbox.sh(typing('not-the-password', `/usr/bin/node ${install.av} approve ${firstId}`), {
+      env: install.env,
+      timeoutMs: 30_000,
+    })
+    assert.notEqual(wrong.code, 0, wrong.stdout)
+    assert.match(wrong.stdout, /the password was not given/)
+    const timedOut = await first.result
+    assert.equal(timedOut.code, 126, timedOut.stderr)
+    assert.match(timedOut.stderr, new RegExp(`run \`av approve ${firstId}\` in your own terminal`))
+    assert.match(timedOut.stderr, /no approval came in time/)
+    assertNothingPrinted(timedOut)
+    assert.equal(endpoint.requests.length, 0)
+
+    // av deny ends it at once.
+    const second = held(HELD[0]!)
+    const secondId = await idOf()
+    const denied = await av(['deny', secondId])
+    assert.equal(denied.code, 0, denied.stderr)
+    const deniedRun = await second.result
+    assert.equal(deniedRun.code, 126)
+    assert.ok(deniedRun.ms < 8000, 'av deny ended the run before its timeout')
+    assert.equal(endpoint.requests.length, 0)
+
+    // The right password from another pty lets exactly that run through.
+    const third = held(HELD[0]!)
+    const thirdId = await idOf()
+    const approve = await sandbox.sh(typing(PASSWORD, `/usr/bin/node ${install.av} approve ${thirdId}`), {
+      env: install.env,
+      timeoutMs: 30_000,
+    })
+    assert.equal(approve.code, 0, approve.stdout)
+    assert.match(approve.stdout, /secretsmanager get-secret-value --secret-id prod\/db/)
+    assert.match(approve.stdout, new RegExp(`approved ${thirdId}`))
+    const approvedRun = await third.result
+    assertNothingPrinted(approvedRun)
+    assert.deepEqual(
+      endpoint.requests.map((r) => [r.operation, r.verified]),
+      [['GetSecretValue', true]],
+    )
+    for (const r of [wrong, denied, approve]) assertClean(r)
+    // Every answer is in root's audit log: the timeout, the deny, the approval.
+    const gates = rootAudit(from)
+      .filter((e) => e.event === 'gate' && e.answer !== undefined)
+      .map((e) => e.answer)
+    assert.deepEqual(gates, ['unavailable', 'denied', 'approved'])
+    assert.deepEqual(
+      rootAudit(from)
+        .filter((e) => e.event === 'approval')
+        .map((e) => e.answer),
+      ['denied', 'approved'],
+    )
+  }
+
+  it('code injected into what the aws shim starts never reaches root: a held command stays held', async () => {
+    await withApprovers(['tty'], () => injected())
+  })
+
+  async function injected(): Promise<void> {
+    endpoint.clear()
+    await sandbox.sh(
+      `printf '%s' 'process.stderr.write("INJECTED\\n")' > ~/inject.cjs && ` +
+        `printf '%s' '__attribute__((constructor)) static void f(void){ write(2, "PRELOADED\\n", 10); }' > ~/p.c`,
+    )
+    const lib = path.join(sandbox.home, 'p.so')
+    const cc = spawnSync('gcc', ['-shared', '-fPIC', '-w', '-o', lib, path.join(sandbox.home, 'p.c')], {
+      encoding: 'utf8',
+    })
+    assert.equal(cc.status, 0, cc.stderr)
+    const env = {...install.env, LD_PRELOAD: lib, NODE_OPTIONS: `--require ${sandbox.home}/inject.cjs`}
+    const viaShim = await sandbox.run(['/usr/bin/setsid', '-w', ...shim(HELD[0]!)], {env, timeoutMs: 60_000})
+    // av run (a Node process of the user: the injected code runs there, and can only ask root like anyone).
+    const viaRun = await sandbox.run(
+      ['/usr/bin/setsid', '-w', '/usr/bin/node', install.av, 'run', '--', 'aws', ...shim(HELD[0]!).slice(1)],
+      {env, timeoutMs: 60_000},
+    )
+    for (const r of [viaShim, viaRun]) {
+      assert.equal(r.code, 126, r.stderr)
+      assert.match(r.stderr, /no approval came in time/)
+      assertNothingPrinted(r)
+    }
+
+    // The injected module ran only in the user's own av run process, never in the root launcher (sudo reset the
+    // environment): once through av run, not at all through the shim, which starts no Node process of the user.
+    assert.deepEqual(
+      [viaShim, viaRun].map((r) => r.stderr.match(/INJECTED/g)?.length ?? 0),
+      [0, 1],
+    )
+    assert.equal(endpoint.requests.length, 0)
+  }
+
+  it('exit codes and Ctrl-C pass through; a file the CLI writes in the cwd is the user’s', async () => {
+    const failed = await sandbox.run([install.aws, 'sts', 'get-caller-identity', '--endpoint-url', 'http://127.0.0.1:9'])
+    assert.equal(failed.code, 255, failed.stderr)
+    const work = sandbox.userDir('work')
+    const copied = await sandbox.run(
+      [install.aws, 's3', 'cp', 's3://bucket/key.txt', 'out.txt', '--endpoint-url', endpoint.url],
+      {cwd: work},
+    )
+    assert.equal(copied.code, 0, copied.stderr)
+    const out = statSync(path.join(work, 'out.txt'))
+    assert.deepEqual([out.uid, readFileSync(path.join(work, 'out.txt'), 'utf8')], [sandbox.user.uid, 'av test object\n'])
+    // Ctrl-C on the terminal while the CLI waits for the endpoint: the CLI stops, the exit code says SIGINT.
+    endpoint.clear()
+    endpoint.hold(() => true)
+    const command = [install.aws, 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url].join(' ')
+    const interrupted = sandbox.sh(
+      `(while [ ! -e ${work}/go ]; do sleep 0.2; done; printf '\\003'; sleep 5) | /usr/bin/script -qec '${command}' /dev/null`,
+      {env: install.env, timeoutMs: 60_000},
+    )
+    await endpoint.waitForRequest(() => true)
+    writeFileSync(path.join(work, 'go'), '')
+    const r = await interrupted
+    endpoint.release()
+    assert.equal(r.code, 130, r.stdout)
+    assertClean(r)
   })
 
   it('refuses to install over a tampered (user-owned) entry point', () => {
