@@ -3,6 +3,7 @@ import type {SessionMode} from '../lib/sessions.js'
 import {AvCommand} from '../base-command.js'
 import {realContext} from '../lib/context.js'
 import {statusDeps} from '../lib/migration-deps.js'
+import {KEYCHAIN_LINE} from '../lib/mode.js'
 import {type KeyMode, readStatus, type StatusReport} from '../lib/status.js'
 
 const WHERE = {
@@ -46,6 +47,7 @@ export default class Status extends AvCommand {
         ? `mode: custody (durable keys in root custody, through ${report.custodyEntry})`
         : 'mode: keychain (durable keys in your OS keychain)',
     )
+    if (report.mode === 'keychain') this.log(KEYCHAIN_LINE.replace(/^mode: keychain: /, 'warning: '))
     for (const p of report.profiles) {
       let where: string
       if (p.source === 'store') where = KEPT_IN[p.keyIn ?? report.mode]

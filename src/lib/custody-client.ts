@@ -3,7 +3,7 @@
  * custody entry point, as `/usr/bin/sudo -n <entry> <verb> …` with data on stdin (argv, which every process of the
  * user can read, carries at most profile names), or as `/usr/bin/sudo <entry>-auth <verb>` where sudo first asks
  * the user's password (the verbs that hand a durable key out). The entry comes from the root-owned policy
- * (`custody.entry`, written by `sudo av install --custody`) and must itself pass the trust rule before it is run.
+ * (`custody.entry`, written by `sudo av install`) and must itself pass the trust rule before it is run.
  */
 import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
@@ -35,7 +35,7 @@ function trustedEntry(entry: string, fs: TrustFs): string {
     throw new AvError(
       'refused',
       `the custody entry point ${entry} is not root-controlled (${verdict.path} ${verdict.reason})`,
-      {suggestion: 'Run `sudo av install --custody` again.'},
+      {suggestion: 'Run `sudo av install` again.'},
     )
   }
 
@@ -105,7 +105,7 @@ function failed(verb: string, call: CustodyCall): AvError {
     `custody ${verb} failed (exit ${call.code})${line ? `: ${line.slice(0, 300)}` : ''}`,
     {
       suggestion:
-        'Check that `sudo av install --custody` completed (its sudoers drop-in lets you run the entry point).',
+        'Check that `sudo av install` completed (its sudoers drop-in lets you run the entry point).',
     },
   )
 }

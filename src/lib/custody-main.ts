@@ -1,6 +1,6 @@
 /**
  * The custody entry point: runs as root through `sudo -n <prefix>/libexec/av-custody <verb> …` (a root-owned
- * `#!/bin/sh` written by `sudo av install --custody` that execs the root-owned node on this file with an empty
+ * `#!/bin/sh` written by `sudo av install` that execs the root-owned node on this file with an empty
  * environment but SUDO_UID and the install's AV_POLICY). It trusts nothing from the caller but argv and stdin:
  * the user is SUDO_UID cross-checked against /proc (the sudo process's real uid, and its caller's), and every
  * verb checks through /proc who ran sudo. Keys live in a FileCustodyStore at `<policy custody.dir>/<uid>`.

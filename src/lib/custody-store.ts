@@ -115,7 +115,7 @@ export class FileCustodyStore implements SecretStore {
     const reason = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : String(error)
     return new AvError('store-unavailable', `the custody store ${this.dir} cannot be used (${reason})`, {
       cause: error,
-      suggestion: 'Run `sudo av install --custody` again to repair the custody directory.',
+      suggestion: 'Run `sudo av install` again to repair the custody directory.',
     })
   }
 
@@ -140,7 +140,7 @@ export class FileCustodyStore implements SecretStore {
 
   private untrusted(why: string): AvError {
     return new AvError('store-unavailable', `refusing the custody store: ${why}`, {
-      suggestion: 'The custody directory must be root-owned and 0700: run `sudo av install --custody` again.',
+      suggestion: 'The custody directory must be root-owned and 0700: run `sudo av install` again.',
     })
   }
 }

@@ -17,8 +17,9 @@ import type {SecretStore} from './secret-store.js'
 import {verifyAuditLog, type VerifyResult} from './audit-verify.js'
 import {builtinRuntimes, DEFAULT_AWS_CLI} from './caller-check.js'
 import {profileOfAccount} from './credentials.js'
-import {callCustody, CustodyClientStore, custodyEntryOf} from './custody-client.js'
+import {callCustody, CustodyClientStore, custodyEntryOf, custodyLaunchOf} from './custody-client.js'
 import {AvError} from './errors.js'
+import {KEYCHAIN_LINE} from './mode.js'
 import {awsConfigFile, awsCredentialsFile, type PathEnv} from './paths.js'
 import {checkRootOwned, realTrustFs, type TrustFs} from './trust.js'
 
@@ -54,7 +55,7 @@ export interface MachineFacts {
 export interface DoctorDeps extends PathEnv {
   /** The user's OS keychain (custody mode too: the audit key lives there, and durable keys must not). */
   store: SecretStore
-  /** The root-owned policy's `custody` (custody mode, `sudo av install --custody`); absent in keychain mode. */
+  /** The root-owned policy's `custody` (custody mode, `sudo av install`); absent in keychain mode. */
   custody?: Policy['custody']
   /** How `sudo -n <entry> <verb>` runs (tests pass a fake); callCustody by default. */
   callCustody?: typeof callCustody
@@ -444,12 +445,7 @@ export async function checkStore(store: SecretStore): Promise<{checks: Check[]; 
 
 /** Which mode av runs in: custody when the root-owned policy names a custody entry point, else keychain. */
 export function checkMode(deps: DoctorDeps): Check {
-  if (!deps.custody) {
-    return ok(
-      'mode',
-      'keychain mode: durable keys live in your OS keychain, which every program you run can read (on Linux, `sudo av install --custody` moves them into root custody)',
-    )
-  }
+  if (!deps.custody) return ok('mode', KEYCHAIN_LINE.replace(/^mode: /, ''))
 
   return ok(
     'mode',
@@ -457,7 +453,7 @@ export function checkMode(deps: DoctorDeps): Check {
   )
 }
 
-const REINSTALL_CUSTODY = 'Run `sudo av install --custody` again.'
+const REINSTALL_CUSTODY = 'Run `sudo av install` again.'
 
 /** Custody mode: the entry point passes the trust rule and answers `view`; the token key is in custody. */
 async function checkCustodyEntry(deps: DoctorDeps, custody: NonNullable<DoctorDeps['custody']>): Promise<Check[]> {
@@ -469,7 +465,6 @@ async function checkCustodyEntry(deps: DoctorDeps, custody: NonNullable<DoctorDe
     return [
       fail('custody-entry', error.message, error.suggestion ?? REINSTALL_CUSTODY),
       warn('custody-view', 'not checked: the custody entry point is not trusted', 'Fix custody-entry first.'),
-      warn('token-key', 'not checked: the custody entry point is not trusted', 'Fix custody-entry first.'),
     ]
   }
 
@@ -486,7 +481,6 @@ async function checkCustodyEntry(deps: DoctorDeps, custody: NonNullable<DoctorDe
         `root custody does not answer \`sudo -n ${entry} view\`, so av cannot hand out credentials: ${error.message}`,
         error.suggestion ?? REINSTALL_CUSTODY,
       ),
-      warn('token-key', 'not checked: root custody does not answer', 'Fix custody-view first.'),
     ]
   }
 
@@ -497,14 +491,28 @@ async function checkCustodyEntry(deps: DoctorDeps, custody: NonNullable<DoctorDe
       'custody-view',
       `root custody answers \`sudo -n ${entry} view\`: durable keys for ${profiles.length > 0 ? profiles.join(', ') : 'no profile yet'}`,
     ),
-    accounts.includes('token-key')
-      ? ok('token-key', 'the token key is in root custody')
-      : warn(
-          'token-key',
-          'no token key in root custody yet (root creates it on the first `av run`)',
-          'Run any `av run -- aws …` once.',
-        ),
+    checkRootLauncher(custody, deps.trustFs ?? realTrustFs),
   ]
+}
+
+/** Custody mode: root runs the launcher, and the AWS CLI it starts is non-dumpable (an execute-only interpreter). */
+function checkRootLauncher(custody: NonNullable<DoctorDeps['custody']>, fs: TrustFs): Check {
+  try {
+    if (custodyLaunchOf({custody}, fs) === null) throw new AvError('internal', 'no custody')
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    return fail('root-launcher', error.message, error.suggestion ?? REINSTALL_CUSTODY)
+  }
+
+  if (!custody.awsCli) {
+    return warn(
+      'root-launcher',
+      'root runs the launcher, but the AWS CLI runs from a file you can read, so you (and an agent) can read its memory',
+      'Use a Python-based AWS CLI (Debian/Ubuntu `apt-get install awscli`) and run `sudo av install` again.',
+    )
+  }
+
+  return ok('root-launcher', `root runs the aws launcher (${custody.launch}); the AWS CLI runs non-dumpable`)
 }
 
 /**

@@ -486,7 +486,7 @@ function prepareCustody(custody: CustodyPlan, created: Set<string>, deps: Instal
         'refused',
         `the custody entry point ${entry} was tampered with: ${verdict.path} ${verdict.reason}`,
         {
-          suggestion: 'Find out who changed it, remove it, and run `sudo av install --custody` again.',
+          suggestion: 'Find out who changed it, remove it, and run `sudo av install` again.',
         },
       )
     }

@@ -17,7 +17,7 @@ export const LOCK_FILE = 'migrate.lock'
 
 /**
  * Where durable keys live for this user: root custody when the root-owned policy names a custody entry point
- * (`sudo av install --custody`), else the OS keychain.
+ * (`sudo av install`), else the OS keychain.
  */
 export function durableStore(ctx: Context, policy: Policy = loadPolicy({env: ctx.env}).policy): SecretStore {
   const entry = custodyEntryOf(policy)

@@ -85,7 +85,11 @@ export async function askRootApproval(input: RootApprovalInput, world: RootAppro
       const answer = runs.readAnswer(pending.id)
       if (answer) return approvalMatches(answer, binding) ? 'approved' : 'denied'
       // The prompt on this terminal ended without recording an approval: the password was not given.
-      if (prompt && promptDone) return runs.readAnswer(pending.id)?.answer === 'approved' ? 'approved' : 'denied'
+      if (prompt && promptDone) {
+        const last = runs.readAnswer(pending.id)
+        return last && approvalMatches(last, binding) ? 'approved' : 'denied'
+      }
+
       if (world.clock.now() >= pending.expires) return 'unavailable'
       await world.sleep(100) // eslint-disable-line no-await-in-loop
     }

@@ -154,8 +154,12 @@ export class RunStore {
     this.userDir()
     const id = randomBytes(8).toString('hex')
     const home = path.join(this.dir, `home-${id}`)
-    mkdirSync(home, {mode: 0o755})
-    mkdirSync(path.join(home, '.aws'), {mode: 0o755})
+    // The user's umask reaches root through sudo: set the modes the CLI (run as the user) needs explicitly.
+    for (const dir of [home, path.join(home, '.aws')]) {
+      mkdirSync(dir, {mode: 0o755})
+      chmodSync(dir, 0o755)
+    }
+
     return {home, id}
   }
 
@@ -202,6 +206,8 @@ export class RunStore {
           closeSync(fd)
         }
 
+        // An answer left from an earlier request with this id (approved as its launcher gave up) must not count.
+        rmSync(path.join(dir, `${id}.answer`), {force: true})
         return pending
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error

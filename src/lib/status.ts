@@ -20,7 +20,7 @@ import {sessionModeOf} from './sessions.js'
 
 export type CredentialSource = 'none' | 'other' | 'plaintext' | 'store'
 
-/** Where av keeps durable keys: the user's OS keychain, or root custody (`sudo av install --custody`). */
+/** Where av keeps durable keys: the user's OS keychain, or root custody (`sudo av install`). */
 export type KeyMode = 'custody' | 'keychain'
 
 export interface ProfileStatus {

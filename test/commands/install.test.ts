@@ -321,12 +321,21 @@ describe('av install --custody refusals (nothing reaches /etc/sudoers.d)', () =>
   })
 })
 
+function uninstall(prefix: string): void {
+  const run = spawnSync(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'uninstall', '--prefix', prefix], {
+    encoding: 'utf8',
+  })
+  assert.equal(run.status, 0, run.stderr)
+}
+
 describe('av install picks the mode: custody by default on Linux, keychain with --keychain', () => {
   let root: string
+
   before(() => {
     root = mkdtempSync('/tmp/av-install-mode-test-')
     chmodSync(root, 0o755)
   })
+
   after(() => rmSync(root, {force: true, recursive: true}))
 
   /** The real `av install` (bin/run.js, as root) into temp dirs; returns its output and the policy it wrote. */
@@ -359,13 +368,6 @@ describe('av install picks the mode: custody by default on Linux, keychain with 
     )
     assert.equal(run.status, 0, run.stderr)
     return {policy: JSON.parse(readFileSync(policyFile, 'utf8')) as Record<string, unknown>, prefix, stdout: run.stdout}
-  }
-
-  function uninstall(prefix: string): void {
-    const run = spawnSync(process.execPath, [path.join(REPO, 'bin', 'run.js'), 'uninstall', '--prefix', prefix], {
-      encoding: 'utf8',
-    })
-    assert.equal(run.status, 0, run.stderr)
   }
 
   it('no flag: custody (the root launcher, the entry points, the execute-only interpreter) and the custody line', () => {

@@ -175,7 +175,7 @@ describe('bin/run.js log, doctor and status in a sandbox HOME', () => {
       id: 'mode',
       status: 'ok',
       message:
-        'keychain mode: durable keys live in your OS keychain, which every program you run can read (on Linux, `sudo av install --custody` moves them into root custody)',
+        'keychain: an agent running as you can read the keys in your keychain and answer av’s approval prompts. On Linux, `sudo av install` (custody, the default) closes that; then run `av migrate` to move your keys.',
     })
 
     // No policy here, so keychain mode: status says so first, then each profile.
@@ -183,6 +183,7 @@ describe('bin/run.js log, doctor and status in a sandbox HOME', () => {
       code: 0,
       out: [
         'mode: keychain (durable keys in your OS keychain)',
+        'warning: an agent running as you can read the keys in your keychain and answer av’s approval prompts. On Linux, `sudo av install` (custody, the default) closes that; then run `av migrate` to move your keys.',
         'work: PLAINTEXT FILE',
         `  warning: plaintext keys left in ${credentials} (run \`av migrate --profile work\`)`,
         '',

@@ -637,7 +637,13 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   }
 
   it('exit codes and Ctrl-C pass through; a file the CLI writes in the cwd is the user’s', async () => {
-    const failed = await sandbox.run([install.aws, 'sts', 'get-caller-identity', '--endpoint-url', 'http://127.0.0.1:9'])
+    const failed = await sandbox.run([
+      install.aws,
+      'sts',
+      'get-caller-identity',
+      '--endpoint-url',
+      'http://127.0.0.1:9',
+    ])
     assert.equal(failed.code, 255, failed.stderr)
     const work = sandbox.userDir('work')
     const copied = await sandbox.run(
@@ -646,7 +652,10 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
     assert.equal(copied.code, 0, copied.stderr)
     const out = statSync(path.join(work, 'out.txt'))
-    assert.deepEqual([out.uid, readFileSync(path.join(work, 'out.txt'), 'utf8')], [sandbox.user.uid, 'av test object\n'])
+    assert.deepEqual(
+      [out.uid, readFileSync(path.join(work, 'out.txt'), 'utf8')],
+      [sandbox.user.uid, 'av test object\n'],
+    )
     // Ctrl-C on the terminal while the CLI waits for the endpoint: the CLI stops, the exit code says SIGINT.
     endpoint.clear()
     endpoint.hold(() => true)

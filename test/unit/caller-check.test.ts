@@ -267,6 +267,9 @@ describe('caller check', () => {
       'mfa-declined',
       'mfa-unavailable',
       'not-stored',
+      // The release verb's check against root's run record (verifyRunCaller; test/unit/run-record.test.ts).
+      'run-expired',
+      'run-unknown',
       'store-corrupt',
       'store-unavailable',
       'sts-failed',

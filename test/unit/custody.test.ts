@@ -7,10 +7,12 @@ import {after, describe, it} from 'node:test'
 import type {ProcessSnapshot, ProcessTable} from '../../src/lib/process-table.js'
 import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
 
-import {type CustodyDeps, custodyMain, findSudoCaller, terminalOf, ttyDevice} from '../../src/lib/custody-main.js'
+import {type CustodyDeps, custodyMain, terminalOf, ttyDevice} from '../../src/lib/custody-main.js'
 import {accountFileName, FileCustodyStore} from '../../src/lib/custody-store.js'
 import {validatePolicy} from '../../src/lib/policy.js'
-import {loadTokenKey, RUN_TOKEN_LIFETIME_MS, verifyToken} from '../../src/lib/token.js'
+import {RunStore} from '../../src/lib/run-record.js'
+import {findSudoCaller} from '../../src/lib/sudo-caller.js'
+import {hashArgv} from '../../src/lib/token.js'
 import {realTrustFs} from '../../src/lib/trust.js'
 import {FILES, LINKS, snap} from '../fakes/process-world.js'
 import {factsFs, file} from '../fakes/trust-fs.js'
@@ -30,30 +32,68 @@ const SUDO = snap({argv: ['/usr/bin/sudo'], exe: '/usr/bin/sudo', pid: 40, ppid:
 const MONITOR = snap({argv: ['/usr/bin/sudo'], exe: '/usr/bin/sudo', pid: 45, ppid: 40, uid: 0})
 const CALLER = snap({argv: ['/usr/bin/bash'], exe: '/usr/bin/bash', pid: 30, ppid: 1, uid: 1000})
 
-function caller(procs: ProcessSnapshot[], env?: Record<string, string>, pid = SELF): string {
+function caller(procs: ProcessSnapshot[], env?: Record<string, string>, rootCaller?: boolean): string {
   try {
-    const found = findSudoCaller({env: env ?? {SUDO_UID: '1000'}, pid, table: world(procs), trustFs: FS})
+    const deps = {env: env ?? {SUDO_UID: '1000'}, pid: SELF, table: world(procs), trustFs: FS}
+    const found = findSudoCaller(deps, rootCaller === undefined ? undefined : {rootCaller})
     return `${found.caller.pid}/${found.uid}`
   } catch (error) {
     return (error as {reason?: string}).reason ?? String(error)
   }
 }
 
+/** The root launcher asking the user's password: it runs sudo as the user, so sudo's caller is root. */
+const ROOT_CALLER = {...CALLER, argv: ['/usr/bin/node'], exe: '/usr/bin/node', uid: 0}
+
 describe('custody: who ran sudo', () => {
-  const TABLE: Array<[string, ProcessSnapshot[], Record<string, string> | undefined, string]> = [
-    ['sudo, then its caller', [CUSTODY, SUDO, CALLER], undefined, '30/1000'],
-    ['use_pty: two sudo processes', [{...CUSTODY, ppid: 45}, MONITOR, SUDO, CALLER], undefined, '30/1000'],
-    ['no SUDO_UID', [CUSTODY, SUDO, CALLER], {}, 'custody-not-sudo'],
-    ['SUDO_UID names another user', [CUSTODY, SUDO, CALLER], {SUDO_UID: '0'}, 'custody-not-sudo'],
-    ['SUDO_UID not a number', [CUSTODY, SUDO, CALLER], {SUDO_UID: '1000 '}, 'custody-not-sudo'],
-    ['parent is not sudo', [{...CUSTODY, ppid: 30}, CALLER], undefined, 'custody-not-sudo'],
-    ['a user-owned sudo look-alike', [CUSTODY, {...SUDO, exe: '/home/u/sudo'}, CALLER], undefined, 'custody-not-sudo'],
-    ['the caller runs as another uid', [CUSTODY, SUDO, {...CALLER, uid: 1001}], undefined, 'custody-not-sudo'],
-    ['the caller is gone', [CUSTODY, SUDO], undefined, 'custody-caller-untrusted'],
+  const TABLE: Array<[string, ProcessSnapshot[], Record<string, string> | undefined, boolean | undefined, string]> = [
+    ['sudo, then its caller', [CUSTODY, SUDO, CALLER], undefined, undefined, '30/1000'],
+    ['use_pty: two sudo processes', [{...CUSTODY, ppid: 45}, MONITOR, SUDO, CALLER], undefined, undefined, '30/1000'],
+    ['no SUDO_UID', [CUSTODY, SUDO, CALLER], {}, undefined, 'custody-not-sudo'],
+    ['SUDO_UID names another user', [CUSTODY, SUDO, CALLER], {SUDO_UID: '0'}, undefined, 'custody-not-sudo'],
+    ['SUDO_UID not a number', [CUSTODY, SUDO, CALLER], {SUDO_UID: '1000 '}, undefined, 'custody-not-sudo'],
+    ['parent is not sudo', [{...CUSTODY, ppid: 30}, CALLER], undefined, undefined, 'custody-not-sudo'],
+    [
+      'a user-owned sudo look-alike',
+      [CUSTODY, {...SUDO, exe: '/home/u/sudo'}, CALLER],
+      undefined,
+      undefined,
+      'custody-not-sudo',
+    ],
+    [
+      'the caller runs as another uid',
+      [CUSTODY, SUDO, {...CALLER, uid: 1001}],
+      undefined,
+      undefined,
+      'custody-not-sudo',
+    ],
+    ['the caller is gone', [CUSTODY, SUDO], undefined, undefined, 'custody-caller-untrusted'],
+    // rootCaller: only the approve verb accepts it (the root launcher's password prompt for a held run).
+    ['a root caller, without rootCaller', [CUSTODY, SUDO, ROOT_CALLER], undefined, undefined, 'custody-not-sudo'],
+    ['a root caller, rootCaller false', [CUSTODY, SUDO, ROOT_CALLER], undefined, false, 'custody-not-sudo'],
+    ['a root caller, with rootCaller', [CUSTODY, SUDO, ROOT_CALLER], undefined, true, '30/1000'],
+    ['a root caller with use_pty', [{...CUSTODY, ppid: 45}, MONITOR, SUDO, ROOT_CALLER], undefined, true, '30/1000'],
+    ["the user's own caller, with rootCaller", [CUSTODY, SUDO, CALLER], undefined, true, '30/1000'],
+    [
+      'rootCaller: a caller of another user',
+      [CUSTODY, SUDO, {...CALLER, uid: 1001}],
+      undefined,
+      true,
+      'custody-not-sudo',
+    ],
+    // sudo run by root itself never authenticated the user SUDO_UID names.
+    ['rootCaller: sudo run by root', [CUSTODY, {...SUDO, uid: 0}, ROOT_CALLER], undefined, true, 'custody-not-sudo'],
+    [
+      'rootCaller: SUDO_UID 0 from a root caller',
+      [CUSTODY, SUDO, ROOT_CALLER],
+      {SUDO_UID: '0'},
+      true,
+      'custody-not-sudo',
+    ],
   ]
-  for (const [name, procs, env, expected] of TABLE) {
+  for (const [name, procs, env, rootCaller, expected] of TABLE) {
     it(`${name} → ${expected}`, () => {
-      assert.equal(caller(procs, env), expected)
+      assert.equal(caller(procs, env, rootCaller), expected)
     })
   }
 })
@@ -86,70 +126,86 @@ function deps(over: Partial<CustodyDeps> & {procs?: ProcessSnapshot[]; input?: s
 }
 
 describe('custody entry point verbs', () => {
-  const LAUNCHER_ARGV = ['/usr/bin/node', '/opt/av/bin/run.js', 'run', '--', 'aws', 's3', 'ls']
   const PAIR = JSON.stringify({
     accessKeyId: 'AKIAAVCANARY0000UNIT',
     profile: 'default',
     secretAccessKey: 'avCanarySecret/u',
   })
+  const AUTH = {AV_CUSTODY_AUTHENTICATED: '1', AV_POLICY: '/nonexistent/policy.json', SUDO_UID: '1000'}
+  const RUN = 'abcdef0123456789'
   const cases: Array<
     [string, string[], Partial<CustodyDeps> & {input?: string; procs?: ProcessSnapshot[]}, number, RegExp]
   > = [
-    ['not root', ['mint'], {euid: 1000}, 126, /refused \(custody-not-sudo\)/],
+    ['not root', ['release', '--profile', 'default', '--run', RUN], {euid: 1000}, 126, /refused \(custody-not-sudo\)/],
     ['unknown verb', ['dump'], {}, 2, /refused \(usage\): unknown verb "dump"/],
-    ['mint from a shell', ['mint'], {}, 126, /refused \(launcher-untrusted\)/],
+    ['no verb', [], {}, 2, /refused \(usage\): unknown verb "undefined"/],
+    ['mint is gone', ['mint'], {}, 2, /refused \(usage\): unknown verb "mint"/],
+    ['a verb named after an Object property', ['constructor'], {}, 2, /refused \(usage\): unknown verb/],
+    ['approve through the plain entry', ['approve', 'abcdef'], {}, 126, /refused \(custody-not-authenticated\)/],
     [
-      'mint from a user-owned launcher script',
-      ['mint'],
-      {
-        procs: [
-          CUSTODY,
-          SUDO,
-          {...CALLER, argv: ['/usr/bin/node', '/home/u/av/bin/run.js', 'run'], exe: '/usr/bin/node'},
-        ],
-      },
+      'approve through the plain entry, asked by the root launcher',
+      ['approve', 'abcdef'],
+      {procs: [CUSTODY, SUDO, ROOT_CALLER]},
       126,
-      /refused \(launcher-untrusted\)/,
+      /refused \(custody-not-authenticated\)/,
     ],
     [
-      'mint from a traced launcher',
-      ['mint'],
-      {procs: [CUSTODY, SUDO, {...CALLER, argv: LAUNCHER_ARGV, exe: '/usr/bin/node', tracerPid: 77}]},
+      'a root caller for any verb but approve',
+      ['deny', 'abcdef'],
+      {procs: [CUSTODY, SUDO, ROOT_CALLER]},
       126,
-      /refused \(traced\)/,
+      /refused \(custody-not-sudo\)/,
     ],
-    ['release from a shell', ['release', '--profile', 'default'], {}, 126, /refused \(custody-caller-untrusted\)/],
+    ...(['store', 'view', 'remove', 'drop-sessions', 'pending', 'deny', 'release'] as const).map(
+      (verb): [string, string[], Partial<CustodyDeps>, number, RegExp] => [
+        `the password-guarded entry used for ${verb}`,
+        [verb],
+        {env: AUTH},
+        2,
+        new RegExp(`refused \\(usage\\): the -auth entry point serves approve and checkout only, not ${verb}`),
+      ],
+    ),
+    ['release with no arguments', ['release'], {}, 2, /refused \(usage\): release needs --run <id>/],
+    ['release without --run', ['release', '--profile', 'default'], {}, 2, /refused \(usage\): release needs --run/],
     [
-      'release from the genuine helper, traced',
-      ['release'],
-      {
-        procs: [
-          CUSTODY,
-          SUDO,
-          {
-            ...CALLER,
-            argv: ['node', '/opt/av/bin/run.js', 'credential-helper', 'aws'],
-            exe: '/usr/bin/node',
-            tracerPid: 9,
-          },
-        ],
-      },
-      126,
-      /refused \(traced\)/,
+      'release without --profile',
+      ['release', '--run', RUN],
+      {},
+      2,
+      /refused \(usage\): the profile name is missing or not a plain name/,
     ],
     [
-      'release from av run by a user-owned node',
-      ['release'],
-      {
-        procs: [
-          CUSTODY,
-          SUDO,
-          {...CALLER, argv: ['node', '/opt/av/bin/run.js', 'credential-helper', 'aws'], exe: '/home/u/node'},
-        ],
-      },
-      126,
-      /refused \(custody-caller-untrusted\)/,
+      'release with a run id that is no run id',
+      ['release', '--profile', 'default', '--run', '../../etc/x'],
+      {},
+      2,
+      /refused \(usage\): release needs --run <id>/,
     ],
+    [
+      'release with a profile that is no plain name',
+      ['release', '--profile', 'a b', '--run', RUN],
+      {},
+      2,
+      /refused \(usage\): the profile name/,
+    ],
+    [
+      'release with --run given twice',
+      ['release', '--profile', 'default', '--run', RUN, '--run', 'abcdef'],
+      {},
+      2,
+      /refused \(usage\): release takes --profile <name> --run <id>/,
+    ],
+    [
+      'release with a stray option',
+      ['release', '--profile', 'default', '--token', 'x'],
+      {},
+      2,
+      /refused \(usage\): release takes --profile <name> --run <id>/,
+    ],
+    ['release with a missing value', ['release', '--profile'], {}, 2, /refused \(usage\): release takes/],
+    ['deny without an id', ['deny'], {}, 2, /refused \(usage\): name one request/],
+    ['deny with two ids', ['deny', 'abcdef', 'abcdef'], {}, 2, /refused \(usage\): name one request/],
+    ['deny with a path for an id', ['deny', '../x'], {}, 2, /refused \(usage\): name one request/],
     [
       'store without a key pair',
       ['store'],
@@ -158,13 +214,6 @@ describe('custody entry point verbs', () => {
       /refused \(usage\): stdin must hold a value, or accessKeyId and secretAccessKey/,
     ],
     ['store a bad profile name', ['store'], {input: '{"profile":"a b"}'}, 2, /refused \(usage\): the profile name/],
-    [
-      'the password-guarded entry used for anything but checkout and mint',
-      ['store'],
-      {env: {AV_CUSTODY_AUTHENTICATED: '1', AV_POLICY: '/nonexistent/policy.json', SUDO_UID: '1000'}},
-      2,
-      /refused \(usage\): the -auth entry point serves checkout and mint only, not store/,
-    ],
     ['checkout through the plain entry', ['checkout', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
     [
       'store without a policy naming custody',
@@ -185,71 +234,140 @@ describe('custody entry point verbs', () => {
   }
 })
 
-describe('custody mint for the genuine launcher', () => {
+describe('custody runs and approvals in a root-owned run dir', () => {
   const isRoot = process.getuid?.() === 0
-  const base = mkdtempSync(path.join(tmpdir(), 'av-custody-mint-'))
+  const skip = !isRoot && 'needs root (root-owned files)'
+  const base = mkdtempSync(path.join(tmpdir(), 'av-custody-runs-'))
   chmodSync(base, 0o755)
 
   after(() => rmSync(base, {force: true, recursive: true}))
-  // Process facts from the fake machine, the policy and custody store from real root-owned temp files.
+  // Process facts from the fake machine, the policy and run dir from real root-owned temp files.
   const MIXED: TrustFs = {
     realpath: (p) => (p in FACTS || p in LINKS ? FS.realpath(p) : realTrustFs.realpath(p)),
     stat: (p) => (p in FACTS || p in LINKS ? FS.stat(p) : realTrustFs.stat(p)),
   }
+  const runDir = path.join(base, 'run')
+  const policy = path.join(base, 'policy.json')
+  const NOW = 1_700_000_000_000
+  /** The root launcher that holds a run: a root process the approval is bound to. */
+  const LAUNCHER = snap({argv: ['/usr/bin/node'], exe: '/usr/bin/node', pid: 20, startTime: '777', uid: 0})
+  const binding = {argvHash: hashArgv(['iam', 'list-users']), launcherPid: 20, launcherStart: '777'}
+  const request = {
+    category: 'elevated' as const,
+    chain: [],
+    command: 'aws iam list-users',
+    endpoint: null,
+    profile: 'dev',
+    reason: 'session credentials cannot call IAM',
+    rule: 'iam list-users',
+  }
+
+  function setUp(): RunStore {
+    if (!statSync(policy, {throwIfNoEntry: false})) {
+      mkdirSync(path.join(base, 'custody'), {mode: 0o700})
+      writeFileSync(
+        policy,
+        JSON.stringify({custody: {dir: path.join(base, 'custody'), entry: '/opt/av/libexec/av-custody', runDir}}),
+        {mode: 0o644},
+      )
+    }
+
+    return new RunStore(runDir, 1000)
+  }
+
+  const entry = (over: Partial<CustodyDeps> & {auth?: boolean; procs?: ProcessSnapshot[]}) =>
+    deps({
+      clock: {now: () => NOW},
+      env: {...(over.auth ? {AV_CUSTODY_AUTHENTICATED: '1'} : {}), AV_POLICY: policy, SUDO_UID: '1000'},
+      procs: over.procs ?? [CUSTODY, SUDO, CALLER, LAUNCHER],
+      trustFs: MIXED,
+      ...over,
+    })
+
+  it('release from a shell, naming a run root has no record of → run-unknown', {skip}, async () => {
+    setUp()
+    const {d, err, out} = entry({})
+    assert.equal(await custodyMain(['release', '--profile', 'default', '--run', 'abcdef0123456789'], d), 126)
+    assert.deepEqual(out, [])
+    assert.match(err.join(''), /refused \(run-unknown\)/)
+  })
+
+  it("release from a shell, naming a live run → the shell is not that run's AWS CLI", {skip}, async () => {
+    const runs = setUp()
+    const {id} = runs.createRun()
+    runs.writeRecord({
+      ...binding,
+      cliArgvHash: hashArgv(['/usr/bin/python3', '-I', '/usr/bin/aws', 'iam', 'list-users']),
+      elevated: true,
+      expires: NOW + 60_000,
+      id,
+      profile: 'dev',
+      runtimeExe: '/usr/bin/python3.11',
+      uid: 1000,
+      userConfigFile: '/home/u/.aws/config',
+      v: 1,
+    })
+    try {
+      const {d, err, out} = entry({})
+      assert.equal(await custodyMain(['release', '--profile', 'dev', '--run', id], d), 126)
+      assert.deepEqual(out, [])
+      assert.match(err.join(''), /refused \(parent-not-runtime\)/)
+    } finally {
+      runs.removeRun(id)
+    }
+  })
 
   it(
-    "signs the launcher's claims (elevated kept) with a root-only key, bound to its pid and start time",
-    {skip: !isRoot && 'needs root (root-owned files)'},
+    'approve through the -auth entry from the root launcher records the approval for that run; a later deny conflicts',
+    {skip},
     async () => {
-      const custodyDir = path.join(base, 'custody')
-      mkdirSync(custodyDir, {mode: 0o700})
-      const policy = path.join(base, 'policy.json')
-      writeFileSync(policy, JSON.stringify({custody: {dir: custodyDir, entry: '/opt/av/libexec/av-custody'}}), {
-        mode: 0o644,
-      })
-      const launcher = snap({
-        argv: ['/usr/bin/node', '/opt/av/bin/run.js', 'run', '--', 'aws', 'iam', 'list-users'],
-        exe: '/usr/bin/node',
-        pid: 30,
-        startTime: '4242',
-        uid: 1000,
-      })
-      const claims = {argvHash: 'a'.repeat(64), configHash: 'b'.repeat(64), elevated: true, profile: 'dev'}
-      // Elevated claims only through the password-guarded entry (AV_CUSTODY_AUTHENTICATED from its script).
-      const plain = deps({
-        env: {AV_POLICY: policy, SUDO_UID: '1000'},
-        input: JSON.stringify(claims),
-        procs: [CUSTODY, SUDO, launcher],
-        trustFs: MIXED,
-      })
-      assert.equal(await custodyMain(['mint'], plain.d), 126)
-      assert.match(plain.err.join(''), /refused \(custody-not-authenticated\)/)
-      assert.deepEqual(plain.out, [])
-      const {d, err, out} = deps({
-        env: {AV_CUSTODY_AUTHENTICATED: '1', AV_POLICY: policy, SUDO_UID: '1000'},
-        input: JSON.stringify(claims),
-        procs: [CUSTODY, SUDO, launcher],
-        trustFs: MIXED,
-      })
-      assert.equal(await custodyMain(['mint'], d), 0, err.join(''))
-      const key = await loadTokenKey(new FileCustodyStore(path.join(custodyDir, '1000')), {create: false})
-      assert.ok(key)
-      const verdict = verifyToken(key, out.join('').trim(), 1_700_000_000_000)
-      assert.ok(verdict.ok)
-      assert.deepEqual(
-        {...verdict.claims, expires: verdict.claims.expires - verdict.claims.issued},
-        {
-          ...claims,
-          expires: RUN_TOKEN_LIFETIME_MS,
-          issued: 1_700_000_000_000,
-          launcherPid: 30,
-          launcherStart: '4242',
+      const runs = setUp()
+      const pending = runs.createPending({binding, created: NOW, elevated: true, expires: NOW + 60_000, request})
+      try {
+        const listed = entry({})
+        assert.equal(await custodyMain(['pending'], listed.d), 0, listed.err.join(''))
+        assert.deepEqual(JSON.parse(listed.out.join('')), {
+          pending: [{elevated: true, expires: NOW + 60_000, id: pending.id, request}],
+        })
+
+        const approved = entry({auth: true, procs: [CUSTODY, SUDO, ROOT_CALLER, LAUNCHER]})
+        assert.equal(await custodyMain(['approve', pending.id], approved.d), 0, approved.err.join(''))
+        assert.deepEqual(approved.out, [`approved ${pending.id}: aws iam list-users\n`])
+        assert.deepEqual(runs.readAnswer(pending.id), {
+          answer: 'approved',
+          at: NOW,
+          binding,
+          byPid: ROOT_CALLER.pid,
+          id: pending.id,
           v: 1,
-        },
-      )
-      assert.equal(statSync(path.join(custodyDir, '1000', accountFileName('token-key'))).mode & 0o777, 0o600)
+        })
+
+        const denied = entry({})
+        assert.equal(await custodyMain(['deny', pending.id], denied.d), 126)
+        assert.match(denied.err.join(''), /failed \(conflict\): request \w+ was already answered/)
+        assert.equal(runs.readAnswer(pending.id)?.answer, 'approved')
+      } finally {
+        runs.removePending(pending.id)
+      }
     },
   )
+
+  it('deny or approve of a request whose launcher is gone (pid reused) → not found', {skip}, async () => {
+    const runs = setUp()
+    const pending = runs.createPending({binding, created: NOW, elevated: false, expires: NOW + 60_000, request})
+    try {
+      const reused = {...LAUNCHER, startTime: '778'}
+      const denied = entry({procs: [CUSTODY, SUDO, CALLER, reused]})
+      assert.equal(await custodyMain(['deny', pending.id], denied.d), 125)
+      assert.match(denied.err.join(''), /failed \(not-found\): the run that asked for \w+ is gone/)
+      const approved = entry({auth: true, procs: [CUSTODY, SUDO, CALLER]})
+      assert.equal(await custodyMain(['approve', pending.id], approved.d), 125)
+      assert.match(approved.err.join(''), /failed \(not-found\)/)
+      assert.equal(runs.readAnswer(pending.id), null)
+    } finally {
+      runs.removePending(pending.id)
+    }
+  })
 })
 
 describe('FileCustodyStore', () => {
@@ -334,16 +452,39 @@ describe('custody: the terminal root asks on', () => {
 })
 
 describe('policy custody key', () => {
-  it('accepts absolute entry and dir, refuses anything else', () => {
-    assert.deepEqual(
-      validatePolicy({custody: {dir: '/var/lib/av/custody', entry: '/opt/av/libexec/av-custody'}}).policy?.custody,
-      {
-        dir: '/var/lib/av/custody',
-        entry: '/opt/av/libexec/av-custody',
-      },
-    )
-    assert.deepEqual(validatePolicy({custody: {dir: 'rel', entry: '/x'}}).problems, [
-      'custody must be {"entry": "/absolute/path", "dir": "/absolute/path"}',
-    ])
-  })
+  const BASE = {dir: '/var/lib/av/custody', entry: '/opt/av/libexec/av-custody'}
+  const full = {
+    ...BASE,
+    approvalTimeoutSeconds: 300,
+    awsCli: ['/opt/av/libexec/python3', '-I', '/usr/bin/aws'],
+    launch: '/opt/av/libexec/av-launch',
+    runDir: '/run/av',
+  }
+  const TABLE: Array<[string, unknown, null | Record<string, unknown>]> = [
+    ['entry and dir', BASE, BASE],
+    ['every optional key', full, full],
+    ['a relative dir', {dir: 'rel', entry: '/x'}, null],
+    ['a relative entry', {...BASE, entry: 'av-custody'}, null],
+    ['a relative launch', {...BASE, launch: 'av-launch'}, null],
+    ['a relative runDir', {...BASE, runDir: 'run/av'}, null],
+    ['an empty awsCli', {...BASE, awsCli: []}, null],
+    ['an awsCli run through PATH', {...BASE, awsCli: ['python3', '/usr/bin/aws']}, null],
+    ['an approval timeout under 5 s', {...BASE, approvalTimeoutSeconds: 4}, null],
+    ['an approval timeout over an hour', {...BASE, approvalTimeoutSeconds: 3601}, null],
+    ['an approval timeout that is no integer', {...BASE, approvalTimeoutSeconds: 7.5}, null],
+    ['not an object', 'custody', null],
+  ]
+  for (const [name, custody, expected] of TABLE) {
+    it(`${name} → ${expected ? 'accepted' : 'the whole policy refused'}`, () => {
+      const {policy, problems} = validatePolicy({custody})
+      if (expected) {
+        assert.deepEqual(problems, [])
+        assert.deepEqual(policy?.custody, expected)
+      } else {
+        assert.equal(policy, undefined)
+        assert.equal(problems.length, 1)
+        assert.match(problems[0]!, /^custody must be \{"entry": "\/absolute\/path", "dir": "\/absolute\/path"\}/)
+      }
+    })
+  }
 })

@@ -100,8 +100,14 @@ function statusOf(report: Awaited<ReturnType<typeof runDoctor>>, id: string) {
 async function custodySandbox(accounts: string[], answer?: CustodyCall) {
   const s = await sandbox()
   const entry = s.write(path.join(s.root, 'opt/av/libexec/av-custody'), '#!/bin/sh\n')
+  const launch = s.write(path.join(s.root, 'opt/av/libexec/av-launch'), '#!/bin/sh\n')
   const calls: string[][] = []
-  s.deps.custody = {dir: '/var/lib/av/custody', entry}
+  s.deps.custody = {
+    awsCli: ['/opt/av/libexec/aws-python3', '-I', '/usr/bin/aws'],
+    dir: '/var/lib/av/custody',
+    entry,
+    launch,
+  }
   s.deps.callCustody = async (called, args) => {
     assert.equal(called, entry)
     calls.push(args)
@@ -512,7 +518,7 @@ describe('av doctor', () => {
         'secret-store',
         'custody-entry',
         'custody-view',
-        'token-key',
+        'root-launcher',
         'keychain-leftovers',
       ])
       assert.match(
@@ -520,7 +526,10 @@ describe('av doctor', () => {
         new RegExp(`^custody mode: .*\\(/var/lib/av/custody\\), reached through \`sudo -n ${s.entry}\`$`),
       )
       assert.match(statusOf(report, 'custody-view').message, /durable keys for default, dev$/)
-      assert.equal(statusOf(report, 'token-key').message, 'the token key is in root custody')
+      assert.match(
+        statusOf(report, 'root-launcher').message,
+        /^root runs the aws launcher \(.*av-launch\); the AWS CLI runs non-dumpable$/,
+      )
       assert.deepEqual(s.calls, [['view']])
     })
 
@@ -557,24 +566,20 @@ describe('av doctor', () => {
       assert.deepEqual(problems(report), [
         ['custody-entry', 'fail'],
         ['custody-view', 'warn'],
-        ['token-key', 'warn'],
       ])
       const check = statusOf(report, 'custody-entry')
       assert.match(check.message, /custody entry point .* is not root-controlled \(.* is writable by group or others\)/)
-      assert.equal(check.fix, 'Run `sudo av install --custody` again.')
+      assert.equal(check.fix, 'Run `sudo av install` again.')
       assert.deepEqual(s.calls, [])
     })
 
     it('fails when root custody does not answer view', async () => {
       const s = await custodySandbox([], {code: 1, stderr: 'sudo: a password is required\n', stdout: ''})
       const report = await runDoctor(s.deps)
-      assert.deepEqual(problems(report), [
-        ['custody-view', 'fail'],
-        ['token-key', 'warn'],
-      ])
+      assert.deepEqual(problems(report), [['custody-view', 'fail']])
       const check = statusOf(report, 'custody-view')
       assert.match(check.message, /custody view failed \(exit 1\): sudo: a password is required$/)
-      assert.match(check.fix ?? '', /sudo av install --custody/)
+      assert.match(check.fix ?? '', /sudo av install/)
     })
 
     it('custody mode without a usable keychain: a warning (no key lives there), not a failure', async () => {
@@ -595,7 +600,10 @@ describe('av doctor', () => {
       await s.store.set('aws:dev', JSON.stringify({accessKeyId: CANARY_ID, secretAccessKey: CANARY_SECRET, v: 1}))
       const report = await runDoctor(s.deps)
       assert.deepEqual(problems(report), [])
-      assert.match(statusOf(report, 'mode').message, /^keychain mode: .*`sudo av install --custody`/)
+      assert.match(
+        statusOf(report, 'mode').message,
+        /^keychain: an agent running as you can read the keys .*`sudo av install`/,
+      )
       assert.ok(!report.checks.some((c) => c.id.startsWith('custody') || c.id.startsWith('keychain-')))
     })
   })

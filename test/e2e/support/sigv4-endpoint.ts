@@ -368,7 +368,7 @@ export class SigV4Endpoint {
       return
     }
 
-    if (s3 && record.operation === 'GetObject') {
+    if (s3 && (record.operation === 'GetObject' || record.operation === 'HeadObject')) {
       const object = Buffer.from(S3_OBJECT)
       res.writeHead(200, {
         'content-length': object.length,
@@ -377,7 +377,7 @@ export class SigV4Endpoint {
         'last-modified': 'Fri, 02 Jan 2026 03:04:05 GMT',
         'x-amz-request-id': requestId,
       })
-      res.end(object)
+      res.end(record.operation === 'GetObject' ? object : undefined)
       return
     }
 
@@ -468,9 +468,10 @@ export async function startEndpoint(options: EndpointOptions): Promise<SigV4Endp
 /** What GetObject serves for any key (path-style `/<bucket>/<key>`). */
 export const S3_OBJECT = 'av test object\n'
 
-/** The S3 operations this endpoint knows: ListBuckets (`GET /`) and GetObject (`GET /<bucket>/<key>`). */
+/** The S3 operations this endpoint knows: ListBuckets (`GET /`), GetObject and HeadObject (`/<bucket>/<key>`). */
 function s3Operation(method: string, path: string): null | string {
-  if (method !== 'GET') return null
-  if (path === '/') return 'ListBuckets'
-  return /^\/[^/]+\/.+/.test(path.split('?')[0]!) ? 'GetObject' : null
+  const isObject = /^\/[^/]+\/.+/.test(path.split('?')[0]!)
+  if (method === 'GET' && path === '/') return 'ListBuckets'
+  if (method === 'GET' && isObject) return 'GetObject'
+  return method === 'HEAD' && isObject ? 'HeadObject' : null
 }

@@ -9,7 +9,17 @@
  * other test files and runs reuse it. Nothing else on the machine is touched.
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import path from 'node:path'
 
 export async function sleep(ms: number): Promise<void> {
@@ -19,6 +29,23 @@ export async function sleep(ms: number): Promise<void> {
 }
 
 export const TEST_USER = 'avtest'
+
+/**
+ * Point `name`'s home directory in /etc/passwd at `home` (rewritten atomically; usermod refuses while the user has
+ * processes, and other suites' sessions of the test user may be running).
+ */
+export function setPasswdHome(name: string, home: string): void {
+  const text = readFileSync('/etc/passwd', 'utf8')
+  const lines = text.split('\n').map((line) => {
+    const fields = line.split(':')
+    if (fields[0] !== name || fields.length < 7) return line
+    fields[5] = home
+    return fields.join(':')
+  })
+  const temp = `/etc/passwd.av-e2e-${process.pid}`
+  writeFileSync(temp, lines.join('\n'), {mode: 0o644})
+  renameSync(temp, '/etc/passwd')
+}
 
 export interface User {
   name: string
@@ -184,8 +211,7 @@ export class KeyringSandbox {
   async start(): Promise<this> {
     // Root-side code (custody) finds the user's files through the account database, never $HOME: point the test
     // user's passwd home at this sandbox's home for its lifetime, as a real account's would be.
-    const usermod = spawnSync('/usr/sbin/usermod', ['-d', this.home, this.user.name], {encoding: 'utf8'})
-    if (usermod.status !== 0) throw new Error(`usermod -d failed: ${usermod.stderr}`)
+    setPasswdHome(this.user.name, this.home)
     // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap would
     // get a second, locked daemon through D-Bus activation. Wait until the unlocked one answers.
     const script = [
@@ -285,7 +311,7 @@ export class KeyringSandbox {
       }
     }
 
-    spawnSync('/usr/sbin/usermod', ['-d', '/nonexistent', this.user.name])
+    setPasswdHome(this.user.name, '/nonexistent')
     rmSync(this.base, {force: true, recursive: true})
   }
 }
