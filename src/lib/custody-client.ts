@@ -104,8 +104,7 @@ function failed(verb: string, call: CustodyCall): AvError {
     call.code === 126 ? 'refused' : 'store-unavailable',
     `custody ${verb} failed (exit ${call.code})${line ? `: ${line.slice(0, 300)}` : ''}`,
     {
-      suggestion:
-        'Check that `sudo av install` completed (its sudoers drop-in lets you run the entry point).',
+      suggestion: 'Check that `sudo av install` completed (its sudoers drop-in lets you run the entry point).',
     },
   )
 }
