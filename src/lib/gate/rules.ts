@@ -1,9 +1,12 @@
 /**
- * The rules table: the catalog rows generated from aws-sensitive-commands.tsv (rules.generated.ts) plus the short
- * hand-written list (hand-rules.ts), indexed by command. Rules are data; `conditionHolds` is the only logic.
+ * The rules table, from three sources, indexed by command: the catalog rows generated from
+ * aws-sensitive-commands.tsv (rules.generated.ts), the rows of the documentation scan of the CLI's service models
+ * (doc-rules.generated.ts, scripts/doc-scan.ts), and the short hand-written list (hand-rules.ts). Rules are data;
+ * `conditionHolds` is the only logic.
  */
 import type {Category, Decision, ParamValue} from './types.js'
 
+import {DOC_ROWS} from './doc-rules.generated.js'
 import {HAND_RULES} from './hand-rules.js'
 import {CATALOG_ROWS} from './rules.generated.js'
 
@@ -11,6 +14,12 @@ export type Confidence = 'high' | 'low' | 'medium'
 
 /** [command, category, condition, confidence, reason] as in the catalog. */
 export type CatalogRow = [string, string, string, string, string]
+
+/** A documentation-scan row: a catalog row and the evidence it rests on (`doc+name+sensitive-trait`). */
+export type DocRow = [string, string, string, string, string, string]
+
+/** Where a rule came from: the catalog, the documentation scan of the service models, or the hand-written list. */
+export type RuleSource = 'catalog' | 'doc-scan' | 'hand'
 
 export interface Rule {
   /** `ssm get-parameter`; `configure *` matches the command and every subcommand. */
@@ -20,9 +29,16 @@ export interface Rule {
   condition: string
   confidence: Confidence
   reason: string
-  source: 'catalog' | 'hand'
+  source: RuleSource
+  /** Documentation-scan rules: what the row rests on (the members documented as secret, name, sensitive trait). */
+  evidence?: string
   /** Subcommands a wildcard rule leaves out (`configure list-profiles`). */
   except?: string[]
+  /**
+   * Elevated rules only: session credentials obtained with MFA can perform the command, so a profile whose session
+   * av got with MFA runs it on that session, not on the long-term key (see isElevatedRun).
+   */
+  mfaSessionSuffices?: boolean
 }
 
 export interface RuleTable {
@@ -35,7 +51,11 @@ export interface RuleTable {
 /** Default decision by confidence: high and medium are held for approval, low is allowed unless policy says otherwise. */
 export const DEFAULT_BY_CONFIDENCE: Record<Confidence, Decision> = {high: 'approve', low: 'allow', medium: 'approve'}
 
-export function buildRuleTable(rows: CatalogRow[] = CATALOG_ROWS, hand: Rule[] = HAND_RULES): RuleTable {
+export function buildRuleTable(
+  rows: CatalogRow[] = CATALOG_ROWS,
+  hand: Rule[] = HAND_RULES,
+  docRows: DocRow[] = DOC_ROWS,
+): RuleTable {
   const rules: Rule[] = [
     ...rows.map(([command, category, condition, confidence, reason]) => ({
       category: category as Category,
@@ -44,6 +64,15 @@ export function buildRuleTable(rows: CatalogRow[] = CATALOG_ROWS, hand: Rule[] =
       confidence: confidence as Confidence,
       reason,
       source: 'catalog' as const,
+    })),
+    ...docRows.map(([command, category, condition, confidence, reason, evidence]) => ({
+      category: category as Category,
+      command,
+      condition,
+      confidence: confidence as Confidence,
+      evidence,
+      reason,
+      source: 'doc-scan' as const,
     })),
     ...hand,
   ]
