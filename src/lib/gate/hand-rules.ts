@@ -25,9 +25,15 @@ export const HAND_RULES: Rule[] = [
   hand('ssm start-session', 'token', "passes the session token on session-manager-plugin's command line"),
   hand('ecs execute-command', 'token', "passes the session token on session-manager-plugin's command line"),
   // Commands STS session credentials cannot perform (av hands the AWS CLI session credentials by default, see
-  // sessions.ts): approved, they run once with the long-term key. Session credentials from an MFA session could
-  // call IAM, but the gate cannot know the session kind, so IAM is elevated for every profile.
-  hand('iam *', 'elevated', 'session credentials cannot call IAM without MFA: this run needs the long-term key'),
+  // sessions.ts): approved, they run once with the long-term key. A session obtained with MFA can call IAM: for a
+  // profile with mfa_serial the launcher runs IAM on that session instead (isElevatedRun in rules.ts). The gate
+  // holds IAM either way: it classifies the argv, not the profile's settings.
+  hand(
+    'iam *',
+    'elevated',
+    'session credentials cannot call IAM unless the session was obtained with MFA: without mfa_serial this run needs the long-term key',
+    {mfaSessionSuffices: true},
+  ),
   hand(
     'sts *',
     'elevated',

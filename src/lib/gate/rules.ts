@@ -4,7 +4,7 @@
  * (doc-rules.generated.ts, scripts/doc-scan.ts), and the short hand-written list (hand-rules.ts). Rules are data;
  * `conditionHolds` is the only logic.
  */
-import type {Category, Decision, ParamValue} from './types.js'
+import type {Category, Decision, GateDecision, ParamValue} from './types.js'
 
 import {DOC_ROWS} from './doc-rules.generated.js'
 import {HAND_RULES} from './hand-rules.js'
@@ -113,6 +113,26 @@ export function rulesFor(table: RuleTable, words: string[]): Rule[] {
  */
 export function isElevated(words: string[], table: RuleTable = defaultRuleTable()): boolean {
   return rulesFor(table, words).some((rule) => rule.category === 'elevated')
+}
+
+/**
+ * Does this run need the long-term key? The one place that decides it, for every launcher (the keychain launcher's
+ * runAws and the root-run launcher): the run is elevated when an `elevated` rule matches its command (whatever
+ * category won the gate), unless every such rule is one a session obtained with MFA can perform and the profile's
+ * session is such a session (`mfa_serial`: av's GetSessionToken passed SerialNumber and TokenCode). So IAM runs on
+ * an MFA session, never on the key; STS calls other than AssumeRole and GetCallerIdentity stay elevated (MFA or
+ * not, session credentials cannot make them). A decision of category `elevated` that no rule explains stays
+ * elevated. Call it after the gate let the command through (allowed or approved).
+ */
+export function isElevatedRun(
+  decision: Pick<GateDecision, 'category' | 'operation' | 'service'>,
+  session: {mfaSession: boolean},
+  table: RuleTable = defaultRuleTable(),
+): boolean {
+  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
+  const rules = words.length === 2 ? rulesFor(table, words).filter((rule) => rule.category === 'elevated') : []
+  if (rules.length === 0) return decision.category === 'elevated'
+  return rules.some((rule) => !(session.mfaSession && rule.mfaSessionSuffices === true))
 }
 
 export interface ConditionInput {
