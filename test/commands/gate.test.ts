@@ -141,6 +141,7 @@ describe('av gate list', () => {
     assert.deepEqual(sourceOf('secretsmanager get-secret-value'), ['catalog'])
     assert.deepEqual(sourceOf('opsworks-cm create-server'), ['doc-scan'])
     assert.deepEqual(sourceOf('configure *'), ['hand'])
+    assert.deepEqual(sourceOf('emr ssh'), ['hand'])
     assert.deepEqual(sourceOf('global --debug'), ['hand'])
     assert.deepEqual([...new Set(rules.map((r) => r.source))].sort(), ['catalog', 'doc-scan', 'hand'])
     const scanned = rules.filter((r) => r.source === 'doc-scan')

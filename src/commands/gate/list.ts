@@ -26,6 +26,7 @@ export default class GateList extends AvCommand {
         'transport',
         'debug',
         'elevated',
+        'external-program',
         'unknown',
       ],
     }),
