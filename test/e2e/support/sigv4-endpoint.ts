@@ -131,6 +131,11 @@ function xmlEscape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 
+/** `{mfa: true}` for a GetSessionToken call that passed SerialNumber and TokenCode, else nothing. */
+function withMfa(action: string, params: Record<string, string>): {mfa?: true} {
+  return action === 'GetSessionToken' && params.SerialNumber && params.TokenCode ? {mfa: true} : {}
+}
+
 export class SigV4Endpoint {
   readonly requests: RecordedRequest[] = []
   private readonly host: string
@@ -415,7 +420,7 @@ export class SigV4Endpoint {
       }
 
       const issued: CanaryCredentials = {
-        ...(action === 'GetSessionToken' && params.SerialNumber && params.TokenCode ? {mfa: true} : {}),
+        ...withMfa(action, params),
         accessKeyId: `ASIAAVCANARY${randomBytes(4).toString('hex').toUpperCase()}`,
         secretAccessKey: `${this.sessionSecretPrefix}${randomBytes(9).toString('hex')}`,
         sessionToken: `avCanarySessionToken${randomBytes(24).toString('hex')}`,
