@@ -2,7 +2,7 @@ import oclif from 'eslint-config-oclif'
 import prettier from 'eslint-config-prettier'
 
 export default [
-  {ignores: ['dist/**', 'node_modules/**', 'oclif.manifest.json', 'src/lib/gate/rules.generated.ts', 'src/lib/gate/aws-commands.generated.ts']},
+  {ignores: ['dist/**', 'node_modules/**', 'oclif.manifest.json', 'src/lib/gate/rules.generated.ts', 'src/lib/gate/doc-rules.generated.ts', 'src/lib/gate/aws-commands.generated.ts']},
   ...oclif,
   prettier,
   {

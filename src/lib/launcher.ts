@@ -19,7 +19,7 @@ import type {TokenClaims} from './token.js'
 
 import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError, EXIT} from './errors.js'
-import {isElevated} from './gate/rules.js'
+import {isElevatedRun} from './gate/rules.js'
 import {runtimeDir} from './paths.js'
 import {
   buildChildEnv,
@@ -29,6 +29,7 @@ import {
   ignoredSettingsNotice,
   quoteWord,
 } from './sealed-runtime.js'
+import {isMfaSession} from './sessions.js'
 import {RUN_TOKEN_LIFETIME_MS} from './token.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
@@ -209,10 +210,10 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   const {decision, parsed} = await passGate(args, deps)
   const {profile} = decision
   checkProfileName(profile)
-  // A command session credentials cannot perform (category `elevated`, or an elevated rule under a stricter
-  // category) gets the durable key for this run only; it got here allowed by policy or approved.
-  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
-  const elevated = decision.category === 'elevated' || (words.length === 2 && isElevated(words))
+  // A command session credentials cannot perform gets the durable key for this run only (it got here allowed by
+  // policy or approved); IAM on a profile whose session av gets with MFA runs on that session.
+  const mfaSession = isMfaSession(profile, parseAwsProfiles(deps.userAws.configText() ?? ''), deps.policy)
+  const elevated = isElevatedRun(decision, {mfaSession})
   return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps)
 }
 

@@ -29,11 +29,12 @@ import type {RunBinding, RunStore} from './run-record.js'
 import {approvalRequestFor} from './approver.js'
 import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError} from './errors.js'
-import {isElevated} from './gate/rules.js'
+import {isElevatedRun} from './gate/rules.js'
 import {pinInputFile, signalExit, waitFor} from './launcher.js'
 import {awsConfigFile} from './paths.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS} from './run-record.js'
 import {buildChildEnv, buildSealedConfig, checkProfileName, ignoredSettingsNotice} from './sealed-runtime.js'
+import {isMfaSession} from './sessions.js'
 import {CustodyRefusal, findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
 import {hashArgv} from './token.js'
 import {checkRootOwned, type TrustFs} from './trust.js'
@@ -167,6 +168,9 @@ interface Prepared {
   profile: string
   runtime: string[]
   user: UserAccount
+  /** The user's AWS config (read with the user's rights; null when there is none) and where it is. */
+  userConfig: null | string
+  userConfigFile: string
 }
 
 /** Everything up to the approval: who, which policy, the root-side gate. Throws a refusal for deny. */
@@ -214,8 +218,12 @@ async function gateAsRoot(argv: string[], deps: RootLaunchDeps): Promise<Prepare
   const self = deps.table.snapshot(deps.pid)
   if (!self) throw new AvError('internal', `cannot read the root launcher's own process entry (pid ${deps.pid})`)
   const binding: RunBinding = {argvHash: hashArgv(rawArgs), launcherPid: deps.pid, launcherStart: self.startTime}
-  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
-  const elevated = decision.category === 'elevated' || (words.length === 2 && isElevated(words))
+  // A command session credentials cannot perform gets the durable key for this run (after the password); IAM on a
+  // profile whose session av gets with MFA runs on that session.
+  const userConfigFile = path.resolve(deps.cwd, awsConfigFile({env, home: user.home, platform: 'linux'}))
+  const userConfig = deps.readAsUser(user, userConfigFile)?.toString('utf8') ?? null
+  const mfaSession = isMfaSession(profile, parseAwsProfiles(userConfig ?? ''), policy)
+  const elevated = isElevatedRun(decision, {mfaSession})
   const audit = deps.audit(uid)
   const gateEvent = {
     event: 'gate' as const,
@@ -239,13 +247,15 @@ async function gateAsRoot(argv: string[], deps: RootLaunchDeps): Promise<Prepare
     })
   }
 
-  const needsApproval = decision.decision === 'approve' || elevated
+  // Held only for needing the long-term key, and an MFA session does it (IAM on an mfa_serial profile): a read.
+  const heldForKeyOnly = decision.category === 'elevated' && !elevated
+  const needsApproval = (decision.decision === 'approve' && !heldForKeyOnly) || elevated
   if (!needsApproval) await audit.record(gateEvent)
   const request = needsApproval
     ? approvalRequestFor({argv: rawArgs, chain: ancestry(deps.table, caller.pid), decision, parsed})
     : null
   const args = pinInputFile(rawArgs, parsed.inputFile)
-  return {args, binding, custody, elevated, env, policy, profile, request, runtime, user}
+  return {args, binding, custody, elevated, env, policy, profile, request, runtime, user, userConfig, userConfigFile}
 }
 
 /** Ask for the approval a held run needs; resolves when it may run, throws `denied` (126) otherwise. */
@@ -287,10 +297,8 @@ export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promis
 }
 
 async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<number> {
-  const {args, binding, custody, elevated, env, profile, runtime, user} = prepared
+  const {args, binding, custody, elevated, env, profile, runtime, user, userConfig, userConfigFile} = prepared
   const runs = deps.runs(custody.runDir ?? '/run/av', user.uid)
-  const userConfigFile = path.resolve(deps.cwd, awsConfigFile({env, home: user.home, platform: 'linux'}))
-  const userConfig = deps.readAsUser(user, userConfigFile)?.toString('utf8') ?? null
   const notice = ignoredSettingsNotice(
     userConfig,
     deps.readAsUser(user, path.join(user.home, '.aws/cli/alias')) !== null,

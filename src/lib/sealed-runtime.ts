@@ -75,6 +75,10 @@ export function buildChildEnv(parentEnv: NodeJS.ProcessEnv, input: ChildEnvInput
     AWS_PAGER: '',
     AWS_CLI_AUTO_PROMPT: 'off',
     AWS_EC2_METADATA_DISABLED: 'true',
+    // `aws help` pipes its page through `less -R` (PAGER and MANPAGER never pass). less's secure mode turns off
+    // what would start a program or open a file inside the credentialed run: `!` shell, `|` pipe, `v` editor,
+    // `:e` examine, log files, lesskey and tag files. LESSSECURE_ALLOW, which re-enables them, never passes either.
+    LESSSECURE: '1',
     ...(input.token === undefined ? {} : {AV_RUN_TOKEN: input.token}),
   }
 }

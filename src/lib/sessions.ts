@@ -183,6 +183,16 @@ function modeOf(profile: string, profiles: AwsProfiles, policy: Policy): Session
   }
 }
 
+/**
+ * Is the session av releases for this profile one obtained with MFA (a plain profile with `mfa_serial`, so
+ * GetSessionToken passes SerialNumber and TokenCode)? Role profiles, an allowed opt-out and settings the helper
+ * would refuse are not. The launchers pass it to isElevatedRun (gate/rules.ts).
+ */
+export function isMfaSession(profile: string, profiles: AwsProfiles, policy: Policy): boolean {
+  const mode = sessionModeOf(profile, profiles, policy)
+  return mode.mode === 'session' && mode.mfa
+}
+
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/
 
 /**

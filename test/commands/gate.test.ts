@@ -133,6 +133,47 @@ describe('av gate list', () => {
     assert.ok(signed.rules.some((r: {command: string}) => r.command === 's3 presign'))
   })
 
+  it('says where each rule came from: catalog, documentation scan or hand rule (--json and --source)', () => {
+    const {rules} = JSON.parse(av('gate', 'list', '--json').stdout) as {
+      rules: Array<{command: string; evidence?: string; source: string}>
+    }
+    const sourceOf = (command: string) => rules.filter((r) => r.command === command).map((r) => r.source)
+    assert.deepEqual(sourceOf('secretsmanager get-secret-value'), ['catalog'])
+    assert.deepEqual(sourceOf('opsworks-cm create-server'), ['doc-scan'])
+    assert.deepEqual(sourceOf('configure *'), ['hand'])
+    assert.deepEqual(sourceOf('emr ssh'), ['hand'])
+    assert.deepEqual(sourceOf('global --debug'), ['hand'])
+    assert.deepEqual([...new Set(rules.map((r) => r.source))].sort(), ['catalog', 'doc-scan', 'hand'])
+    const scanned = rules.filter((r) => r.source === 'doc-scan')
+    assert.ok(
+      scanned.length > 20 && scanned.every((r) => (r.evidence ?? '').startsWith('doc')),
+      'doc-scan rows carry evidence',
+    )
+    const only = JSON.parse(av('gate', 'list', '--json', '--source', 'doc-scan').stdout).rules as typeof rules
+    assert.deepEqual(
+      only.map((r) => r.command),
+      scanned.map((r) => r.command),
+    )
+  })
+
+  it('groups the human table by source, each under a heading', () => {
+    const r = av('gate', 'list')
+    assert.equal(r.status, 0, r.stderr)
+    const headings = r.stdout
+      .split('\n')
+      .filter((line) => /^(catalog|documentation scan|hand rules) \(\d+ rules\): /.test(line))
+    assert.deepEqual(
+      headings.map((h) => h.split(' (')[0]),
+      ['catalog', 'documentation scan', 'hand rules'],
+    )
+    const scan = r.stdout.split('\n\n').find((block) => block.startsWith('documentation scan'))!
+    assert.match(
+      scan,
+      /approve +credential +high +always +cognito-idp describe-identity-provider|approve +credential +medium +always +cognito-idp describe-identity-provider/,
+    )
+    assert.doesNotMatch(scan, /secretsmanager get-secret-value/)
+  })
+
   it('prints a readable table', () => {
     const r = av('gate', 'list', '--category', 'debug')
     assert.equal(r.status, 0, r.stderr)

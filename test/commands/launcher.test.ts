@@ -297,8 +297,21 @@ describe('runAws', () => {
     assert.equal(h.spawned.length, 1)
   })
 
-  const elevation: Array<[string, Partial<GateDecision>, boolean]> = [
+  const MFA_CONFIG = '[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/me\n'
+  const elevation: Array<[string, Partial<GateDecision>, boolean, string?]> = [
     ['an elevated command', {category: 'elevated', operation: 'list-users', service: 'iam'}, true],
+    [
+      'IAM on a profile whose session is an MFA session',
+      {category: 'elevated', operation: 'list-users', service: 'iam'},
+      false,
+      MFA_CONFIG,
+    ],
+    [
+      'an STS call an MFA session cannot make',
+      {category: 'credential', operation: 'get-session-token', service: 'sts'},
+      true,
+      MFA_CONFIG,
+    ],
     [
       'a credential command that also needs the key',
       {category: 'credential', operation: 'get-session-token', service: 'sts'},
@@ -310,9 +323,9 @@ describe('runAws', () => {
       false,
     ],
   ]
-  for (const [name, decision, elevated] of elevation) {
+  for (const [name, decision, elevated, userConfig] of elevation) {
     it(`${name}, once approved, gets a token ${elevated ? 'with' : 'without'} the elevated claim`, async () => {
-      const h = harness({answer: 'approved', decision: {decision: 'approve', rule: 'r', ...decision}})
+      const h = harness({answer: 'approved', decision: {decision: 'approve', rule: 'r', ...decision}, userConfig})
       const report = path.join(root, `elevated-${elevated}.txt`)
       assert.equal(await runAws(['aws', report, 'exit 0'], h.deps), 0)
       const token = /^AV_RUN_TOKEN=(.*)$/m.exec(readFileSync(report, 'utf8'))![1]!

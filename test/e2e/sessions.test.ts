@@ -242,6 +242,59 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
     )
   })
 
+  async function listUsers(profile: string): Promise<RunResult> {
+    // IAM is held by the gate: the root-owned approver program approves (exit 0), as a person would.
+    return av(['run', '--', 'aws', 'iam', 'list-users', '--endpoint-url', endpoint.url, '--profile', profile])
+  }
+
+  it('IAM on an MFA session runs on that session; without MFA it is elevated to the durable key', async () => {
+    endpoint.clear()
+    const mfa = await listUsers('mfa')
+    assert.equal(mfa.code, 0, mfa.stderr)
+    assert.equal(JSON.parse(mfa.stdout).Users[0].UserName, 'av-canary')
+    const onSession = endpoint.requests.find((r) => r.operation === 'ListUsers')!
+    assert.deepEqual([onSession.verified, onSession.hasSecurityToken], [true, true])
+    assert.match(onSession.accessKeyId!, /^ASIA/)
+    assert.ok(
+      endpoint.issued.some((c) => c.accessKeyId === onSession.accessKeyId && c.mfa === true),
+      'signed by the session GetSessionToken issued with SerialNumber and TokenCode',
+    )
+    assert.deepEqual(auditReleases().at(-1), ['session', true])
+
+    endpoint.clear()
+    const plain = await listUsers('dev')
+    assert.equal(plain.code, 0, plain.stderr)
+    const withKey = endpoint.requests.find((r) => r.operation === 'ListUsers')!
+    assert.deepEqual(
+      [withKey.accessKeyId, withKey.verified, withKey.hasSecurityToken],
+      [DURABLE.accessKeyId, true, false],
+    )
+    assert.deepEqual(auditReleases().at(-1), ['durable', false])
+    assertClean(mfa)
+    assertClean(plain)
+  })
+
+  it('the endpoint refuses IAM signed with a session obtained without MFA (what elevation avoids)', async () => {
+    // The dev session is cached from the runs above: sign ListUsers with it directly, outside av.
+    const session = endpoint.issued.find((c) => c.mfa !== true)!
+    assert.ok(session, 'a non-MFA session was issued')
+    const r = await sandbox.run(
+      ['/usr/bin/python3', '-I', '/usr/bin/aws', 'iam', 'list-users', '--endpoint-url', endpoint.url],
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: session.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: session.secretAccessKey,
+          AWS_SESSION_TOKEN: session.sessionToken!,
+          AWS_DEFAULT_REGION: 'us-east-1',
+          AWS_CONFIG_FILE: '/dev/null',
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        },
+      },
+    )
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /InvalidClientTokenId/)
+  })
+
   it('left the durable canary in no file of the sandbox (HOME, run dirs, audit log)', () => {
     assert.deepEqual(filesWithSecret(sandbox.base), [])
   })

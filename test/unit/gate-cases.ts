@@ -212,6 +212,29 @@ export const GATE_TABLES: GateTable[] = [
     ],
   },
   {
+    name: 'programs the CLI would start inside the credentialed run are held',
+    cases: [
+      ['aws emr ssh --cluster-id j-1 --key-pair-file k.pem', 'approve', 'external-program'],
+      ['aws emr ssh --cluster-id j-1 --key-pair-file k.pem --command id', 'approve', 'external-program'],
+      ['aws emr socks --cluster-id j-1 --key-pair-file k.pem', 'approve', 'external-program'],
+      ['aws emr get --cluster-id j-1 --key-pair-file k.pem --src /home/hadoop/x', 'approve', 'external-program'],
+      ['aws emr put --cluster-id j-1 --key-pair-file k.pem --src ./x', 'approve', 'external-program'],
+      ['aws opsworks register --infrastructure-class ec2 --stack-id s --local', 'approve', 'external-program'],
+      [
+        'aws opsworks register --infrastructure-class on-premises --stack-id s --override-ssh "sh -c id" host',
+        'approve',
+        'external-program',
+      ],
+      ['aws lightsail push-container-image --service-name s --image i --label l', 'approve', 'external-program'],
+      ['aws ssm start-session --target i-1', 'approve', 'token'],
+      ['aws ecs execute-command --cluster c --task t --interactive --command sh', 'approve', 'token'],
+      // their neighbours start nothing
+      ['aws emr list-clusters', 'allow', null],
+      ['aws opsworks describe-stacks', 'allow', null],
+      ['aws ssm describe-sessions --state Active', 'allow', null],
+    ],
+  },
+  {
     name: 'parsing tricks',
     cases: [
       // global options anywhere

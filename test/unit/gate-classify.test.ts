@@ -5,7 +5,7 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
 import {classifyArgv} from '../../src/lib/gate/classify.js'
-import {isElevated} from '../../src/lib/gate/rules.js'
+import {isElevated, isElevatedRun} from '../../src/lib/gate/rules.js'
 import {DEFAULT_POLICY, type Policy} from '../../src/lib/policy.js'
 import {GATE_TABLES, gateInputs, words} from './gate-cases.js'
 
@@ -124,4 +124,41 @@ describe('isElevated', () => {
       assert.equal(isElevated(words), expected)
     })
   }
+})
+
+describe('isElevatedRun: the long-term key, unless an MFA session can do it', () => {
+  type Run = [line: string, mfaSession: boolean, elevated: boolean]
+  const cases: Run[] = [
+    // IAM: the key without MFA, the MFA session with it (whatever category won the gate).
+    ['aws iam list-users', false, true],
+    ['aws iam list-users', true, false],
+    ['aws iam create-access-key --user-name u', false, true],
+    ['aws iam create-access-key --user-name u', true, false],
+    ['aws iam get-account-password-policy --profile prod', true, false],
+    // STS: an MFA session still cannot call these.
+    ['aws sts get-session-token', false, true],
+    ['aws sts get-session-token', true, true],
+    ['aws sts decode-authorization-message --encoded-message x', true, true],
+    ['aws sts get-federation-token --name n', true, true],
+    // Session credentials can: never elevated.
+    ['aws sts assume-role --role-arn arn:aws:iam::1:role/r --role-session-name s', false, false],
+    ['aws sts get-caller-identity', true, false],
+    ['aws s3 ls', false, false],
+    ['aws secretsmanager get-secret-value --secret-id x', false, false],
+  ]
+  for (const [line, mfaSession, elevated] of cases) {
+    it(`${line} ${mfaSession ? 'on an MFA session' : 'without MFA'} → ${elevated ? 'elevated' : 'session'}`, () => {
+      const {decision} = run(line)
+      assert.notEqual(decision.decision, 'deny')
+      assert.equal(isElevatedRun(decision, {mfaSession}), elevated)
+    })
+  }
+
+  it('an elevated decision that no rule explains stays elevated, MFA or not', () => {
+    for (const mfaSession of [false, true]) {
+      assert.equal(isElevatedRun({category: 'elevated', operation: null, service: 'iam'}, {mfaSession}), true)
+    }
+
+    assert.equal(isElevatedRun({category: 'credential', operation: null, service: null}, {mfaSession: false}), false)
+  })
 })

@@ -39,6 +39,9 @@ describe('buildChildEnv', () => {
     LD_PRELOAD: '/home/u/evil.so',
     NODE_OPTIONS: '--require /home/u/evil.js',
     OPENSSL_CONF: '/home/u/openssl.cnf',
+    LESSSECURE: '0',
+    LESSSECURE_ALLOW: 'shell,edit,pipe',
+    MANPAGER: 'sh -c evil',
     PAGER: 'evil',
     PATH: '/home/u/bin:/usr/bin',
     PYTHONPATH: '/home/u/py',
@@ -58,6 +61,7 @@ describe('buildChildEnv', () => {
       AWS_PROFILE: 'work',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
       HOME: input.home,
+      LESSSECURE: '1',
       PATH: SEALED_PATH,
     })
     assert.doesNotMatch(JSON.stringify(env), /avCanarySecret|AKIAAVCANARY/)

@@ -14,6 +14,7 @@ import {
   clearSessions,
   credentialProcessDocument,
   getSessionCredentials,
+  isMfaSession,
   type SessionDeps,
   sessionModeOf,
   stsEndpointOf,
@@ -453,6 +454,35 @@ describe('session credentials: opt-out and elevated runs', () => {
       source: 'm',
     })
   })
+})
+
+describe('isMfaSession: is the session av releases for the profile one obtained with MFA?', () => {
+  const profiles: AwsProfiles = {
+    mfa: {mfa_serial: 'arn:aws:iam::1:mfa/me'},
+    plain: {region: 'eu-west-1'},
+    empty: {mfa_serial: ''},
+    role: {mfa_serial: 'arn:aws:iam::1:mfa/me', role_arn: 'arn:aws:iam::1:role/r', source_profile: 'mfa'},
+    optout: {av_session: 'off', mfa_serial: 'arn:aws:iam::1:mfa/me'},
+    invalid: {av_session_duration: '10', mfa_serial: 'arn:aws:iam::1:mfa/me'},
+  }
+  const cases: Array<[string, Policy, boolean]> = [
+    ['mfa', policyWith(), true],
+    ['plain', policyWith(), false],
+    ['empty', policyWith(), false],
+    ['missing', policyWith(), false],
+    // Role credentials are not a GetSessionToken session (and can call IAM by themselves anyway).
+    ['role', policyWith(), false],
+    // The opt-out the policy allows releases the durable key; ignored without the policy, the MFA session stays.
+    ['optout', policyWith({sessions: {allowOptOut: true}}), false],
+    ['optout', policyWith(), true],
+    // A setting the helper refuses: no session at all.
+    ['invalid', policyWith(), false],
+  ]
+  for (const [profile, policy, expected] of cases) {
+    it(`${profile}${policy.sessions?.allowOptOut ? ' (opt-out allowed)' : ''} → ${expected}`, () => {
+      assert.equal(isMfaSession(profile, profiles, policy), expected)
+    })
+  }
 })
 
 describe('session credentials: STS errors', () => {

@@ -5,10 +5,12 @@ import {formatRules, listRules, type RuleRow} from '../../lib/gate/report.js'
 import {loadPolicy} from '../../lib/policy.js'
 
 export default class GateList extends AvCommand {
-  static description = 'List the gate rules (the generated catalog and the hand-written rules) and their decisions.'
+  static description =
+    "List the gate rules and their decisions, grouped by where each came from: the catalog, the documentation scan of the AWS CLI's service models, or the hand-written rules."
   static examples = [
     '<%= config.bin %> gate list',
     '<%= config.bin %> gate list --category signed-url --confidence high',
+    '<%= config.bin %> gate list --source doc-scan',
     '<%= config.bin %> gate list --json',
   ]
   static flags = {
@@ -23,10 +25,16 @@ export default class GateList extends AvCommand {
         'signed-url',
         'transport',
         'debug',
+        'elevated',
+        'external-program',
         'unknown',
       ],
     }),
     confidence: Flags.string({description: 'only rules of this confidence', options: ['high', 'medium', 'low']}),
+    source: Flags.string({
+      description: 'only rules from this source: the catalog, the documentation scan, or the hand-written list',
+      options: ['catalog', 'doc-scan', 'hand'],
+    }),
   }
   static summary = 'List the gate rules'
 
@@ -34,7 +42,7 @@ export default class GateList extends AvCommand {
     const {flags} = await this.parse(GateList)
     const {policy, warnings} = loadPolicy({env: process.env})
     for (const w of warnings) this.warn(w)
-    const rules = listRules({category: flags.category, confidence: flags.confidence}, policy)
+    const rules = listRules({category: flags.category, confidence: flags.confidence, source: flags.source}, policy)
     if (!this.jsonEnabled()) this.log(formatRules(rules))
     return {rules}
   }

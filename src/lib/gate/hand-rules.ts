@@ -6,6 +6,9 @@ import type {Rule} from './rules.js'
  */
 import type {Category} from './types.js'
 
+const sshReason = (program: 'scp' | 'ssh') =>
+  `starts ${program} inside the credentialed run: it reads your own ~/.ssh/config and runs its ProxyCommand and LocalCommand there`
+
 const hand = (command: string, category: Category, reason: string, extra: Partial<Rule> = {}): Rule => ({
   category,
   command,
@@ -22,12 +25,43 @@ export const HAND_RULES: Rule[] = [
   }),
   hand('history show', 'credential', 'prints recorded requests and responses, which may hold secrets'),
   hand('history list', 'credential', 'lists recorded commands, which may hold secrets in their arguments'),
-  hand('ssm start-session', 'token', "passes the session token on session-manager-plugin's command line"),
-  hand('ecs execute-command', 'token', "passes the session token on session-manager-plugin's command line"),
+  hand(
+    'ssm start-session',
+    'token',
+    'starts session-manager-plugin inside the credentialed run and passes it the session token on its command line',
+  ),
+  hand(
+    'ecs execute-command',
+    'token',
+    'starts session-manager-plugin inside the credentialed run and passes it the session token on its command line',
+  ),
+  // Customizations that start another program inside the credentialed run: it inherits the run's environment and
+  // reads the user's own configuration, so nothing of the user's may run there unseen. ssh and scp read
+  // ~/.ssh/config from the passwd home (not the run's private HOME) and run its ProxyCommand / LocalCommand.
+  hand('emr ssh', 'external-program', sshReason('ssh')),
+  hand('emr socks', 'external-program', sshReason('ssh')),
+  hand('emr get', 'external-program', sshReason('scp')),
+  hand('emr put', 'external-program', sshReason('scp')),
+  hand(
+    'opsworks register',
+    'external-program',
+    'starts ssh (or the shell command given with --override-ssh, or /bin/sh with --local) inside the credentialed run',
+  ),
+  hand(
+    'lightsail push-container-image',
+    'external-program',
+    'starts lightsailctl (which runs docker) inside the credentialed run',
+  ),
   // Commands STS session credentials cannot perform (av hands the AWS CLI session credentials by default, see
-  // sessions.ts): approved, they run once with the long-term key. Session credentials from an MFA session could
-  // call IAM, but the gate cannot know the session kind, so IAM is elevated for every profile.
-  hand('iam *', 'elevated', 'session credentials cannot call IAM without MFA: this run needs the long-term key'),
+  // sessions.ts): approved, they run once with the long-term key. A session obtained with MFA can call IAM: for a
+  // profile with mfa_serial the launcher runs IAM on that session instead (isElevatedRun in rules.ts). The gate
+  // holds IAM either way: it classifies the argv, not the profile's settings.
+  hand(
+    'iam *',
+    'elevated',
+    'session credentials cannot call IAM unless the session was obtained with MFA: without mfa_serial this run needs the long-term key',
+    {mfaSessionSuffices: true},
+  ),
   hand(
     'sts *',
     'elevated',

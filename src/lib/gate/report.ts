@@ -9,7 +9,7 @@ import type {Category, Decision, GateDecision, ParamValue} from './types.js'
 import {AvError} from '../errors.js'
 import {classifyArgv, loadUserDecisions} from './classify.js'
 import {GLOBAL_RULES} from './hand-rules.js'
-import {type Confidence, DEFAULT_BY_CONFIDENCE, defaultRuleTable, type Rule} from './rules.js'
+import {type Confidence, DEFAULT_BY_CONFIDENCE, defaultRuleTable, type Rule, type RuleSource} from './rules.js'
 
 export interface GateTestDeps {
   env: NodeJS.ProcessEnv
@@ -101,12 +101,29 @@ export interface RuleRow {
   condition: string
   confidence: Confidence
   decision: Decision
-  source: 'catalog' | 'hand'
+  /** Where the rule came from: `catalog`, `doc-scan` (the service models' documentation) or `hand`. */
+  source: RuleSource
   reason: string
+  /** Documentation-scan rules: what the row rests on (`doc+name+sensitive-trait`). */
+  evidence?: string
 }
 
+/** Each source in the order `av gate list` shows it, with the heading that says where its rules come from. */
+export const RULE_SOURCES: Array<{source: RuleSource; label: string; detail: string}> = [
+  {detail: 'rows of aws-sensitive-commands.tsv', label: 'catalog', source: 'catalog'},
+  {
+    detail: "output members the AWS CLI's service models document as secret (scripts/doc-scan.ts)",
+    label: 'documentation scan',
+    source: 'doc-scan',
+  },
+  {detail: 'written in src/lib/gate/hand-rules.ts', label: 'hand rules', source: 'hand'},
+]
+
 /** The rules table with the default decision each rule gets under this policy (before any user config). */
-export function listRules(filter: {category?: string; confidence?: string}, policy: Policy): RuleRow[] {
+export function listRules(
+  filter: {category?: string; confidence?: string; source?: string},
+  policy: Policy,
+): RuleRow[] {
   const globals: Rule[] = GLOBAL_RULES.map((g) => ({
     category: g.category,
     command: g.rule,
@@ -118,6 +135,7 @@ export function listRules(filter: {category?: string; confidence?: string}, poli
   return [...defaultRuleTable().rules, ...globals]
     .filter((r) => !filter.category || r.category === filter.category)
     .filter((r) => !filter.confidence || r.confidence === filter.confidence)
+    .filter((r) => !filter.source || r.source === filter.source)
     .map((r: Rule) => ({
       category: r.category,
       command: r.command,
@@ -130,14 +148,21 @@ export function listRules(filter: {category?: string; confidence?: string}, poli
         DEFAULT_BY_CONFIDENCE[r.confidence],
       reason: r.reason,
       source: r.source,
+      ...(r.evidence === undefined ? {} : {evidence: r.evidence}),
     }))
 }
 
+/** One table per source, each under a heading that names where its rules come from. */
 export function formatRules(rows: RuleRow[]): string {
   const header = ['DECISION', 'CATEGORY', 'CONFIDENCE', 'CONDITION', 'COMMAND']
-  const table = [header, ...rows.map((r) => [r.decision, r.category, r.confidence, r.condition, r.command])]
-  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
-  return table
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
-    .join('\n')
+  const cells = (r: RuleRow) => [r.decision, r.category, r.confidence, r.condition, r.command]
+  const widths = header.map((_, i) => Math.max(header[i]!.length, ...rows.map((r) => cells(r)[i]!.length)))
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')
+  return RULE_SOURCES.map((s) => ({...s, mine: rows.filter((r) => r.source === s.source)}))
+    .filter(({mine}) => mine.length > 0)
+    .map(({detail, label, mine}) =>
+      [`${label} (${mine.length} rules): ${detail}`, line(header), ...mine.map((r) => line(cells(r)))].join('\n'),
+    )
+    .join('\n\n')
 }

@@ -1,9 +1,12 @@
 /**
- * The rules table: the catalog rows generated from aws-sensitive-commands.tsv (rules.generated.ts) plus the short
- * hand-written list (hand-rules.ts), indexed by command. Rules are data; `conditionHolds` is the only logic.
+ * The rules table, from three sources, indexed by command: the catalog rows generated from
+ * aws-sensitive-commands.tsv (rules.generated.ts), the rows of the documentation scan of the CLI's service models
+ * (doc-rules.generated.ts, scripts/doc-scan.ts), and the short hand-written list (hand-rules.ts). Rules are data;
+ * `conditionHolds` is the only logic.
  */
-import type {Category, Decision, ParamValue} from './types.js'
+import type {Category, Decision, GateDecision, ParamValue} from './types.js'
 
+import {DOC_ROWS} from './doc-rules.generated.js'
 import {HAND_RULES} from './hand-rules.js'
 import {CATALOG_ROWS} from './rules.generated.js'
 
@@ -11,6 +14,12 @@ export type Confidence = 'high' | 'low' | 'medium'
 
 /** [command, category, condition, confidence, reason] as in the catalog. */
 export type CatalogRow = [string, string, string, string, string]
+
+/** A documentation-scan row: a catalog row and the evidence it rests on (`doc+name+sensitive-trait`). */
+export type DocRow = [string, string, string, string, string, string]
+
+/** Where a rule came from: the catalog, the documentation scan of the service models, or the hand-written list. */
+export type RuleSource = 'catalog' | 'doc-scan' | 'hand'
 
 export interface Rule {
   /** `ssm get-parameter`; `configure *` matches the command and every subcommand. */
@@ -20,9 +29,16 @@ export interface Rule {
   condition: string
   confidence: Confidence
   reason: string
-  source: 'catalog' | 'hand'
+  source: RuleSource
+  /** Documentation-scan rules: what the row rests on (the members documented as secret, name, sensitive trait). */
+  evidence?: string
   /** Subcommands a wildcard rule leaves out (`configure list-profiles`). */
   except?: string[]
+  /**
+   * Elevated rules only: session credentials obtained with MFA can perform the command, so a profile whose session
+   * av got with MFA runs it on that session, not on the long-term key (see isElevatedRun).
+   */
+  mfaSessionSuffices?: boolean
 }
 
 export interface RuleTable {
@@ -35,7 +51,11 @@ export interface RuleTable {
 /** Default decision by confidence: high and medium are held for approval, low is allowed unless policy says otherwise. */
 export const DEFAULT_BY_CONFIDENCE: Record<Confidence, Decision> = {high: 'approve', low: 'allow', medium: 'approve'}
 
-export function buildRuleTable(rows: CatalogRow[] = CATALOG_ROWS, hand: Rule[] = HAND_RULES): RuleTable {
+export function buildRuleTable(
+  rows: CatalogRow[] = CATALOG_ROWS,
+  hand: Rule[] = HAND_RULES,
+  docRows: DocRow[] = DOC_ROWS,
+): RuleTable {
   const rules: Rule[] = [
     ...rows.map(([command, category, condition, confidence, reason]) => ({
       category: category as Category,
@@ -44,6 +64,15 @@ export function buildRuleTable(rows: CatalogRow[] = CATALOG_ROWS, hand: Rule[] =
       confidence: confidence as Confidence,
       reason,
       source: 'catalog' as const,
+    })),
+    ...docRows.map(([command, category, condition, confidence, reason, evidence]) => ({
+      category: category as Category,
+      command,
+      condition,
+      confidence: confidence as Confidence,
+      evidence,
+      reason,
+      source: 'doc-scan' as const,
     })),
     ...hand,
   ]
@@ -84,6 +113,26 @@ export function rulesFor(table: RuleTable, words: string[]): Rule[] {
  */
 export function isElevated(words: string[], table: RuleTable = defaultRuleTable()): boolean {
   return rulesFor(table, words).some((rule) => rule.category === 'elevated')
+}
+
+/**
+ * Does this run need the long-term key? The one place that decides it, for every launcher (the keychain launcher's
+ * runAws and the root-run launcher): the run is elevated when an `elevated` rule matches its command (whatever
+ * category won the gate), unless every such rule is one a session obtained with MFA can perform and the profile's
+ * session is such a session (`mfa_serial`: av's GetSessionToken passed SerialNumber and TokenCode). So IAM runs on
+ * an MFA session, never on the key; STS calls other than AssumeRole and GetCallerIdentity stay elevated (MFA or
+ * not, session credentials cannot make them). A decision of category `elevated` that no rule explains stays
+ * elevated. Call it after the gate let the command through (allowed or approved).
+ */
+export function isElevatedRun(
+  decision: Pick<GateDecision, 'category' | 'operation' | 'service'>,
+  session: {mfaSession: boolean},
+  table: RuleTable = defaultRuleTable(),
+): boolean {
+  const words = [decision.service, decision.operation].filter((w): w is string => w !== null)
+  const rules = words.length === 2 ? rulesFor(table, words).filter((rule) => rule.category === 'elevated') : []
+  if (rules.length === 0) return decision.category === 'elevated'
+  return rules.some((rule) => !(session.mfaSession && rule.mfaSessionSuffices === true))
 }
 
 export interface ConditionInput {

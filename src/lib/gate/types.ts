@@ -11,6 +11,7 @@ export type Category =
   | 'debug'
   | 'decrypted-secret'
   | 'elevated'
+  | 'external-program'
   | 'password'
   | 'private-key'
   | 'signed-url'

@@ -4,7 +4,9 @@
  * with the XML the AWS CLI expects: STS GetCallerIdentity, GetSessionToken and AssumeRole (query protocol, form POST
  * or GET), S3 ListBuckets (path style). A request whose signature does not verify gets a 403 XML error.
  * GetSessionToken signed with session credentials is refused (AccessDenied), as AWS does; issued sessions verify
- * like the configured keys from then on.
+ * like the configured keys from then on. IAM ListUsers (query protocol) is answered for the configured keys and for
+ * sessions GetSessionToken issued with SerialNumber and TokenCode; a session issued without MFA is refused
+ * (AccessDenied), as AWS refuses IAM calls made with a non-MFA session token.
  *
  * It can hold requests open (`hold()` / `release()`) so that a test can look at a live `aws` run while it waits.
  */
@@ -19,6 +21,8 @@ export interface CanaryCredentials {
   secretAccessKey: string
   /** When set, requests signed with this key must carry exactly this X-Amz-Security-Token. */
   sessionToken?: string
+  /** Issued sessions: GetSessionToken was called with SerialNumber and TokenCode. */
+  mfa?: boolean
 }
 
 export interface RecordedRequest {
@@ -125,6 +129,11 @@ function sameText(a: string, b: string): boolean {
 
 function xmlEscape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+}
+
+/** `{mfa: true}` for a GetSessionToken call that passed SerialNumber and TokenCode, else nothing. */
+function withMfa(action: string, params: Record<string, string>): {mfa?: true} {
+  return action === 'GetSessionToken' && params.SerialNumber && params.TokenCode ? {mfa: true} : {}
 }
 
 export class SigV4Endpoint {
@@ -395,6 +404,11 @@ export class SigV4Endpoint {
     }
 
     const ns = 'https://sts.amazonaws.com/doc/2011-06-15/'
+    if (record.service === 'iam' && params.Action === 'ListUsers') {
+      this.answerListUsers(res, record, requestId)
+      return
+    }
+
     if (record.service === 'sts' && params.Action === 'GetCallerIdentity') {
       const xml =
         `<GetCallerIdentityResponse xmlns="${ns}"><GetCallerIdentityResult>` +
@@ -420,6 +434,7 @@ export class SigV4Endpoint {
       }
 
       const issued: CanaryCredentials = {
+        ...withMfa(action, params),
         accessKeyId: `ASIAAVCANARY${randomBytes(4).toString('hex').toUpperCase()}`,
         secretAccessKey: `${this.sessionSecretPrefix}${randomBytes(9).toString('hex')}`,
         sessionToken: `avCanarySessionToken${randomBytes(24).toString('hex')}`,
@@ -448,6 +463,24 @@ export class SigV4Endpoint {
       ? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NotImplemented</Code><Message>av test endpoint</Message><RequestId>${requestId}</RequestId></Error>`
       : `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>av test endpoint: unsupported</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
     this.send(res, 400, xml, requestId)
+  }
+
+  /** IAM refuses a GetSessionToken session obtained without MFA; durable keys and MFA sessions may list users. */
+  private answerListUsers(res: ServerResponse, record: RecordedRequest, requestId: string): void {
+    const ns = 'https://iam.amazonaws.com/doc/2010-05-08/'
+    const signer = this.credentials.get(record.accessKeyId ?? '')
+    if (signer?.sessionToken !== undefined && signer.mfa !== true) {
+      const xml = `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid: IAM needs MFA for session credentials</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+      this.send(res, 403, xml, requestId)
+      return
+    }
+
+    const xml =
+      `<ListUsersResponse xmlns="${ns}"><ListUsersResult><IsTruncated>false</IsTruncated><Users><member>` +
+      `<Path>/</Path><UserName>av-canary</UserName><UserId>AIDAAVCANARY00000000</UserId>` +
+      `<Arn>arn:aws:iam::${this.account}:user/av-canary</Arn><CreateDate>2026-01-02T03:04:05Z</CreateDate>` +
+      `</member></Users></ListUsersResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></ListUsersResponse>`
+    this.send(res, 200, xml, requestId)
   }
 
   private send(res: ServerResponse, status: number, xml: string, requestId: string): void {
