@@ -15,7 +15,6 @@ import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
 import type {Policy} from './policy.js'
-import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
 import type {CodeRequest, ReleasedCredentials} from './sessions.js'
 import type {StsApi} from './sts-client.js'
@@ -39,6 +38,7 @@ import {AvError, EXIT} from './errors.js'
 import {awsConfigFile, stateDir} from './paths.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
+import {REFUSAL_HINTS, type RefusalReason} from './refusal.js'
 import {KeyringStore} from './secret-store.js'
 import {credentialProcessDocument, getSessionCredentials} from './sessions.js'
 import {checkTokenShape, loadTokenKey, sha256Hex, TOKEN_ENV, type TokenVerdict, verifyToken} from './token.js'
@@ -123,9 +123,6 @@ export function helperDeps(): HelperDeps {
   }
 }
 
-const USAGE = 'Usage: av credential-helper aws [--profile <name>]'
-const THROUGH_AV = 'Run the AWS CLI through av: `av run -- aws …` (or the installed `aws` launcher).'
-
 /** `--profile P`, `--profile=P` or nothing (profile `default`). */
 export function parseHelperArgs(args: string[]): {profile: string} | {problem: string} {
   let profile: string | undefined
@@ -155,18 +152,18 @@ export function credentialDocument(pair: AwsKeyPair & {expiration?: string}): st
   return JSON.stringify(doc) + '\n'
 }
 
+/** A refusal: its reason code, what happened, and what to do (by default the reason's line in REFUSAL_HINTS). */
 class Refusal extends Error {
   constructor(
     readonly reason: RefusalReason,
     readonly detail: string,
-    readonly advice: string = THROUGH_AV,
+    readonly advice: string = REFUSAL_HINTS[reason],
     readonly exit: number = 1,
   ) {
     super(detail)
   }
 }
 
-/** A store or audit AvError as a refusal that keeps av's own hint. */
 /** AvError codes that become a refusal reason of their own (the rest take the caller's fallback). */
 const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
   'audit-failed': 'audit-failed',
@@ -182,7 +179,8 @@ const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
 function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
   if (error instanceof AvError) {
     const reason = REASON_OF_CODE[error.code] ?? fallback
-    return new Refusal(reason, error.message, error.suggestion ?? THROUGH_AV)
+    // The error's own hint is about this very failure (e.g. how to unlock this platform's keychain).
+    return new Refusal(reason, error.message, error.suggestion ?? REFUSAL_HINTS[reason])
   }
 
   return new Refusal(fallback, error instanceof Error ? error.message : String(error))
@@ -206,7 +204,6 @@ async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict>
     throw new Refusal(
       'token-key-missing',
       'the token key is not in the keychain (it is locked, or no `av run` made one on this account)',
-      `Unlock your keyring, then ${THROUGH_AV.charAt(0).toLowerCase()}${THROUGH_AV.slice(1)}`,
     )
   }
 
@@ -343,7 +340,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
   const profile = 'profile' in parsed ? parsed.profile : null
   const chain: {current?: Chain} = {}
   try {
-    if (profile === null) throw new Refusal('usage', (parsed as {problem: string}).problem, USAGE, EXIT.usage)
+    if (profile === null) throw new Refusal('usage', (parsed as {problem: string}).problem, undefined, EXIT.usage)
     deps.stdout.write(await release(deps, profile, chain))
     return EXIT.ok
   } catch (error) {
@@ -393,7 +390,8 @@ export async function main(args: string[]): Promise<number> {
     if (entry) return await relayToCustody(entry, args, deps)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    deps.stderr.write(`av credential-helper: refused (store-unavailable): ${message}\n`)
+    const advice = error instanceof AvError && error.suggestion ? error.suggestion : REFUSAL_HINTS['store-unavailable']
+    deps.stderr.write(`av credential-helper: refused (store-unavailable): ${message}. ${advice}\n`)
     return 1
   }
 
