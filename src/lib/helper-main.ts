@@ -35,7 +35,7 @@ import {type CodePromptDeps, requestCode} from './code-prompt.js'
 import {type AwsKeyPair} from './credentials.js'
 import {callCustody, custodyEntryOf} from './custody-client.js'
 import {AvError, EXIT} from './errors.js'
-import {awsConfigFile, stateDir} from './paths.js'
+import {auditDir, awsConfigFile} from './paths.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
 import {REFUSAL_HINTS, type RefusalReason} from './refusal.js'
@@ -56,10 +56,10 @@ export interface HelperDeps {
   trustFs: TrustFs
   readFile(file: string): Buffer
   /**
-   * The audit log to write to. `launcherEnv` is the start environment of the helper's grandparent — in a genuine
-   * run the launcher, whose HOME and XDG_STATE_HOME name the user's state dir (the helper's own HOME is the run's
-   * private one, removed after the run) — or null when there is none to read. Only where a line is written
-   * depends on it: an impostor could choose that place, but it can edit its own user's audit file anyway.
+   * The audit log to write to: the user's own trail, under the home directory the account database names
+   * (paths.ts `auditDir`), whoever the helper's grandparent is. `launcherEnv` is that grandparent's start
+   * environment (in a genuine run the launcher's) or null: it can move only a root-run av's trail, since the
+   * helper's own HOME is the run's private one.
    */
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
@@ -94,13 +94,13 @@ export function helperDeps(): HelperDeps {
   const store = new KeyringStore({platform})
   return {
     audit(launcherEnv) {
-      const source = launcherEnv ?? env
+      // The user's trail, where the account database says (paths.ts auditDir): the environment — the launcher's
+      // or the helper's own — moves only a root-run av's trail, into a root-controlled place.
+      const uid = process.getuid?.() ?? -1
+      const dir = auditDir({env: launcherEnv ?? env, euid: process.geteuid?.() ?? uid, platform, uid})
       // The chain key and head live in the secret store; each line names who asked (helper → aws → launcher → …).
       const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
-      return new FileAuditLog(stateDir({env: source, home: source.HOME || homedir(), platform}), Date.now, {
-        processChain,
-        store,
-      })
+      return new FileAuditLog(dir, Date.now, {processChain, store})
     },
     askCode: (request, channels) => requestCode(request, channels),
     clock: systemClock,
@@ -355,8 +355,11 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
         profile,
         callerPid: chain.current?.facts.parent?.pid ?? null,
       })
-    } catch {
-      // Best effort: a refusal releases nothing, and its reason is already on stderr.
+    } catch (error) {
+      // A refusal releases nothing and its reason is on stderr already; a record that cannot be written where the
+      // trail lives is said out loud, never written somewhere else.
+      const why = (error instanceof Error ? error.message : String(error)).replaceAll(/\s+/g, ' ')
+      deps.stderr.write(`av credential-helper: this refusal is not in the audit log: ${why}\n`)
     }
 
     return refusal.exit

@@ -110,7 +110,10 @@ async function run(w: World, args = ['--profile', 'dev']) {
     assert.ok(!JSON.stringify(w.audit.events).includes(leak), 'audit leaks')
   }
 
-  const reason = /^av credential-helper: refused \(([a-z-]+)\): [^\n]+\n$/.exec(stderr)?.[1] ?? null
+  const reason =
+    /^av credential-helper: refused \(([a-z-]+)\): [^\n]+\n(?:av credential-helper: this refusal is not in the audit log: [^\n]+\n)?$/.exec(
+      stderr,
+    )?.[1] ?? null
   return {code, reason, stderr, stdout: w.stdout.join('')}
 }
 
@@ -299,7 +302,11 @@ describe('credential helper: refusals', () => {
       // Without a more specific hint from the error itself, the reason's own line from the one table.
       if (advice) assert.match(out.stderr, advice)
       else assert.ok(out.stderr.trimEnd().endsWith(REFUSAL_HINTS[reason as RefusalReason]), out.stderr)
-      if (reason !== 'audit-failed')
+      if (reason === 'audit-failed') {
+        // The refusal cannot be recorded either: said out loud, never written anywhere else.
+        assert.match(out.stderr, /\nav credential-helper: this refusal is not in the audit log: the audit log \/x\//)
+        assert.deepEqual(w.audit.events, [])
+      } else
         assert.deepEqual(
           w.audit.events.map((e) => [e.event, e.reason]),
           [['refusal', reason]],
