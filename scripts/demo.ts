@@ -5,7 +5,7 @@
  * signature. Then: av migrate, the real AWS CLI v2 through av, what an agent running as that user gets when it
  * tries for the keys, the audit trail, and av restore back to byte-identical files.
  *
- * Run as root (it creates the test user `avtest` and a root-owned install under /tmp): `npm run demo`.
+ * Run as root (it creates a throwaway test user `avtest-<hex>` and a root-owned install under /tmp): `npm run demo`.
  * Touches nothing of yours: no real ~/.aws, keychain, /opt/av or /etc/av. Exit 0 only if every check holds.
  */
 import {createHash} from 'node:crypto'
@@ -15,7 +15,7 @@ import path from 'node:path'
 import {CANARY_MARK, canaryKey, filesWithSecret} from '../test/e2e/support/canary.js'
 import {installAv, removeInstall} from '../test/e2e/support/install.js'
 import {startEndpoint} from '../test/e2e/support/sigv4-endpoint.js'
-import {ensureTestUser, type RunResult, startKeyringSandbox} from '../test/e2e/support/user-sandbox.js'
+import {type RunResult, startKeyringSandbox} from '../test/e2e/support/user-sandbox.js'
 
 const checks: Array<{ok: boolean; what: string}> = []
 function check(ok: boolean, what: string): void {
@@ -37,11 +37,11 @@ const sha256 = (file: string) => createHash('sha256').update(readFileSync(file))
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run the demo as root: it creates a test user and a root-owned install')
-  const user = ensureTestUser()
   const keys = {default: canaryKey('DEMO'), dev: canaryKey('DEV1')}
   const endpoint = await startEndpoint({credentials: Object.values(keys)})
   const install = installAv({sts: {endpoint: endpoint.url}})
-  const sandbox = await startKeyringSandbox(user)
+  const sandbox = await startKeyringSandbox()
+  const {user} = sandbox
   const {env} = install
   const av = (args: string[]) => sandbox.run([process.execPath, install.av, ...args], {env})
   const aws = (args: string[]) => sandbox.run([install.aws, ...args], {env})

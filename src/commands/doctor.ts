@@ -1,10 +1,9 @@
 import path from 'node:path'
 
 import {AvCommand} from '../base-command.js'
-import {realContext} from '../lib/context.js'
+import {realContext, userAuditDir} from '../lib/context.js'
 import {type DoctorReport, formatDoctorReport, runDoctor, runtimeToCheck, systemMachineFacts} from '../lib/doctor.js'
 import {EXIT} from '../lib/errors.js'
-import {stateDir} from '../lib/paths.js'
 import {loadPolicy} from '../lib/policy.js'
 
 export default class Doctor extends AvCommand {
@@ -24,7 +23,7 @@ when something is exposed.`
     for (const warning of warnings) this.warn(warning)
     const report = await runDoctor({
       ...ctx,
-      auditDir: stateDir(ctx),
+      auditDir: userAuditDir(ctx),
       avBin: path.join(this.config.root, 'bin', 'run.js'),
       custody: policy.custody,
       machine: systemMachineFacts(ctx.env),

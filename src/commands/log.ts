@@ -12,9 +12,8 @@ import {
 } from '../lib/audit-reader.js'
 import {formatVerifyResult, verifyAuditLog} from '../lib/audit-verify.js'
 import {AUDIT_EVENTS} from '../lib/audit.js'
-import {realContext} from '../lib/context.js'
+import {realContext, userAuditDir} from '../lib/context.js'
 import {EXIT} from '../lib/errors.js'
-import {stateDir} from '../lib/paths.js'
 
 export default class Log extends AvCommand {
   static description = `Show the audit trail: every credential release, helper refusal and gate decision.
@@ -48,7 +47,7 @@ and exits 1 at the first broken line.`
   async run(): Promise<void> {
     const {flags} = await this.parse(Log)
     const ctx = realContext()
-    const dir = stateDir(ctx)
+    const dir = userAuditDir(ctx)
 
     if (flags.verify) {
       const result = await verifyAuditLog(dir, ctx.store)

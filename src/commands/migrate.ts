@@ -41,7 +41,7 @@ export default class Migrate extends AvCommand {
     })
     if (result.dryRun && result.migrated.length > 0) this.log(`Would move: ${result.migrated.join(', ')}`)
     for (const skip of result.skipped) this.log(`Skipped ${skip.profile} (${skip.reason}): ${skip.detail}`)
-    if (result.already.length > 0) this.log(`Already in the keychain: ${result.already.join(', ')}`)
+    if (result.already.length > 0) this.log(`Already in ${result.store}: ${result.already.join(', ')}`)
     this.log(result.summary)
     return result
   }

@@ -11,7 +11,7 @@ import type {SecretStore} from './secret-store.js'
 
 import {FileAuditLog, procProcessChain} from './audit.js'
 import {systemClock} from './clock.js'
-import {stateDir} from './paths.js'
+import {auditDir} from './paths.js'
 import {KeyringStore} from './secret-store.js'
 
 export interface Output {
@@ -33,15 +33,25 @@ export interface Context {
   uid: number
 }
 
+/**
+ * The user's audit trail directory: from the account database, not the environment (paths.ts `auditDir`). `av
+ * log`, `av doctor` and every writer ask this one function, so they agree on one place.
+ */
+export function userAuditDir(ctx: Pick<Context, 'env' | 'platform' | 'uid'>): string {
+  return auditDir({env: ctx.env, euid: process.geteuid?.() ?? ctx.uid, platform: ctx.platform, uid: ctx.uid})
+}
+
 export function realContext(overrides: Partial<Context> = {}): Context {
   const env = overrides.env ?? process.env
   const home = overrides.home ?? env.HOME ?? homedir()
   const platform = overrides.platform ?? process.platform
   const store = overrides.store ?? new KeyringStore({platform})
+  const uid = overrides.uid ?? process.getuid?.() ?? -1
   // The audit chain's key and head live in the secret store; on Linux each line names who asked (a /proc walk).
   const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
+  const dir = () => userAuditDir({env, platform, uid})
   return {
-    audit: overrides.audit ?? new FileAuditLog(stateDir({env, home, platform}), Date.now, {processChain, store}),
+    audit: overrides.audit ?? new FileAuditLog(dir(), Date.now, {processChain, store}),
     clock: overrides.clock ?? systemClock,
     env,
     home,
@@ -51,6 +61,6 @@ export function realContext(overrides: Partial<Context> = {}): Context {
     stdout: overrides.stdout ?? {write: (t) => process.stdout.write(t)},
     store,
     tmpdir: overrides.tmpdir ?? tmpdir(),
-    uid: overrides.uid ?? process.getuid?.() ?? -1,
+    uid,
   }
 }

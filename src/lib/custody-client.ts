@@ -16,6 +16,7 @@ import type {SecretStore} from './secret-store.js'
 import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {isSealed, keyProof, sealValue} from './custody-keys.js'
 import {AvError, isErrorCode} from './errors.js'
+import {isRefusalReason, REFUSAL_HINTS} from './refusal.js'
 import {isSessionAccount} from './sessions.js'
 import {checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
@@ -92,20 +93,34 @@ export function callCustody(
   })
 }
 
-/** Root's own failure (`av custody: failed (<code>): …`) keeps its code; anything else reads as unavailable. */
+const INSTALL_HINT = 'Check that `sudo av install` completed (its sudoers drop-in lets you run the entry point).'
+
+/**
+ * The user-side error for a custody call that did not succeed, from root's last stderr line: a refusal (`av custody:
+ * refused (<reason>): …`) keeps its reason and gets that reason's line from the one hint table; root's own failure
+ * (`av custody: failed (<code>): …`) keeps its code and root's words; only a call root never answered (sudo
+ * refused to run the entry point, or it could not start) points at the install.
+ */
 function failed(verb: string, call: CustodyCall): AvError {
   const line = call.stderr.trim().split('\n').at(-1) ?? ''
+  const refusal = /^av (?:custody|credential-helper): refused \(([a-z-]+)\): (.+)$/.exec(line)
+  if (refusal && isRefusalReason(refusal[1]!)) {
+    const detail = refusal[2]!.replace(/\.$/, '').slice(0, 400)
+    return new AvError('refused', `custody ${verb} refused (${refusal[1]}): ${detail}`, {
+      suggestion: REFUSAL_HINTS[refusal[1]],
+    })
+  }
+
   const root = /^av custody: failed \(([a-z-]+)\): (.+)$/.exec(line)
   if (root && isErrorCode(root[1]!) && root[1] !== 'internal') {
     return new AvError(root[1], `custody ${verb}: ${root[2]!.slice(0, 400)}`)
   }
 
+  const rootAnswered = line.startsWith('av ')
   return new AvError(
     call.code === 126 ? 'refused' : 'store-unavailable',
     `custody ${verb} failed (exit ${call.code})${line ? `: ${line.slice(0, 300)}` : ''}`,
-    {
-      suggestion: 'Check that `sudo av install` completed (its sudoers drop-in lets you run the entry point).',
-    },
+    rootAnswered ? {suggestion: REFUSAL_HINTS.internal} : {suggestion: INSTALL_HINT},
   )
 }
 
@@ -123,7 +138,9 @@ function passwordFailed(verb: string, call: CustodyCall, why: string): AvError {
   }
 
   if (/incorrect password|password attempts/i.test(line)) {
-    return new AvError('refused', `${why}: the password was not given`)
+    return new AvError('refused', `${why}: the password was not given`, {
+      suggestion: 'Run it again and type your login password when sudo asks (sudo asks it every time here).',
+    })
   }
 
   return failed(verb, call)

@@ -38,6 +38,7 @@ import {type HelperDeps, helperDeps} from './helper-main.js'
 import {passwdEntry} from './passwd.js'
 import {type CustodyPolicy, loadPolicy, type Policy} from './policy.js'
 import {type ProcessTable, systemProcessTable} from './process-table.js'
+import {REFUSAL_HINTS} from './refusal.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from './run-record.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from './sessions.js'
 import {CustodyRefusal, findSudoCaller, type SudoCaller} from './sudo-caller.js'
@@ -455,7 +456,7 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
     if (error instanceof CustodyRefusal) {
       if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason, verb})
       deps.stderr.write(
-        `av custody: refused (${error.reason}): ${error.message}.${error.reason === 'usage' ? ` ${USAGE}` : ''}\n`,
+        `av custody: refused (${error.reason}): ${error.message}. ${error.reason === 'usage' ? USAGE : REFUSAL_HINTS[error.reason]}\n`,
       )
       return error.exit
     }

@@ -15,7 +15,6 @@ import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
 import type {Policy} from './policy.js'
-import type {RefusalReason} from './refusal.js'
 import type {SecretStore} from './secret-store.js'
 import type {CodeRequest, ReleasedCredentials} from './sessions.js'
 import type {StsApi} from './sts-client.js'
@@ -35,9 +34,10 @@ import {systemClock} from './clock.js'
 import {type CodePromptDeps, requestCode} from './code-prompt.js'
 import {type AwsKeyPair} from './credentials.js'
 import {AvError, EXIT} from './errors.js'
-import {awsConfigFile, stateDir} from './paths.js'
+import {auditDir, awsConfigFile} from './paths.js'
 import {loadPolicy} from './policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from './process-table.js'
+import {REFUSAL_HINTS, type RefusalReason} from './refusal.js'
 import {KeyringStore} from './secret-store.js'
 import {credentialProcessDocument, getSessionCredentials} from './sessions.js'
 import {checkTokenShape, loadTokenKey, sha256Hex, TOKEN_ENV, type TokenVerdict, verifyToken} from './token.js'
@@ -55,10 +55,10 @@ export interface HelperDeps {
   trustFs: TrustFs
   readFile(file: string): Buffer
   /**
-   * The audit log to write to. `launcherEnv` is the start environment of the helper's grandparent — in a genuine
-   * run the launcher, whose HOME and XDG_STATE_HOME name the user's state dir (the helper's own HOME is the run's
-   * private one, removed after the run) — or null when there is none to read. Only where a line is written
-   * depends on it: an impostor could choose that place, but it can edit its own user's audit file anyway.
+   * The audit log to write to: the user's own trail, under the home directory the account database names
+   * (paths.ts `auditDir`), whoever the helper's grandparent is. `launcherEnv` is that grandparent's start
+   * environment (in a genuine run the launcher's) or null: it can move only a root-run av's trail, since the
+   * helper's own HOME is the run's private one.
    */
   audit(launcherEnv: null | Record<string, string>): AuditSink
   stdout: Output
@@ -93,13 +93,13 @@ export function helperDeps(): HelperDeps {
   const store = new KeyringStore({platform})
   return {
     audit(launcherEnv) {
-      const source = launcherEnv ?? env
+      // The user's trail, where the account database says (paths.ts auditDir): the environment — the launcher's
+      // or the helper's own — moves only a root-run av's trail, into a root-controlled place.
+      const uid = process.getuid?.() ?? -1
+      const dir = auditDir({env: launcherEnv ?? env, euid: process.geteuid?.() ?? uid, platform, uid})
       // The chain key and head live in the secret store; each line names who asked (helper → aws → launcher → …).
       const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
-      return new FileAuditLog(stateDir({env: source, home: source.HOME || homedir(), platform}), Date.now, {
-        processChain,
-        store,
-      })
+      return new FileAuditLog(dir, Date.now, {processChain, store})
     },
     askCode: (request, channels) => requestCode(request, channels),
     clock: systemClock,
@@ -121,9 +121,6 @@ export function helperDeps(): HelperDeps {
     userHome: userInfo().homedir || homedir(),
   }
 }
-
-const USAGE = 'Usage: av credential-helper aws [--profile <name>]'
-const THROUGH_AV = 'Run the AWS CLI through av: `av run -- aws …` (or the installed `aws` launcher).'
 
 /** `--profile P`, `--profile=P` or nothing (profile `default`). */
 export function parseHelperArgs(args: string[]): {profile: string} | {problem: string} {
@@ -154,18 +151,18 @@ export function credentialDocument(pair: AwsKeyPair & {expiration?: string}): st
   return JSON.stringify(doc) + '\n'
 }
 
+/** A refusal: its reason code, what happened, and what to do (by default the reason's line in REFUSAL_HINTS). */
 class Refusal extends Error {
   constructor(
     readonly reason: RefusalReason,
     readonly detail: string,
-    readonly advice: string = THROUGH_AV,
+    readonly advice: string = REFUSAL_HINTS[reason],
     readonly exit: number = 1,
   ) {
     super(detail)
   }
 }
 
-/** A store or audit AvError as a refusal that keeps av's own hint. */
 /** AvError codes that become a refusal reason of their own (the rest take the caller's fallback). */
 const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
   'audit-failed': 'audit-failed',
@@ -181,7 +178,8 @@ const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
 function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
   if (error instanceof AvError) {
     const reason = REASON_OF_CODE[error.code] ?? fallback
-    return new Refusal(reason, error.message, error.suggestion ?? THROUGH_AV)
+    // The error's own hint is about this very failure (e.g. how to unlock this platform's keychain).
+    return new Refusal(reason, error.message, error.suggestion ?? REFUSAL_HINTS[reason])
   }
 
   return new Refusal(fallback, error instanceof Error ? error.message : String(error))
@@ -205,7 +203,6 @@ async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict>
     throw new Refusal(
       'token-key-missing',
       'the token key is not in the keychain (it is locked, or no `av run` made one on this account)',
-      `Unlock your keyring, then ${THROUGH_AV.charAt(0).toLowerCase()}${THROUGH_AV.slice(1)}`,
     )
   }
 
@@ -342,7 +339,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
   const profile = 'profile' in parsed ? parsed.profile : null
   const chain: {current?: Chain} = {}
   try {
-    if (profile === null) throw new Refusal('usage', (parsed as {problem: string}).problem, USAGE, EXIT.usage)
+    if (profile === null) throw new Refusal('usage', (parsed as {problem: string}).problem, undefined, EXIT.usage)
     deps.stdout.write(await release(deps, profile, chain))
     return EXIT.ok
   } catch (error) {
@@ -357,8 +354,11 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
         profile,
         callerPid: chain.current?.facts.parent?.pid ?? null,
       })
-    } catch {
-      // Best effort: a refusal releases nothing, and its reason is already on stderr.
+    } catch (error) {
+      // A refusal releases nothing and its reason is on stderr already; a record that cannot be written where the
+      // trail lives is said out loud, never written somewhere else.
+      const why = (error instanceof Error ? error.message : String(error)).replaceAll(/\s+/g, ' ')
+      deps.stderr.write(`av credential-helper: this refusal is not in the audit log: ${why}\n`)
     }
 
     return refusal.exit

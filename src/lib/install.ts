@@ -723,7 +723,37 @@ export function uninstallAv(
     }
   }
 
+  removeEmptyLayout(manifest, removed)
   return result
+}
+
+/**
+ * The prefix's own layout (`bin`, `lib`, `libexec`: the parents of what the manifest names inside the prefix) and
+ * the prefix itself, when nothing but those, empty, is left there. `dirs` lists only what the recorded install
+ * created: an install that was refused part-way (a foreign sudoers drop-in, visudo, a tampered entry point) has
+ * already created them without a manifest, and the install that then succeeded found them present. A prefix
+ * holding anything else (such as /usr/local) keeps every directory.
+ */
+function removeEmptyLayout(manifest: InstallManifest, removed: string[]): void {
+  const {prefix} = manifest
+  const inside = [manifest.tree, ...manifest.files.map((f) => f.path)].filter((p) => p.startsWith(prefix + path.sep))
+  const layout = new Set(inside.map((p) => path.dirname(p)).filter((d) => d !== prefix))
+  let entries: string[]
+  try {
+    entries = readdirSync(prefix)
+  } catch {
+    return
+  }
+
+  const ownOnly = entries.every((name) => {
+    const dir = path.join(prefix, name)
+    return layout.has(dir) && lstatSync(dir).isDirectory() && readdirSync(dir).length === 0
+  })
+  if (!ownOnly) return
+  for (const dir of [...entries.map((name) => path.join(prefix, name)), prefix]) {
+    rmdirSync(dir)
+    removed.push(dir)
+  }
 }
 
 function revertPolicy(policy: InstallManifest['policy'], {kept, removed, restored}: UninstallResult): void {

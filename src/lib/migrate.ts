@@ -391,7 +391,7 @@ async function rollBack(
   for (const move of done.stored.reverse()) {
     const account = profileAccount(move.profile)
     const undo = move.previous === null ? deps.store.delete(account) : deps.store.set(account, move.previous)
-    await undo.catch(() => failures.push(`the keychain item ${account} could not be put back`))
+    await undo.catch(() => failures.push(`the item ${account} in ${storeLabel(deps.store)} could not be put back`))
   }
 
   if (failures.length === 0) {
@@ -403,7 +403,7 @@ async function rollBack(
     `Rollback incomplete: ${failures.join('; ')}. ` +
     (keysSafe
       ? `Your keys are still in ${files.credentials.path}; run \`av migrate\` again to finish or \`av restore\` to undo.`
-      : `Your keys are in the keychain and referenced from ${files.config.path}; run \`av status\` to see each profile.`)
+      : `Your keys are in ${storeLabel(deps.store)} and referenced from ${files.config.path}; run \`av status\` to see each profile.`)
   )
 }
 
@@ -433,6 +433,8 @@ export interface MigrateResult {
   migrated: string[]
   skipped: SkippedProfile[]
   already: string[]
+  /** Where the keys are kept, as a person reads it ("the OS keychain", "root custody"): the store's label. */
+  store: string
   /** Custody mode: profiles whose keys moved (or would move) from the OS keychain into root custody. */
   adopted: string[]
   files: {config: string; credentials: string}
@@ -555,6 +557,7 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       migrated: plan.moves.map((m) => m.profile),
       skipped: plan.skipped,
       already: plan.already.filter((p) => !adopt.includes(p)),
+      store: storeLabel(deps.store),
       adopted: adopt,
       files: deps.paths,
       summary: '',
@@ -567,7 +570,7 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       return result
     }
 
-    const where = storeLabel(deps.store)
+    const where = result.store
     const what = describeMoves(
       plan.moves.map((m) => m.profile),
       adopt,

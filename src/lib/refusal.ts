@@ -57,3 +57,72 @@ export const REFUSAL_REASONS = [
 ] as const
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
+const THROUGH_AV = 'run the AWS CLI through av: `av run -- aws …` (or the installed `aws` launcher)'
+
+/**
+ * What a person can do about each refusal: the one "Try this:" table for every reason code, used by the helper in
+ * both modes (custody runs the same release as root) and by custody-client.ts for root's `av custody: refused
+ * (<reason>)` lines. A new reason does not compile without its line here.
+ */
+export const REFUSAL_HINTS: Readonly<Record<RefusalReason, string>> = {
+  'token-missing': `Do not call the helper yourself: ${THROUGH_AV}; it answers only the AWS CLI of such a run.`,
+  'token-malformed': `A token copied or edited by hand is never accepted: ${THROUGH_AV}.`,
+  'token-bad-signature':
+    'The token was signed with another token key (another account, install or custody): run the command again through av (`av run -- aws …`) as the user it is for.',
+  'token-expired':
+    'That run is over: run the command again through av (`av run -- aws …`); each run gets a fresh token.',
+  'token-not-yet-valid':
+    'The clock stepped back: check the system time (`timedatectl`), then run the command again through av.',
+  'token-key-missing': `Unlock your keyring (in custody mode: check \`av doctor\`), then ${THROUGH_AV}.`,
+  'profile-mismatch':
+    'A run serves one profile: start a new run for the other one (`av run -- aws --profile <name> …`).',
+  'self-unknown':
+    'The helper could not read its own process in /proc: check that /proc is mounted and readable, then run it again.',
+  'parent-not-runtime': `Only the root-owned AWS CLI that av starts may ask: ${THROUGH_AV}.`,
+  'argv-mismatch':
+    'The AWS CLI was not started with the command line av checked: run it again through `av run -- aws …`, unchanged.',
+  'runtime-env-unsafe':
+    "Something changed the AWS CLI's environment (LD_*, PYTHON*): run it through `av run -- aws …` without wrappers that inject them.",
+  'config-mismatch':
+    'The generated AWS config changed during the run (something rewrote it): run the command again through av.',
+  'grandparent-not-launcher': `The AWS CLI was not started by av's launcher: ${THROUGH_AV}.`,
+  'launcher-start-mismatch': 'The run the token was made for has ended: run the command again through av.',
+  'launcher-untrusted':
+    'Use the root-owned av that `sudo av install` wrote (and a root-owned node): a copy of av your user can change is never trusted.',
+  'launcher-env-unsafe':
+    'Start av without NODE_OPTIONS, LD_*/DYLD_* or OPENSSL_CONF in its environment (e.g. `env -u NODE_OPTIONS -u LD_PRELOAD aws …`).',
+  'uid-mismatch': 'Run the AWS CLI as the same user as the av launcher that started the run.',
+  traced:
+    'Detach the debugger or tracer (strace, gdb, a profiler) from av and the AWS CLI, then run the command again.',
+  'parent-gone': 'The AWS CLI exited while its credentials were being read: run the command again.',
+  'custody-not-sudo':
+    'Let av call root custody (through `sudo -n`, as yourself); running the entry point directly or as another user is refused.',
+  'custody-caller-untrusted':
+    'Only the root-owned av launcher and helper may ask root custody: run the AWS CLI through the installed `aws` launcher or `av run -- aws …`.',
+  'custody-not-authenticated':
+    'Handing a durable key out needs your password every time: run the command yourself in a terminal, where sudo can ask it.',
+  'run-unknown':
+    'Only the AWS CLI that av started for a run gets its credentials: run the command through the `aws` launcher or `av run -- aws …`.',
+  'run-expired': 'That run is past its longest allowed length (12 h): run the command again.',
+  'not-stored':
+    'No keys are stored for this profile: `av migrate --profile <name>` moves them (`av status` shows where each is).',
+  'store-unavailable':
+    'Unlock your keyring (keychain mode) or check that root custody answers (custody mode); `av doctor` says which.',
+  'sts-failed':
+    'STS did not give session credentials (the message says why): check the network and that the key is active in IAM.',
+  'config-invalid':
+    "Fix the profile's settings in ~/.aws/config (av_session_duration 900–43200, duration_seconds, region, role settings): the message names the one.",
+  'mfa-unavailable':
+    'Run the command in a terminal, where av can ask the MFA code, or have root name an approver program in the policy.',
+  'mfa-declined': 'Run the command again and enter the MFA code when asked.',
+  'store-corrupt':
+    'A stored item cannot be read: `av doctor` names it; `av restore` then `av migrate` store the profile afresh.',
+  'audit-failed': 'Make your audit directory writable (`av doctor` names it): av releases nothing it cannot record.',
+  usage: 'Usage: av credential-helper aws [--profile <name>]',
+  internal: 'This is a bug in av: run `av doctor`, and report the message above.',
+}
+
+export function isRefusalReason(value: string): value is RefusalReason {
+  return Object.hasOwn(REFUSAL_HINTS, value)
+}

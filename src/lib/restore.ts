@@ -272,12 +272,13 @@ async function applyRestore(plan: RestorePlan, files: Snapshots, deps: RestoreDe
     const message = error instanceof Error ? error.message : String(error)
     report.fail(step, message)
     await report.end()
-    let state = `${files.credentials.path} and ${files.config.path} are as they were; the keys are still in the keychain.`
+    const where = storeLabel(deps.store)
+    let state = `${files.credentials.path} and ${files.config.path} are as they were; the keys are still in ${where}.`
     if (credentialsWritten) {
       try {
         await deps.fs.write(files.credentials.path, plan.credentials.before, files.credentials)
       } catch {
-        state = `The keys are in ${files.credentials.path} and still in the keychain; run \`av restore\` again to finish.`
+        state = `The keys are in ${files.credentials.path} and still in ${where}; run \`av restore\` again to finish.`
       }
     }
 
@@ -293,7 +294,7 @@ async function applyRestore(plan: RestorePlan, files: Snapshots, deps: RestoreDe
       await deps.store.delete(profileAccount(profile))
       report.done(step++)
     } catch {
-      report.fail(step++, 'keychain unavailable')
+      report.fail(step++, `${storeLabel(deps.store)} unavailable`)
       left.push(profile)
     }
   }
@@ -302,8 +303,10 @@ async function applyRestore(plan: RestorePlan, files: Snapshots, deps: RestoreDe
   if (left.length > 0) {
     throw new AvError(
       'store-unavailable',
-      `the keys are back in ${files.credentials.path} but the keychain items of ${left.join(', ')} could not be deleted`,
-      {suggestion: 'Unlock the keychain and run `av restore` again to delete them.'},
+      `the keys are back in ${files.credentials.path} but the items of ${left.join(', ')} in ${storeLabel(deps.store)} could not be deleted`,
+      {
+        suggestion: `Make ${storeLabel(deps.store)} answer (\`av doctor\` checks it) and run \`av restore\` again to delete them.`,
+      },
     )
   }
 }

@@ -18,6 +18,7 @@ import {classifyArgv, loadUserDecisions} from './gate/classify.js'
 import {terminalSignalReachesGroup} from './launcher.js'
 import {loadPolicy} from './policy.js'
 import {linuxProcessTable} from './process-table.js'
+import {REFUSAL_HINTS} from './refusal.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from './root-approval.js'
 import {launchAsRoot, launchEnv} from './root-launcher.js'
 import {RunStore} from './run-record.js'
@@ -98,7 +99,8 @@ export async function main(argv: string[]): Promise<number> {
     return await launchAsRoot(argv, realRootLaunchDeps())
   } catch (error) {
     if (error instanceof CustodyRefusal) {
-      process.stderr.write(`av: refused (${error.reason}): ${error.message}\n`)
+      const hint = error.reason === 'usage' ? '' : `\nTry this: ${REFUSAL_HINTS[error.reason]}`
+      process.stderr.write(`av: refused (${error.reason}): ${error.message}${hint}\n`)
       return error.exit
     }
 

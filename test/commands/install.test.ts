@@ -401,3 +401,95 @@ describe('av install picks the mode: custody by default on Linux, keychain with 
     }
   })
 })
+
+/** Every path the manifest names (files, directories, the tree, custody's store, the manifest itself). */
+function manifestPaths(prefix: string): string[] {
+  const file = path.join(prefix, 'install-manifest.json')
+  const manifest = JSON.parse(readFileSync(file, 'utf8'))
+  return [
+    file,
+    manifest.tree,
+    ...manifest.files.map((f: {path: string}) => f.path),
+    ...manifest.dirs,
+    ...(manifest.custody ? [manifest.custody.dir, manifest.custody.entry, manifest.custody.sudoersFile] : []),
+  ]
+}
+
+describe('install → uninstall leaves no path behind (keychain and custody)', () => {
+  // A custody install writes a real sudoers rule naming its entry point: keep the tree in a root-only parent (not
+  // /tmp, where any user could recreate the path if the rule outlived the test).
+  const parent = '/var/lib/av-e2e'
+  const sudoersFile = `/etc/sudoers.d/av-custody-unit-leftover-${process.pid}`
+  const world = {
+    env: {},
+    exists: () => false,
+    importer: '/nonexistent',
+    pid: 1,
+    pids: () => [],
+    table: {environ: () => null, snapshot: () => null},
+  }
+  let root: string
+  let source: string
+  let beforeInstall: Record<string, string>
+  const deps = () => ({
+    checkSudoers: () => ({ok: true, output: ''}),
+    findRuntime: () => RUNTIME,
+    node: '/usr/bin/node',
+    source,
+    uid: 0,
+  })
+  const options = (custody: boolean): InstallOptions => ({
+    binDir: path.join(root, 'usr-local-bin'),
+    ...(custody ? {custody: {dir: path.join(root, 'var-lib-av', 'custody'), sudoersFile}} : {}),
+    linkAws: true,
+    policyFile: path.join(root, 'etc', 'av', 'policy.json'),
+    prefix: path.join(root, 'opt', 'av'),
+  })
+
+  before(() => {
+    mkdirSync(parent, {mode: 0o755, recursive: true})
+    chmodSync(parent, 0o755)
+    root = mkdtempSync(path.join(parent, 'install-leftover-'))
+    chmodSync(root, 0o755)
+    source = fakeBuiltAv(root)
+    beforeInstall = snapshot(root)
+  })
+
+  after(() => {
+    rmSync(sudoersFile, {force: true})
+    rmSync(root, {force: true, recursive: true})
+  })
+
+  for (const custody of [false, true]) {
+    it(`${custody ? 'custody' : 'keychain'}: every path of the manifest is gone, and every directory install made`, () => {
+      installAv(options(custody), deps())
+      const named = manifestPaths(options(custody).prefix)
+      assert.ok(
+        named.some((p) => p.endsWith(custody ? '/libexec' : '/opt/av/lib')),
+        named.join(' '),
+      )
+      const result = uninstallAv({prefix: options(custody).prefix}, {returnWorld: world, uid: 0})
+      assert.deepEqual(result.kept, [])
+      assert.deepEqual(
+        named.filter((p) => existsSync(p)),
+        [],
+      )
+      assert.deepEqual(snapshot(root), beforeInstall)
+    })
+  }
+
+  it('custody, after an install that was refused part-way: the directories that one made go too', () => {
+    // A drop-in av did not write: install refuses, having made the prefix, its lib/bin/libexec and custody's dir.
+    writeFileSync(sudoersFile, '# not av\n', {mode: 0o440})
+    assert.throws(() => installAv(options(true), deps()), /exists and was not written by av install/)
+    rmSync(sudoersFile)
+    assert.ok(existsSync(path.join(root, 'opt', 'av', 'libexec')))
+    installAv(options(true), deps())
+    const result = uninstallAv({prefix: options(true).prefix}, {returnWorld: world, uid: 0})
+    assert.deepEqual(result.kept, [])
+    // The prefix's own directories (libexec, lib, bin) and the prefix go. The refused attempt's directories outside
+    // the prefix (here etc/av, usr-local-bin, var-lib-av) are in no manifest; only install itself could undo them.
+    assert.equal(existsSync(options(true).prefix), false, 'an empty opt/av/libexec (or opt/av) was left behind')
+    assert.equal(existsSync(sudoersFile), false)
+  })
+})

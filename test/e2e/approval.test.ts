@@ -12,7 +12,6 @@ import {after, before, describe, it} from 'node:test'
 
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
 import {e2eTempDir, writePolicy} from './support/install.js'
-import {ensureTestUser} from './support/user-sandbox.js'
 
 describe('approval of a held command through av run (root-owned approver program)', () => {
   let world: AvWorld
@@ -33,14 +32,14 @@ describe('approval of a held command through av run (root-owned approver program
   }
 
   before(async () => {
-    const user = ensureTestUser()
     programs = e2eTempDir('approver-')
     requests = e2eTempDir('approvals-')
-    chownSync(requests, user.uid, user.gid)
     const yes = approver('yes', 0)
     approver('no', 1)
     // No endpoint is allowed without approval: `--endpoint-url` to the local endpoint is held (category transport).
     world = await startAvWorld({keySuffix: 'APR1', policy: {approvers: [{program: yes}], endpoints: []}})
+    // The approver runs as the world's user and writes what it was asked here.
+    chownSync(requests, world.sandbox.user.uid, world.sandbox.user.gid)
   })
 
   after(async () => {

@@ -3,9 +3,10 @@ import {spawnSync} from 'node:child_process'
 import * as fs from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import {after, describe, it} from 'node:test'
+import {after, before, describe, it} from 'node:test'
 
 import {sha256Hex} from '../../src/lib/audit.js'
+import {type AvWorld, startAvWorld} from './support/av-fixture.js'
 
 const WRITERS = 20
 const NOBODY = 65_534
@@ -117,5 +118,53 @@ describe('audit log with real processes', () => {
       assert.equal(fs.readFileSync(path.join(ownDir, 'audit.jsonl'), 'utf8'), '')
       assert.deepEqual(fs.readdirSync(lockedDir), [])
     }
+  })
+})
+
+describe("the user's audit trail lives where the account database says", () => {
+  let world: AvWorld
+
+  before(async () => {
+    world = await startAvWorld({keySuffix: 'AUD1'})
+  })
+
+  after(async () => {
+    await world?.stop()
+  })
+
+  const trail = () => path.join(world.sandbox.home, '.local', 'state', 'av', 'audit.jsonl')
+
+  it('a helper refusal with a foreign HOME and XDG_STATE_HOME lands in the real trail, which verifies clean', async () => {
+    const foreign = world.sandbox.userDir('foreign')
+    const refused = await world.av(['credential-helper', 'aws', '--profile', 'default'], {
+      env: {HOME: foreign, XDG_STATE_HOME: path.join(foreign, 'state')},
+    })
+    assert.equal(refused.code, 1, refused.stderr)
+    assert.match(refused.stderr, /^av credential-helper: refused \(token-missing\): .*\n$/)
+    assert.deepEqual(fs.readdirSync(foreign), [], 'nothing was written where the environment pointed')
+
+    const verify = await world.av(['log', '--verify'])
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+    assert.match(verify.stdout, /^audit log intact: \d+ lines in 1 file\(s\) under /)
+    const refusals = (await world.av(['log', '--json', '--event', 'refusal'])).stdout.trim().split('\n')
+    assert.equal(JSON.parse(refusals.at(-1)!).reason, 'token-missing')
+    const doctor = JSON.parse((await world.av(['doctor', '--json'])).stdout)
+    assert.equal(doctor.checks.find((c: {id: string}) => c.id === 'audit-chain')?.status, 'ok')
+    world.assertNoLeak({refused: refused.stderr, verify: verify.stdout})
+  })
+
+  it('a line really removed is found, by av log --verify and by av doctor', async () => {
+    await world.av(['credential-helper', 'aws', '--profile', 'default'])
+    const lines = fs.readFileSync(trail(), 'utf8').trimEnd().split('\n')
+    assert.equal(lines.length, 3, 'migrate and two refusals are in the trail')
+    fs.writeFileSync(trail(), [lines[0], lines[2], ''].join('\n'))
+    const verify = await world.av(['log', '--verify'])
+    assert.equal(verify.code, 1)
+    assert.match(
+      verify.stdout,
+      /^audit log broken at audit\.jsonl line 2: seq gap: expected 2, found 3 \(line\(s\) deleted\)/,
+    )
+    const doctor = JSON.parse((await world.av(['doctor', '--json'])).stdout)
+    assert.equal(doctor.checks.find((c: {id: string}) => c.id === 'audit-chain')?.status, 'fail')
   })
 })

@@ -18,7 +18,7 @@ import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
 import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
 import {descendants} from './support/procfs.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
-import {ensureTestUser, type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
+import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const DURABLE = canaryKey('C057')
 /** The test user's login password while this suite runs (its account is locked again after). */
@@ -129,7 +129,6 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   }
 
   before(async () => {
-    const user = ensureTestUser()
     endpoint = await startEndpoint({credentials: [DURABLE], sessionSecretPrefix: 'avCanarySessionSecret'})
     sweepStaleDropIns()
     custodyBase = e2eTempDir('custody-')
@@ -144,7 +143,9 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       installArgs(),
     )
     entry = path.join(install.prefix, 'libexec', 'av-custody')
-    sandbox = await startKeyringSandbox(user)
+    // A user of its own, whose home in the account database is the sandbox's HOME (where av keeps the audit trail).
+    sandbox = await startKeyringSandbox()
+    const {user} = sandbox
     const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${user.name}:${PASSWORD}\n`})
     assert.equal(chpasswd.status, 0, chpasswd.stderr)
     // The user's own files, as a person has them before av (written by root, handed to the user).
@@ -161,7 +162,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   })
 
   after(async () => {
-    spawnSync('/usr/sbin/usermod', ['-p', '!', sandbox?.user.name ?? 'avtest'])
+    if (sandbox) spawnSync('/usr/sbin/usermod', ['-p', '!', sandbox.user.name])
     await sandbox?.stop()
     removeInstall(install)
     rmSync(sudoersFile, {force: true})
@@ -486,7 +487,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       const r = await sandbox.sh(typing('y', shim(args).join(' ')), {env: install.env, timeoutMs: 60_000})
       assert.equal(r.code, 126, `${args.join(' ')}: ${r.stdout}`)
       assert.match(r.stdout, /av: this command is held until you approve it with your password/)
-      assert.match(r.stdout, /\[av\] password for avtest to approve [\da-f]{6}:/)
+      assert.match(r.stdout, new RegExp(`\\[av\\] password for ${sandbox.user.name} to approve [\\da-f]{6}:`))
       assertNothingPrinted(r)
     }
 
@@ -712,7 +713,7 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       rmSync(approveFlag, {force: true})
     }
 
-    assert.match(typed.stdout, /\[av\] password for avtest to approve [\da-f]{6}:/)
+    assert.match(typed.stdout, new RegExp(`\\[av\\] password for ${sandbox.user.name} to approve [\\da-f]{6}:`))
     // The local endpoint does not implement IAM (the CLI exits 254), but it verified who signed the call.
     assertClean(typed)
     const [call] = endpoint.requests
@@ -788,9 +789,11 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     // The person types the password where sudo asks (a pty here).
     const restored = await sandbox.sh(typing(PASSWORD, `/usr/bin/node ${install.av} restore`), {env: install.env})
     assert.equal(restored.code, 0, restored.stdout)
-    assert.match(
+    assert.ok(
+      restored.stdout.includes(
+        `[av] av restore takes the AWS keys of default, mfa out of root custody: password for ${sandbox.user.name}:`,
+      ),
       restored.stdout,
-      /\[av\] av restore takes the AWS keys of default, mfa out of root custody: password for avtest:/,
     )
     assert.match(restored.stdout, /removed them from root custody/)
     assertClean(restored)

@@ -174,6 +174,8 @@ describe('migrate and restore through root custody', needsRoot, () => {
 
       const again = await migrate(w.deps, {avPath: AV, yes: true})
       assert.match(again.summary, /^nothing to migrate/)
+      // `av migrate` prints "Already in <store>: …": root custody here, where the keys really are.
+      assert.deepEqual([[...again.already].sort(), again.store], [[...c.moves].sort(), 'root custody'])
 
       // No terminal for sudo to ask the password on, or a wrong password: nothing changes, root still holds the keys.
       const before = {conf: text(w.fs, CONF), cred: text(w.fs, CRED)}

@@ -5,6 +5,7 @@ import type {AuditEvent, AuditSink} from '../../src/lib/audit.js'
 
 import {AvError} from '../../src/lib/errors.js'
 import {credentialDocument, type HelperDeps, parseHelperArgs, releaseCredentials} from '../../src/lib/helper-main.js'
+import {REFUSAL_HINTS, type RefusalReason} from '../../src/lib/refusal.js'
 import {hashArgv, mintToken, sha256Hex, TOKEN_KEY_ACCOUNT, type TokenClaims} from '../../src/lib/token.js'
 import {FakeSts} from '../fakes/fake-sts.js'
 import {MemoryStore} from '../fakes/memory-store.js'
@@ -109,7 +110,10 @@ async function run(w: World, args = ['--profile', 'dev']) {
     assert.ok(!JSON.stringify(w.audit.events).includes(leak), 'audit leaks')
   }
 
-  const reason = /^av credential-helper: refused \(([a-z-]+)\): [^\n]+\n$/.exec(stderr)?.[1] ?? null
+  const reason =
+    /^av credential-helper: refused \(([a-z-]+)\): [^\n]+\n(?:av credential-helper: this refusal is not in the audit log: [^\n]+\n)?$/.exec(
+      stderr,
+    )?.[1] ?? null
   return {code, reason, stderr, stdout: w.stdout.join('')}
 }
 
@@ -245,8 +249,18 @@ describe('credential helper: refusals', () => {
       'store-unavailable',
       /dbus-run-session/,
     ],
-    ['a corrupt token key', (w) => w.store.items.set(TOKEN_KEY_ACCOUNT, 'eA=='), 'store-corrupt'],
-    ['a corrupt key pair', (w) => w.store.items.set('aws:dev', '{"v":9}'), 'store-corrupt'],
+    [
+      'a corrupt token key',
+      (w) => w.store.items.set(TOKEN_KEY_ACCOUNT, 'eA=='),
+      'store-corrupt',
+      /Delete the keychain item "token-key"/,
+    ],
+    [
+      'a corrupt key pair',
+      (w) => w.store.items.set('aws:dev', '{"v":9}'),
+      'store-corrupt',
+      /Upgrade av to the version that wrote this item/,
+    ],
     ['no keys stored for the profile', (w) => w.store.items.delete('aws:dev'), 'not-stored', /av migrate/],
     [
       'LD_PRELOAD in the CLI environment',
@@ -285,8 +299,14 @@ describe('credential helper: refusals', () => {
       change(w)
       const out = await run(w)
       assert.deepEqual([out.code, out.reason, out.stdout], [1, reason, ''])
+      // Without a more specific hint from the error itself, the reason's own line from the one table.
       if (advice) assert.match(out.stderr, advice)
-      if (reason !== 'audit-failed')
+      else assert.ok(out.stderr.trimEnd().endsWith(REFUSAL_HINTS[reason as RefusalReason]), out.stderr)
+      if (reason === 'audit-failed') {
+        // The refusal cannot be recorded either: said out loud, never written anywhere else.
+        assert.match(out.stderr, /\nav credential-helper: this refusal is not in the audit log: the audit log \/x\//)
+        assert.deepEqual(w.audit.events, [])
+      } else
         assert.deepEqual(
           w.audit.events.map((e) => [e.event, e.reason]),
           [['refusal', reason]],

@@ -138,7 +138,7 @@ describe('migrate: planning', () => {
     assert.match(text(fs, CRED)!, /^\[a\]\naws_access_key_id/)
     assert.equal(text(fs, CONF), `[profile b]\ncredential_process = ${AV} credential-helper aws --profile b\n`)
     const second = await migrate(deps, {avPath: AV, profiles: ['b'], yes: true})
-    assert.deepEqual([second.migrated, second.already], [[], ['b']])
+    assert.deepEqual([second.migrated, second.already, second.store], [[], ['b'], 'the OS keychain'])
   })
 
   it('a profile that is nowhere is an error', async () => {

@@ -430,6 +430,7 @@ describe('root launcher: the run record binds the CLI to this launcher', () => {
       AWS_CLI_AUTO_PROMPT: 'off',
       AWS_CONFIG_FILE: `${runHome}/.aws/config`,
       AWS_EC2_METADATA_DISABLED: 'true',
+      LESSSECURE: '1',
       AWS_PAGER: '',
       AWS_PROFILE: 'dev',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',

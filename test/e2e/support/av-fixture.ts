@@ -1,5 +1,5 @@
 /**
- * One e2e world per test file: the unprivileged test user in a keyring session, a root-owned install of av with a
+ * One e2e world per test file: an unprivileged test user of its own in a keyring session, a root-owned install of av with a
  * root-owned policy, the SigV4 endpoint, and the user's canary keys migrated into the keychain. Tests then run the
  * installed av and `aws` launcher as that user — the victim, and the attacker, since they share a uid.
  */
@@ -9,13 +9,7 @@ import path from 'node:path'
 import {assertNoSecret, type CanaryKey, canaryKey, filesWithSecret} from './canary.js'
 import {installAv, type Installed, removeInstall} from './install.js'
 import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './sigv4-endpoint.js'
-import {
-  ensureTestUser,
-  type KeyringSandbox,
-  type RunOptions,
-  type RunResult,
-  startKeyringSandbox,
-} from './user-sandbox.js'
+import {type KeyringSandbox, type RunOptions, type RunResult, startKeyringSandbox} from './user-sandbox.js'
 
 export interface AvWorld {
   sandbox: KeyringSandbox
@@ -40,14 +34,14 @@ export interface AvWorld {
 export const REGION = 'eu-west-1'
 
 export async function startAvWorld(options: {keySuffix: string; policy?: Record<string, unknown>}): Promise<AvWorld> {
-  const user = ensureTestUser()
   const key = canaryKey(options.keySuffix)
   const endpoint = await startEndpoint({credentials: [key]})
   let install: Installed | undefined
   let sandbox: KeyringSandbox | undefined
   try {
     install = installAv({sts: {endpoint: endpoint.url}, ...options.policy})
-    sandbox = await startKeyringSandbox(user)
+    // A user of its own, whose home in the account database is the sandbox's HOME (where av keeps the audit trail).
+    sandbox = await startKeyringSandbox()
     const world = makeWorld(sandbox, install, endpoint, key)
     await migrateCanary(world)
     return world

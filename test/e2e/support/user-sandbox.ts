@@ -5,21 +5,15 @@
  * same user, as the threat model says. Commands run inside the session with `sandbox.run(...)`. (For a one-shot
  * keyring session as root around a single command, see keyring-sandbox.ts from the migrate work.)
  *
- * The user is created once with useradd (system account, no login shell, no home of its own) and never deleted:
- * other test files and runs reuse it. Nothing else on the machine is touched.
+ * Each sandbox has a user of its own (`avtest-<hex>`, a system account without a login shell) whose home in the
+ * account database *is* the sandbox's HOME: av keeps the audit trail under the home getpwuid names, never under
+ * $HOME, so a shared user would make every suite write one trail. The sandbox deletes its user when it stops;
+ * leftovers of a killed run (home gone, no process) are swept when the next one is made. `ensureTestUser` still
+ * gives the long-lived shared `avtest` (home /nonexistent) for tests that need no av state.
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 export async function sleep(ms: number): Promise<void> {
@@ -29,23 +23,6 @@ export async function sleep(ms: number): Promise<void> {
 }
 
 export const TEST_USER = 'avtest'
-
-/**
- * Point `name`'s home directory in /etc/passwd at `home` (rewritten atomically; usermod refuses while the user has
- * processes, and other suites' sessions of the test user may be running).
- */
-export function setPasswdHome(name: string, home: string): void {
-  const text = readFileSync('/etc/passwd', 'utf8')
-  const lines = text.split('\n').map((line) => {
-    const fields = line.split(':')
-    if (fields[0] !== name || fields.length < 7) return line
-    fields[5] = home
-    return fields.join(':')
-  })
-  const temp = `/etc/passwd.av-e2e-${process.pid}`
-  writeFileSync(temp, lines.join('\n'), {mode: 0o644})
-  renameSync(temp, '/etc/passwd')
-}
 
 export interface User {
   name: string
@@ -103,6 +80,68 @@ export function ensureTestUser(name = TEST_USER): User {
   const user = lookupUser(name)
   if (!user) throw new Error(`user ${name} missing after useradd`)
   return user
+}
+
+const OWN_USER_PREFIX = 'avtest-'
+
+/** Pids of every process running as `uid` (root reads every /proc/<pid>/status). */
+function pidsOf(uid: number): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const uidLine = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))
+      if (Number(uidLine?.[1]) === uid) pids.push(Number(name))
+    } catch {
+      // The process exited meanwhile.
+    }
+  }
+
+  return pids
+}
+
+/** Own sandbox users a killed run left behind: their home is gone and nothing runs as them. */
+function sweepStaleUsers(): void {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const fields = line.split(':')
+    const [name, uid, home] = [fields[0], fields[2], fields[5]]
+    if (!name?.startsWith(OWN_USER_PREFIX) || !home || existsSync(home)) continue
+    if (pidsOf(Number(uid)).length === 0) spawnSync('userdel', [name], {encoding: 'utf8'})
+  }
+}
+
+/** A new unprivileged user whose home in the account database is `home` (which the caller creates). Needs root. */
+export function createTestUser(home: string): User {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suite runs as root (it creates an unprivileged test user)')
+  sweepStaleUsers()
+  const name = `${OWN_USER_PREFIX}${randomBytes(4).toString('hex')}`
+  const r = spawnSync(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', name],
+    {encoding: 'utf8'},
+  )
+  if (r.status !== 0) throw new Error(`useradd ${name} failed: ${r.stderr}`)
+  const user = lookupUser(name)
+  if (!user) throw new Error(`user ${name} missing after useradd`)
+  return user
+}
+
+/** End every process of `user` and delete it (and its group). */
+export function removeTestUser(user: User): void {
+  for (const pid of pidsOf(user.uid)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const r = spawnSync('userdel', [user.name], {encoding: 'utf8'})
+    // 8: still in use (a killed process not reaped yet); 6: already gone.
+    if (r.status !== 8) return
+    spawnSync('sleep', ['0.1'])
+  }
 }
 
 export interface Started {
@@ -178,19 +217,24 @@ function sessionPids(uid: number, runtimeDir: string): number[] {
 export class KeyringSandbox {
   /** Root-owned 0755 temp dir holding everything below. */
   readonly base: string
-  /** The user's HOME (0700, owned by the user). */
+  /** The user's HOME (0700, owned by the user); for a sandbox's own user, also its home in the account database. */
   readonly home: string
   readonly runtimeDir: string
+  readonly user: User
   busAddress = ''
+  private readonly ownsUser: boolean
   private session?: ReturnType<typeof spawn>
   private sleeperPid = 0
 
+  /** Without `user`, the sandbox makes a user of its own (deleted by `stop`) whose home is this sandbox's HOME. */
   constructor(
-    readonly user: User,
+    user?: User,
     readonly password = 'av-e2e-keyring-password',
   ) {
     this.base = mkdtempSync('/tmp/av-e2e-')
     chmodSync(this.base, 0o755)
+    this.user = user ?? createTestUser(path.join(this.base, 'home'))
+    this.ownsUser = user === undefined
     this.home = this.userDir('home')
     this.runtimeDir = this.userDir('run')
   }
@@ -209,9 +253,6 @@ export class KeyringSandbox {
   }
 
   async start(): Promise<this> {
-    // Root-side code (custody) finds the user's files through the account database, never $HOME: point the test
-    // user's passwd home at this sandbox's home for its lifetime, as a real account's would be.
-    setPasswdHome(this.user.name, this.home)
     // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap would
     // get a second, locked daemon through D-Bus activation. Wait until the unlocked one answers.
     const script = [
@@ -311,11 +352,18 @@ export class KeyringSandbox {
       }
     }
 
-    setPasswdHome(this.user.name, '/nonexistent')
+    if (this.ownsUser) removeTestUser(this.user)
     rmSync(this.base, {force: true, recursive: true})
   }
 }
 
-export async function startKeyringSandbox(user: User = ensureTestUser()): Promise<KeyringSandbox> {
-  return new KeyringSandbox(user).start()
+/** A sandbox for a user of its own (see KeyringSandbox), or for `user` when given (e.g. a second session of it). */
+export async function startKeyringSandbox(user?: User): Promise<KeyringSandbox> {
+  const sandbox = new KeyringSandbox(user)
+  try {
+    return await sandbox.start()
+  } catch (error) {
+    await sandbox.stop()
+    throw error
+  }
 }
