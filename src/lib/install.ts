@@ -605,17 +605,28 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
   if (options.linkAws) files.push({content: files[0]!.path, kind: 'link', path: path.join(options.binDir, 'aws')})
   if (custody) files.push(...custody.files)
 
-  for (const dir of [
-    path.join(prefix, 'lib'),
-    path.join(prefix, 'bin'),
-    options.binDir,
-    path.dirname(options.policyFile),
-  ]) {
-    trustedDir(dir, created)
-  }
+  try {
+    for (const dir of [
+      path.join(prefix, 'lib'),
+      path.join(prefix, 'bin'),
+      options.binDir,
+      path.dirname(options.policyFile),
+    ]) {
+      trustedDir(dir, created)
+    }
 
-  if (custody) prepareCustody(custody, created, deps)
-  for (const file of files) claimable(file.path, file, previous)
+    if (custody) {
+      prepareCustody(custody, created, deps)
+      trustedDir(custody.runDir, created)
+      chmodSync(custody.runDir, 0o711)
+    }
+
+    for (const file of files) claimable(file.path, file, previous)
+  } catch (error) {
+    // Refused before writing anything: take back the directories this attempt made (no manifest will name them).
+    removeNewDirs(created, new Set(previous?.dirs ?? []))
+    throw error
+  }
 
   copyAv(deps.source, tree)
   writeFiles(files, custody)
@@ -653,6 +664,17 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
     awsCli: runtime.argv,
     manifest: manifestFile,
     written: [tree, ...files.map((f) => f.path), options.policyFile, manifestFile],
+  }
+}
+
+/** Remove, deepest first, the directories in `created` that were not there before and are still empty. */
+function removeNewDirs(created: Set<string>, before: Set<string>): void {
+  for (const dir of [...created].filter((d) => !before.has(d)).sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(dir)
+    } catch {
+      // not empty, or gone: leave it
+    }
   }
 }
 
@@ -702,10 +724,12 @@ export function uninstallAv(
     removed.push(manifest.custody.dir)
   }
 
-  // Run records and sealed HOMEs of runs (none is live once the launcher is gone).
-  if (manifest.custody?.runDir && existsSync(manifest.custody.runDir)) {
-    rmSync(manifest.custody.runDir, {force: true, recursive: true})
-    removed.push(manifest.custody.runDir)
+  // Run records and sealed HOMEs of runs (none is live once the launcher is gone), when this install made the
+  // directory: one another install shares (an existing /run/av) stays.
+  const {runDir} = manifest.custody ?? {}
+  if (runDir && manifest.dirs.includes(runDir) && existsSync(runDir)) {
+    rmSync(runDir, {force: true, recursive: true})
+    removed.push(runDir)
   }
 
   revertPolicy(manifest.policy, result)

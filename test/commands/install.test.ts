@@ -248,7 +248,7 @@ describe('av install --custody refusals (nothing reaches /etc/sudoers.d)', () =>
   })
   const options = (over: Partial<InstallOptions> = {}): InstallOptions => ({
     binDir: path.join(root, 'bin'),
-    custody: {dir: path.join(root, 'custody'), sudoersFile},
+    custody: {dir: path.join(root, 'custody'), runDir: path.join(root, 'run-av'), sudoersFile},
     linkAws: false,
     policyFile: path.join(root, 'etc', 'policy.json'),
     prefix: path.join(root, 'opt', 'av'),
@@ -440,7 +440,9 @@ describe('install → uninstall leaves no path behind (keychain and custody)', (
   })
   const options = (custody: boolean): InstallOptions => ({
     binDir: path.join(root, 'usr-local-bin'),
-    ...(custody ? {custody: {dir: path.join(root, 'var-lib-av', 'custody'), sudoersFile}} : {}),
+    ...(custody
+      ? {custody: {dir: path.join(root, 'var-lib-av', 'custody'), runDir: path.join(root, 'run-av'), sudoersFile}}
+      : {}),
     linkAws: true,
     policyFile: path.join(root, 'etc', 'av', 'policy.json'),
     prefix: path.join(root, 'opt', 'av'),
@@ -483,13 +485,14 @@ describe('install → uninstall leaves no path behind (keychain and custody)', (
     writeFileSync(sudoersFile, '# not av\n', {mode: 0o440})
     assert.throws(() => installAv(options(true), deps()), /exists and was not written by av install/)
     rmSync(sudoersFile)
-    assert.ok(existsSync(path.join(root, 'opt', 'av', 'libexec')))
+    // The refused attempt took back every directory it had made.
+    assert.deepEqual(snapshot(root), beforeInstall)
     installAv(options(true), deps())
     const result = uninstallAv({prefix: options(true).prefix}, {returnWorld: world, uid: 0})
     assert.deepEqual(result.kept, [])
-    // The prefix's own directories (libexec, lib, bin) and the prefix go. The refused attempt's directories outside
-    // the prefix (here etc/av, usr-local-bin, var-lib-av) are in no manifest; only install itself could undo them.
+    // The prefix's own directories (libexec, lib, bin) and the prefix go, and so does everything outside it.
     assert.equal(existsSync(options(true).prefix), false, 'an empty opt/av/libexec (or opt/av) was left behind')
+    assert.deepEqual(snapshot(root), beforeInstall)
     assert.equal(existsSync(sudoersFile), false)
   })
 })

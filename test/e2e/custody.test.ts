@@ -14,6 +14,7 @@ import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, sta
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+import {BAD_TOKENS, HELPER_REFUSED} from './support/bad-tokens.js'
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
 import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
 import {descendants} from './support/procfs.js'
@@ -673,6 +674,33 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assertClean(r)
   })
 
+  it('the helper answers bad tokens exactly as in keychain mode; a traced aws run is refused by name, before sudo', async () => {
+    for (const [name, token, reason] of BAD_TOKENS) {
+      // eslint-disable-next-line no-await-in-loop -- one after the other
+      const r = await sandbox.run(['/usr/bin/node', install.av, 'credential-helper', 'aws'], {
+        env: {...install.env, AV_RUN_TOKEN: token},
+      })
+      assert.equal(r.code, HELPER_REFUSED, `${name}: ${r.stderr}`)
+      assert.match(r.stderr, reason, name)
+      assert.equal(r.stdout, '')
+    }
+
+    endpoint.clear()
+    for (const argv of [
+      [install.aws, 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url],
+      ['/usr/bin/node', install.av, 'run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url],
+    ]) {
+      // eslint-disable-next-line no-await-in-loop -- one after the other
+      const traced = await sandbox.run(['/usr/bin/strace', '-f', '-o', '/dev/null', ...argv], {env: install.env})
+      assert.equal(traced.code, 126, traced.stderr)
+      assert.match(traced.stderr, /refused \(traced\)|the run is being traced/)
+      assert.doesNotMatch(traced.stderr, /effective uid is not 0/)
+      assertClean(traced)
+    }
+
+    assert.equal(endpoint.requests.length, 0)
+  })
+
   it('refuses to install over a tampered (user-owned) entry point', () => {
     chownSync(entry, sandbox.user.uid, sandbox.user.gid)
     const reinstall = spawnSync(
@@ -856,6 +884,60 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       assert.doesNotMatch(search.stdout, /label = keyring:aws:/)
     } finally {
       removeInstall(plain)
+    }
+  })
+
+  it('a keychain-mode user who reinstalls with the default moves the keys into custody with one av migrate', async () => {
+    const keychain = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT)
+    const base = e2eTempDir('custody-again-')
+    const dropIn = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
+    let custody: Installed | undefined
+    try {
+      assert.equal((await av(['migrate', '--yes'], keychain)).code, 0)
+      const before = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
+      assert.match(before.stdout, /label = keyring:aws:default@av/)
+      custody = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT, [
+        '--custody',
+        '--custody-dir',
+        path.join(base, 'custody'),
+        '--run-dir',
+        path.join(base, 'run'),
+        '--sudoers-file',
+        dropIn,
+      ])
+      const migrated = await av(['migrate', '--yes'], custody)
+      assert.equal(migrated.code, 0, migrated.stderr)
+      assertClean(migrated)
+      const after = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
+      assert.doesNotMatch(after.stdout, /label = keyring:aws:/)
+      endpoint.clear()
+      const r = await sandbox.run([custody.aws, 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url])
+      assert.equal(r.code, 0, r.stderr)
+      assertClean(r)
+      assert.deepEqual(
+        operations().map((o) => [o[0], o[1]?.startsWith('ASIA') ?? false, o[2]]),
+        [
+          ['GetSessionToken', false, true],
+          ['GetCallerIdentity', true, true],
+        ],
+      )
+    } finally {
+      if (custody) {
+        spawnSync(process.execPath, [custody.av, 'uninstall', '--prefix', custody.prefix], {
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            ...custody.env,
+            DBUS_SESSION_BUS_ADDRESS: sandbox.busAddress,
+            SUDO_UID: String(sandbox.user.uid),
+          },
+        })
+        rmSync(custody.dir, {force: true, recursive: true})
+      }
+
+      rmSync(dropIn, {force: true})
+      rmSync(base, {force: true, recursive: true})
+      removeInstall(keychain)
     }
   })
 })

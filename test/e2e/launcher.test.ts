@@ -73,17 +73,15 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
       '--',
       'aws',
       's3api',
-      'head-object',
+      'head-bucket',
       '--bucket',
       'b',
-      '--key',
-      'k',
       '--endpoint-url',
       url,
     ])
-    // head-object gets a 400 from the endpoint: the AWS CLI exits 254 for a service error.
+    // head-bucket gets a 400 from the endpoint (it serves objects, not buckets): the CLI exits 254 for a service error.
     assert.equal(r.code, 254, r.stderr)
-    assert.match(r.stderr, /HeadObject/)
+    assert.match(r.stderr, /HeadBucket/)
     world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
   })
 
