@@ -42,6 +42,7 @@ import {REFUSAL_HINTS} from './refusal.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from './run-record.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from './sessions.js'
 import {CustodyRefusal, findSudoCaller, type SudoCaller} from './sudo-caller.js'
+import {traceFrom} from './trace.js'
 import {realTrustFs, type TrustFs} from './trust.js'
 
 const STDIN_MAX_BYTES = 16 * 1024
@@ -239,6 +240,8 @@ function parseReleaseArgs(args: string[]): {profile: string; run: string} {
  * is read with the user's rights, never root's.
  */
 async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}: SudoCaller): Promise<string> {
+  const trace = traceFrom(deps.env, 'root-release', (text) => deps.stderr.write(text))
+  trace.mark('start')
   const {profile, run} = parseReleaseArgs(args)
   const policy = custodyPolicy(deps)
   const runs = new RunStore(policy.custody.runDir ?? DEFAULT_RUN_DIR, uid)
@@ -246,6 +249,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
   const facts = {cli, launcher: deps.table.snapshot(cli.ppid), now: deps.clock.now(), profile, record, uid}
   const verdict = verifyRunCaller(facts)
   if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
+  trace.mark('caller-check')
   const {elevated, userConfigFile} = record!
   const store = storeFor(deps, uid)
   const {gid} = deps.homeOf(uid)
@@ -272,6 +276,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
     },
     {elevated},
   )
+  trace.mark(released.cached ? 'session-cached' : 'sts')
   // The CLI must still be there, unchanged, when the answer is written.
   const again = verifyRunCaller({...facts, cli: deps.table.snapshot(cli.pid)})
   if (!again.ok) throw new CustodyRefusal('parent-gone', `the AWS CLI ${cli.pid} exited or changed before the answer`)
@@ -287,6 +292,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
     cached: released.cached,
     ...(released.expiration === undefined ? {} : {expiration: new Date(released.expiration).toISOString()}),
   })
+  trace.mark('audit')
   return JSON.stringify(credentialProcessDocument(released)) + '\n'
 }
 

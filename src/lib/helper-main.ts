@@ -41,6 +41,7 @@ import {REFUSAL_HINTS, type RefusalReason} from './refusal.js'
 import {KeyringStore} from './secret-store.js'
 import {credentialProcessDocument, getSessionCredentials} from './sessions.js'
 import {checkTokenShape, loadTokenKey, sha256Hex, TOKEN_ENV, type TokenVerdict, verifyToken} from './token.js'
+import {traceFrom} from './trace.js'
 import {realTrustFs, type TrustFs} from './trust.js'
 
 /** The world the helper acts on; `helperDeps()` builds the real one, tests build fakes. */
@@ -257,14 +258,18 @@ function check(facts: CallerFacts): void {
 async function release(deps: HelperDeps, profile: string, chain: {current?: Chain}): Promise<string> {
   // Token shape, then the process chain, and only then the secret store: garbage and impostors never cause a
   // keychain access (on macOS that could be a prompt in front of the user).
+  const trace = traceFrom(deps.env, 'helper', (text) => deps.stderr.write(text))
+  trace.mark('start')
   const raw = deps.env[TOKEN_ENV]
   const shape = raw ? checkTokenShape(raw) : 'token-missing'
   if (shape || !raw) throw new Refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
   chain.current = gatherChain(deps, profile)
   const pre = precheckCaller(chain.current.facts)
   if (!pre.ok) throw new Refusal(pre.reason, pre.detail)
+  trace.mark('process-chain')
 
   const token = await readToken(deps, raw)
+  trace.mark('token')
   const facts: CallerFacts = {...chain.current.facts, token}
   check(facts)
   if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
@@ -276,6 +281,7 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
     {launcherEnv, policy: chain.current.policy},
     token.claims.elevated === true,
   )
+  trace.mark(released.cached ? 'session-cached' : 'sts')
   // The CLI must still be there, unchanged, when the answer is written.
   const parent = facts.parent as ProcessSnapshot
   check({...facts, recheck: deps.table.snapshot(parent.pid)})
@@ -295,6 +301,7 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
     throw refusalOf(error, 'audit-failed')
   }
 
+  trace.mark('audit')
   return JSON.stringify(credentialProcessDocument(released)) + '\n'
 }
 

@@ -402,7 +402,7 @@ function planCustody(
   const authEntry = `${entry}-auth`
   const entryText = (extra: string, how: string) =>
     `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`. Run through ${how} by av.\n` +
-    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)}${extra} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
+    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)}${extra} \${AV_TRACE+"AV_TRACE=$AV_TRACE"} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
   const sudoersText =
     "# Written by `sudo av install`: any user may run av's root launcher and custody entry point as root.\n" +
     `ALL ALL=(root) NOPASSWD: ${entry}, ${launch}\n` +
@@ -411,7 +411,7 @@ function planCustody(
     `Defaults!${authEntry} timestamp_timeout=0\n` +
     '# The launcher shares the terminal (no pty of its own) and keeps only the variables it may read.\n' +
     `Defaults!${launch} !use_pty, env_keep = "${LAUNCH_ENV.join(' ')}"\n` +
-    `Defaults!${entry} !use_pty\n`
+    `Defaults!${entry} !use_pty, env_keep = "AV_TRACE"\n`
   const interpreter = interpreterCopy(where.awsCli, libexec)
   return {
     authEntry,

@@ -16,6 +16,7 @@ import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from './
 import type {Decision, Policy} from './policy.js'
 import type {ProcessTable} from './process-table.js'
 import type {TokenClaims} from './token.js'
+import type {Trace} from './trace.js'
 
 import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError, EXIT} from './errors.js'
@@ -31,6 +32,7 @@ import {
 } from './sealed-runtime.js'
 import {isMfaSession} from './sessions.js'
 import {RUN_TOKEN_LIFETIME_MS} from './token.js'
+import {traceFrom} from './trace.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
 export const TOKEN_LIFETIME_MS = RUN_TOKEN_LIFETIME_MS
@@ -206,15 +208,18 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
     })
   }
 
+  const trace = traceFrom(deps.ctx.env, 'launcher', (text) => deps.ctx.stderr.write(text))
+  trace.mark('start')
   const runtime = deps.findRuntime()
   const {decision, parsed} = await passGate(args, deps)
+  trace.mark('gate')
   const {profile} = decision
   checkProfileName(profile)
   // A command session credentials cannot perform gets the durable key for this run only (it got here allowed by
   // policy or approved); IAM on a profile whose session av gets with MFA runs on that session.
   const mfaSession = isMfaSession(profile, parseAwsProfiles(deps.userAws.configText() ?? ''), deps.policy)
   const elevated = isElevatedRun(decision, {mfaSession})
-  return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps)
+  return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps, trace)
 }
 
 async function runSealed(
@@ -222,6 +227,7 @@ async function runSealed(
   args: string[],
   run: {elevated: boolean; profile: string},
   deps: LauncherDeps,
+  trace: Trace,
 ): Promise<number> {
   const {elevated, profile} = run
   const {ctx} = deps
@@ -256,9 +262,11 @@ async function runSealed(
     const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
     if (pending) return signalExit(pending)
+    trace.mark('token')
 
     child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
     const code = await waitFor(child)
+    trace.mark('cli')
     await ctx.audit
       .record({
         event: 'run',
@@ -268,6 +276,7 @@ async function runSealed(
         ms: ctx.clock.now() - started,
       })
       .catch((error: unknown) => ctx.stderr.write(`av: warning: ${(error as Error).message}\n`))
+    trace.mark('audit')
     return code
   } finally {
     for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)

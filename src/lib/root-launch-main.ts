@@ -23,6 +23,7 @@ import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} f
 import {launchAsRoot, launchEnv} from './root-launcher.js'
 import {RunStore} from './run-record.js'
 import {CustodyRefusal} from './sudo-caller.js'
+import {traceFrom} from './trace.js'
 import {realTrustFs} from './trust.js'
 
 function reachedChild(signal: NodeJS.Signals): boolean {
@@ -83,6 +84,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     spawnAsUser: (argv, options) => spawnAsUser(argv, options),
     stderr,
     table: linuxProcessTable(),
+    trace: traceFrom(env, 'root-launcher', (text) => process.stderr.write(text)),
     trustFs: realTrustFs,
     // The user's own ~/.config/av/config.json, read with the user's rights (it may only tighten).
     userDecisions: (user) =>

@@ -25,6 +25,7 @@ import type {Classify, SignalSource} from './launcher.js'
 import type {CustodyPolicy, Decision, Policy} from './policy.js'
 import type {ProcessTable} from './process-table.js'
 import type {RunBinding, RunStore} from './run-record.js'
+import type {Trace} from './trace.js'
 
 import {approvalRequestFor} from './approver.js'
 import {parseAwsProfiles} from './aws-profiles.js'
@@ -45,6 +46,7 @@ import {checkRootOwned, type TrustFs} from './trust.js'
  * gets them only through buildChildEnv's own allowlist.
  */
 export const LAUNCH_ENV = [
+  'AV_TRACE',
   'AWS_CONFIG_FILE',
   'AWS_DEFAULT_OUTPUT',
   'AWS_DEFAULT_PROFILE',
@@ -108,6 +110,8 @@ export interface RootLaunchDeps extends SudoCallerDeps {
   ): ChildProcess
   signals: SignalSource
   signalReachedChild(signal: NodeJS.Signals): boolean
+  /** AV_TRACE=1: each phase's milliseconds on stderr (trace.ts). */
+  trace?: Trace
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
@@ -291,8 +295,14 @@ async function approveAsRoot(prepared: Prepared, request: ApprovalRequest, deps:
 /** The whole root launcher: gate, approval, sealed run as the user. Resolves to the CLI's exit code. */
 export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promise<number> {
   if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-launch must run as root through sudo')
+  deps.trace?.mark('start')
   const {request, ...prepared} = await gateAsRoot(argv, deps)
-  if (request) await approveAsRoot(prepared, request, deps)
+  deps.trace?.mark('gate')
+  if (request) {
+    await approveAsRoot(prepared, request, deps)
+    deps.trace?.mark('approval')
+  }
+
   return runAsUser(prepared, deps)
 }
 
@@ -338,8 +348,10 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
     })
     const childEnv = buildChildEnv(env, {configFile, home: run.home, profile})
     if (pending) return signalExit(pending)
+    deps.trace?.mark('run-record')
     child = deps.spawnAsUser(cliArgv, {cwd: deps.cwd, env: childEnv, gid: user.gid, uid: user.uid})
     const code = await waitFor(child)
+    deps.trace?.mark('cli')
     await deps
       .audit(user.uid)
       .record({
@@ -351,6 +363,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
         ms: deps.clock.now() - started,
       })
       .catch((error: unknown) => deps.stderr.write(`av: warning: ${(error as Error).message}\n`))
+    deps.trace?.mark('audit')
     return code
   } finally {
     for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)

@@ -21,6 +21,8 @@ export const SEALED_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
  * the launcher already used the same values to reach the keychain.
  */
 const PASSED_THROUGH = new Set([
+  // Timings of av's own phases on stderr (trace.ts): the helper or root's release inside the run reads it.
+  'AV_TRACE',
   'COLUMNS',
   'DBUS_SESSION_BUS_ADDRESS',
   'LANG',

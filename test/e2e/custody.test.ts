@@ -180,8 +180,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       `ALL ALL=(root) NOPASSWD: ${entry}, ${launch}`,
       `ALL ALL=(root) PASSWD: ${entry}-auth`,
       `Defaults!${entry}-auth timestamp_timeout=0`,
-      `Defaults!${launch} !use_pty, env_keep = "AWS_CONFIG_FILE AWS_DEFAULT_OUTPUT AWS_DEFAULT_PROFILE AWS_DEFAULT_REGION AWS_PROFILE AWS_REGION COLUMNS LANG LC_ALL LC_COLLATE LC_CTYPE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME LINES NO_COLOR TERM TZ"`,
-      `Defaults!${entry} !use_pty`,
+      `Defaults!${launch} !use_pty, env_keep = "AV_TRACE AWS_CONFIG_FILE AWS_DEFAULT_OUTPUT AWS_DEFAULT_PROFILE AWS_DEFAULT_REGION AWS_PROFILE AWS_REGION COLUMNS LANG LC_ALL LC_COLLATE LC_CTYPE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME LINES NO_COLOR TERM TZ"`,
+      `Defaults!${entry} !use_pty, env_keep = "AV_TRACE"`,
     ])
     // The AWS CLI's interpreter: a copy users may execute but not read.
     const python = statSync(path.join(install.prefix, 'libexec', 'aws-python3'))
