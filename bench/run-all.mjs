@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every benchmark in bench/ one after the other. Each prints medians and ratios to a baseline it measures
 // in the same run (this machine's NODE_EXTRA_CA_CERTS alone adds ~50 ms to every Node start).
+// `node bench/run-all.mjs modes` runs only modes-bench.mjs (plain aws vs keychain vs custody; root only, skipped
+// otherwise); AV_BENCH_RUNS sets the runs of the benches that read it.
 import {spawnSync} from 'node:child_process'
 import {readdirSync} from 'node:fs'
 import path from 'node:path'

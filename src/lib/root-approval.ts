@@ -94,10 +94,20 @@ export async function askRootApproval(input: RootApprovalInput, world: RootAppro
       await world.sleep(100) // eslint-disable-line no-await-in-loop
     }
   } finally {
+    // An approval given on this terminal: let root's approve verb finish (its audit line comes after the answer).
+    if (prompt && runs.readAnswer(pending.id)) {
+      // promptDone is set by the prompt's exit event while this waits.
+      // eslint-disable-next-line no-unmodified-loop-condition
+      for (let waited = 0; !promptDone && waited < PROMPT_GRACE_MS; waited += 50) await world.sleep(50) // eslint-disable-line no-await-in-loop
+    }
+
     if (prompt && !promptDone) prompt.kill('SIGTERM')
     runs.removePending(pending.id)
   }
 }
+
+/** How long a password prompt that already answered may take to exit before it is ended. */
+const PROMPT_GRACE_MS = 3000
 
 /** Does this process have a controlling terminal? (Opened without making it one, and closed at once.) */
 export function hasControllingTerminal(): boolean {
