@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// Plain aws vs keychain mode vs custody mode, in ONE run against one local SigV4 endpoint, as one unprivileged e2e
-// test user in its keyring session (run as root after `npm run build`):
-//   node bench/modes-bench.mjs [runs=12]        (or: npm run bench -- modes)
-// Two installs (keychain: --keychain; custody: --custody with a unique /etc/sudoers.d/av-custody-bench-<hex>,
-// removed at the end), the canary key migrated into each (keychain: `av migrate` in a HOME of its own; custody:
-// `av migrate` into root custody). Every case runs as the user; cases interleave (order rotating each round, round
-// 0 discarded) and print medians, half the interquartile range, ratios to a baseline measured in the same run, and
-// the issue's targets beside them (never asserted). Then derived phases of a custody run, the peak RSS of av's
-// processes (VmHWM sampled from /proc every 2 ms in a separate pass: a lower bound for short-lived processes) and
-// the STS GetSessionToken count (the two warm-ups only, if session caches work).
+// Plain aws vs keychain mode vs custody mode, in ONE run against one local SigV4 endpoint, every case as one
+// unprivileged e2e test user in its keyring session. Run as root after `npm run build`:
+//   node bench/modes-bench.mjs [runs=12]        (or: node bench/run-all.mjs modes)
+// Two installs: --keychain, and --custody with a unique /etc/sudoers.d/av-custody-bench-<hex> (removed at the end);
+// the canary key migrated into each with `av migrate` (keychain in a HOME of its own). Cases interleave in one group
+// (order rotating, round 0 discarded): medians, half the IQR, min, ratios to baselines measured in the same run and
+// the issue's targets beside them (never asserted). Then a timeline of each shim run from a 2 ms /proc sampler (when
+// each process is first and last seen, in a pass of its own), peak RSS (VmHWM) per process, and the STS
+// GetSessionToken count (the two warm-ups only, when the session caches work).
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -51,41 +50,40 @@ function sweepStaleDropIns() {
   }
 }
 
-/** Pids below `pid` (every thread's children), read as root from /proc. */
-function descendants(pid, out = []) {
-  let tasks = []
+/** Pids below `pid`, read as root from /proc (children of main threads: node, python and sudo fork there). */
+function descendants(pid) {
+  let kids = ''
   try {
-    tasks = readdirSync(`/proc/${pid}/task`)
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
   } catch {}
 
-  for (const t of tasks) {
-    let kids = ''
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
-    } catch {}
-
-    for (const k of kids.split(' ').filter(Boolean)) out.push(Number(k), ...descendants(Number(k)))
-  }
-
-  return out
+  return kids
+    .split(' ')
+    .filter(Boolean)
+    .flatMap((k) => [Number(k), ...descendants(Number(k))])
 }
 
+/** Processes of a run, by argv; the sampler notes when each is first and last seen, and its VmHWM. */
 const ROLES = [
-  ['root launcher (custody)', /root-launch-main\.js/],
-  ['root release (custody)', /custody-main\.js\0release/],
+  ['root launcher', /root-launch-main\.js/],
   ['user launcher (keychain)', /run\.js\0run\0/],
+  ['AWS CLI', /\/usr\/bin\/aws\0/],
+  ['sudo → release', /^\/usr\/bin\/sudo\0-n\0[^\0]*av-custody\0release/],
+  ['root release', /custody-main\.js\0release/],
   ['helper (keychain)', /credential-helper\0aws/],
-  ['AWS CLI (python)', /\/usr\/bin\/aws\0/],
 ]
 
-/** Raise `peaks[role]` to the VmHWM (kB) of each process in `pids` whose argv names an av role. */
-function sampleRss(pids, peaks) {
+/** Record, for each role among `pids`, first/last time seen (ms since t0) and the peak VmHWM (kB). */
+function sampleProcs(pids, t0, seen) {
+  const now = performance.now() - t0
   for (const pid of pids) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
       const role = ROLES.find(([, re]) => re.test(cmd))?.[0]
+      if (!role) continue
       const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
-      if (role) peaks[role] = Math.max(peaks[role] ?? 0, kb)
+      seen[role] ??= {first: now, hwm: 0}
+      Object.assign(seen[role], {hwm: Math.max(seen[role].hwm, kb), last: now})
     } catch {}
   }
 }
@@ -111,9 +109,8 @@ try {
     sudoersFile,
   ])
   sandbox = await startKeyringSandbox()
-  const {user} = sandbox
   // `sudo -n true` as this user (context: what one sudo execution costs), in a drop-in naming only this user.
-  writeFileSync(trueDropIn, `${user.name} ALL=(root) NOPASSWD: /usr/bin/true\n`, {mode: 0o440})
+  writeFileSync(trueDropIn, `${sandbox.user.name} ALL=(root) NOPASSWD: /usr/bin/true\n`, {mode: 0o440})
   if (spawnSync('/usr/sbin/visudo', ['-cf', trueDropIn]).status !== 0) throw new Error('visudo rejects the drop-in')
 
   const ca = process.env.NODE_EXTRA_CA_CERTS ? {NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS} : {}
@@ -236,28 +233,61 @@ try {
   d('  of which sudo -n (sudo -n true)', m.sudoTrue.ms)
   d('  of which Node start + launcher module graph', m.launcherGraph.ms)
   d('  rest: policy, gate, run record, spawn, wait', launcher - m.sudoTrue.ms - m.launcherGraph.ms)
-  const hop = m.cuShim.ms - m.cuShimVersion.ms - (m.plain.ms - m.cliPlainVersion.ms)
-  d('= release hop: (sts − --version) shim − same, plain', hop)
-  d('  refused release: sudo + Node + graph + first check', m.release.ms)
   d('custody shim − plain (total overhead)', m.cuShim.ms - m.plain.ms)
   d('custody av run − custody shim (user-side Node)', m.cuRun.ms - m.cuShim.ms)
   d('keychain shim − plain (total overhead)', m.kcShim.ms - m.plain.ms)
 
-  // Peak RSS, in a pass of its own (the sampler costs CPU): VmHWM of each role's processes, max over the runs.
-  const peaks = {}
-  for (const c of [cases.cuShim, cases.cuShim, cases.cuShim, cases.kcShim, cases.kcShim, cases.kcShim]) {
-    const started = sandbox.spawn(c.argv, {env: c.env, input: ''})
-    const timer = setInterval(() => sampleRss([started.pid, ...descendants(started.pid)], peaks), 2)
-    const r = await started.result
-    clearInterval(timer)
-    if (!c.expect(r)) throw new Error(`RSS pass: ${r.stderr}`)
+  // A pass of its own (the 2 ms sampler costs CPU): when each process of a run starts and ends, and its peak RSS.
+  const runs = {cuShim: [], kcShim: []}
+  for (let i = 0; i < Math.max(6, RUNS / 2); i++) {
+    for (const name of Object.keys(runs)) {
+      const t0 = performance.now()
+      const started = sandbox.spawn(cases[name].argv, {env: cases[name].env, input: ''})
+      const seen = {}
+      const timer = setInterval(() => sampleProcs([started.pid, ...descendants(started.pid)], t0, seen), 2)
+      const r = await started.result
+      clearInterval(timer)
+      if (!cases[name].expect(r)) throw new Error(`timeline pass: ${r.stderr}`)
+      runs[name].push({...seen, end: performance.now() - t0})
+    }
   }
 
-  console.log('peak RSS (VmHWM sampled every 2 ms; short-lived processes may peak a little higher)')
+  // Phases between marks: `role<` first seen (exec'd), `role>` last seen, '' spawn, 'end' exit.
+  const at = (s, mark) =>
+    mark === '' ? 0 : mark === 'end' ? s.end : s[mark.slice(0, -1)][mark.at(-1) === '<' ? 'first' : 'last']
+  const timelines = {
+    cuShim: [
+      ['shim start → root launcher node (sh, sudo, entry)', '', 'root launcher<'],
+      ['root launcher node → CLI exec (Node, graph, gate…)', 'root launcher<', 'AWS CLI<'],
+      ['CLI start → credential_process sudo', 'AWS CLI<', 'sudo → release<'],
+      ['sudo → root release node', 'sudo → release<', 'root release<'],
+      ['root release node lifetime', 'root release<', 'root release>'],
+      ['release end → CLI end (request, output)', 'root release>', 'AWS CLI>'],
+      ['CLI end → shim end (launcher, sudo exit)', 'AWS CLI>', 'end'],
+    ],
+    kcShim: [
+      ['shim start → CLI exec (user launcher: Node, keychain…)', '', 'AWS CLI<'],
+      ['CLI start → helper node', 'AWS CLI<', 'helper (keychain)<'],
+      ['helper node lifetime', 'helper (keychain)<', 'helper (keychain)>'],
+      ['helper end → CLI end (request, output)', 'helper (keychain)>', 'AWS CLI>'],
+      ['CLI end → shim end', 'AWS CLI>', 'end'],
+    ],
+  }
+  for (const [name, phases] of Object.entries(timelines)) {
+    console.log(`${name} timeline: ${runs[name].length} runs, 2 ms /proc sampler (adds load), medians`)
+    const total = median(runs[name].map((s) => s.end))
+    for (const [label, from, to] of [...phases, ['total (with the sampler running)', '', 'end']]) {
+      const ms = median(runs[name].map((s) => at(s, to) - at(s, from)))
+      console.log(
+        `    ${label.padEnd(50)} ${ms.toFixed(1).padStart(7)} ms ${((100 * ms) / total).toFixed(0).padStart(3)}%`,
+      )
+    }
+  }
+
+  console.log('peak RSS (VmHWM, max over those runs; a short-lived process may peak just after its last sample)')
   for (const [role] of ROLES) {
-    console.log(
-      `  ${role.padEnd(52)} ${peaks[role] ? `${(peaks[role] / 1024).toFixed(1).padStart(7)} MB` : '   not seen'}`,
-    )
+    const kb = Math.max(0, ...Object.values(runs).flatMap((list) => list.map((s) => s[role]?.hwm ?? 0)))
+    console.log(`  ${role.padEnd(52)} ${kb ? `${(kb / 1024).toFixed(1).padStart(7)} MB` : '   not seen'}`)
   }
 
   const gst = endpoint.requests.filter((r) => r.operation === 'GetSessionToken').length

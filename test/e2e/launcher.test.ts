@@ -68,17 +68,7 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
   }
 
   it("exits with the AWS CLI's own exit code and passes its stderr through", async () => {
-    const r = await world.av([
-      'run',
-      '--',
-      'aws',
-      's3api',
-      'head-bucket',
-      '--bucket',
-      'b',
-      '--endpoint-url',
-      url,
-    ])
+    const r = await world.av(['run', '--', 'aws', 's3api', 'head-bucket', '--bucket', 'b', '--endpoint-url', url])
     // head-bucket gets a 400 from the endpoint (it serves objects, not buckets): the CLI exits 254 for a service error.
     assert.equal(r.code, 254, r.stderr)
     assert.match(r.stderr, /HeadBucket/)
