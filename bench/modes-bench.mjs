@@ -6,7 +6,7 @@
 // the canary key migrated into each with `av migrate` (keychain in a HOME of its own). Cases interleave in one group
 // (order rotating, round 0 discarded): medians, half the IQR, min, ratios to baselines measured in the same run and
 // the issue's targets beside them (never asserted). Then a timeline of each shim run from a 2 ms /proc sampler (when
-// each process is first and last seen, in a pass of its own), peak RSS (VmHWM) per process, and the STS
+// each process is first and last seen, in a pass of its own, with AV_TRACE=1 phases), peak RSS (VmHWM), and the STS
 // GetSessionToken count (the two warm-ups only, when the session caches work).
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -237,18 +237,23 @@ try {
   d('custody av run − custody shim (user-side Node)', m.cuRun.ms - m.cuShim.ms)
   d('keychain shim − plain (total overhead)', m.kcShim.ms - m.plain.ms)
 
-  // A pass of its own (the 2 ms sampler costs CPU): when each process of a run starts and ends, and its peak RSS.
+  // A pass of its own (the 2 ms sampler costs CPU), with AV_TRACE=1: when each process of a run starts and ends,
+  // its peak RSS, and av's own phase marks.
   const runs = {cuShim: [], kcShim: []}
+  const traced = {}
   for (let i = 0; i < Math.max(6, RUNS / 2); i++) {
     for (const name of Object.keys(runs)) {
       const t0 = performance.now()
-      const started = sandbox.spawn(cases[name].argv, {env: cases[name].env, input: ''})
+      const started = sandbox.spawn(cases[name].argv, {env: {...cases[name].env, AV_TRACE: '1'}, input: ''})
       const seen = {}
       const timer = setInterval(() => sampleProcs([started.pid, ...descendants(started.pid)], t0, seen), 2)
       const r = await started.result
       clearInterval(timer)
       if (!cases[name].expect(r)) throw new Error(`timeline pass: ${r.stderr}`)
       runs[name].push({...seen, end: performance.now() - t0})
+      for (const [, who, phase, ms] of r.stderr.matchAll(/^av-trace (\S+) (\S+) \+([\d.]+)ms/gm)) {
+        ;(traced[`${name} ${who} ${phase}`] ??= []).push(Number(ms))
+      }
     }
   }
 
@@ -284,6 +289,8 @@ try {
     }
   }
 
+  console.log('AV_TRACE=1 phases in the same runs (ms since the previous mark, medians)')
+  for (const [key, xs] of Object.entries(traced)) d(`  ${key}`, median(xs))
   console.log('peak RSS (VmHWM, max over those runs; a short-lived process may peak just after its last sample)')
   for (const [role] of ROLES) {
     const kb = Math.max(0, ...Object.values(runs).flatMap((list) => list.map((s) => s[role]?.hwm ?? 0)))

@@ -5,10 +5,13 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
+import {keychainPolicyFile} from '../fakes/keychain-policy.js'
+
 // Runs the built bin/run.js (npm run build first) the way an agent would call the helper directly.
 const RUN_JS = path.resolve('bin/run.js')
 const CANARY_SECRET = 'avCanarySecret/commands+helper00000000000'
 const home = mkdtempSync(path.join(tmpdir(), 'av-helper-cmd-'))
+const POLICY = keychainPolicyFile()
 
 function helper(token: string | undefined, args = ['--profile', 'x']) {
   const env: NodeJS.ProcessEnv = {
@@ -16,6 +19,8 @@ function helper(token: string | undefined, args = ['--profile', 'x']) {
     AWS_SECRET_ACCESS_KEY: CANARY_SECRET,
     HOME: home,
     PATH: process.env.PATH,
+    // Keychain mode, whatever the machine has installed.
+    AV_POLICY: POLICY,
   }
   if (token !== undefined) env.AV_RUN_TOKEN = token
   const result = spawnSync(process.execPath, [RUN_JS, 'credential-helper', 'aws', ...args], {encoding: 'utf8', env})

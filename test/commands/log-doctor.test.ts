@@ -5,6 +5,8 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
+import {keychainPolicyFile} from '../fakes/keychain-policy.js'
+
 const RUN = path.resolve('bin/run.js')
 const RECORD = 'test/fixtures/record-event.ts'
 const CANARY_SECRET = 'avCanarySecret/0000000000000000000000000'
@@ -30,7 +32,12 @@ function runSteps(home: string, steps: Array<[string, string]>): Record<string, 
       '-c',
       `echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; ${script.join('\n')}`,
     ],
-    {encoding: 'utf8', env: {HOME: home, PATH: process.env.PATH, TMPDIR: tmpdir()}, timeout: 240_000},
+    {
+      encoding: 'utf8',
+      // Keychain mode, whatever the machine has installed.
+      env: {AV_POLICY: keychainPolicyFile(), HOME: home, PATH: process.env.PATH, TMPDIR: tmpdir()},
+      timeout: 240_000,
+    },
   )
   assert.equal(result.status, 0, result.stderr)
   const out: Record<string, Step> = {}
