@@ -6,6 +6,8 @@
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 
+import {keychainPolicyFile} from '../../fakes/keychain-policy.js'
+
 export const KEYRING_PASSWORD = 'av-test-keyring'
 
 // The daemon forks and may not own its bus name yet when --unlock returns; a client calling in that gap gets a
@@ -34,7 +36,12 @@ export interface SandboxOptions {
   cwd?: string
 }
 
-/** The environment a sandboxed command sees: the caller's, minus bus/XDG/AWS, with HOME replaced. */
+let keychainPolicy: string | undefined
+
+/**
+ * The environment a sandboxed command sees: the caller's, minus bus/XDG/AWS, with HOME replaced, and a root-owned
+ * keychain-mode policy in AV_POLICY (these suites test keychain mode, whatever /etc/av/policy.json the machine has).
+ */
 export function sandboxEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) {
@@ -42,7 +49,8 @@ export function sandboxEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
     env[k] = v
   }
 
-  return {...env, HOME: home, ...extra}
+  keychainPolicy ??= keychainPolicyFile()
+  return {...env, AV_POLICY: keychainPolicy, HOME: home, ...extra}
 }
 
 /** Start `argv` in a keyring session (or with no bus at all). The child is dbus-run-session, not `argv[0]`. */
