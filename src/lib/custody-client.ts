@@ -371,3 +371,35 @@ function durableProfile(account: string): string {
   if (profile === null) throw new AvError('internal', `root custody keeps only durable keys here, not ${account}`)
   return profile
 }
+
+/** A step root reported on stderr while rotating (`av custody: step <profile> <step>: <text>`). */
+export interface CustodyStep {
+  profile: string
+  step: string
+  text: string
+}
+
+export function custodySteps(stderr: string): CustodyStep[] {
+  return [...stderr.matchAll(/^av custody: step (\S+) ([a-z]+): (.*)$/gm)].map(([, profile, step, text]) => ({
+    profile: profile!,
+    step: step!,
+    text: text!,
+  }))
+}
+
+/**
+ * `av rotate` in custody mode: sudo asks the user's password (as for an elevated run), then root rotates each
+ * profile's key itself; only key ids and timings come back. `onStep` gets root's step lines, also when it failed.
+ */
+export async function rotateInCustody<T>(
+  entry: string,
+  profiles: string[],
+  onStep: (step: CustodyStep) => void,
+  call: typeof callCustody = callCustody,
+): Promise<T[]> {
+  const why = `av rotate replaces the AWS keys of ${profiles.join(', ')}`
+  const result = await call(authEntryOf(entry), ['rotate', ...profiles], '', {password: passwordPrompt(why)})
+  for (const step of custodySteps(result.stderr)) onStep(step)
+  if (result.code !== 0) throw passwordFailed('rotate', result, why)
+  return parseAnswer<{results: T[]}>('rotate', result).results
+}
