@@ -397,7 +397,7 @@ export async function rotateInCustody<T>(
   onStep: (step: CustodyStep) => void,
   call: typeof callCustody = callCustody,
 ): Promise<T[]> {
-  const why = `av rotate replaces the AWS keys of ${profiles.join(', ')}`
+  const why = `replacing the AWS keys of ${profiles.join(', ')} (av rotate)`
   const result = await call(authEntryOf(entry), ['rotate', ...profiles], '', {password: passwordPrompt(why)})
   for (const step of custodySteps(result.stderr)) onStep(step)
   if (result.code !== 0) throw passwordFailed('rotate', result, why)

@@ -339,5 +339,5 @@ export function rotateProfile(deps: RotateDeps, profile: string): Promise<Rotate
 
 /** One line for each finished rotation. */
 export function rotateSummary(result: RotateResult): string {
-  return `${result.profile}: ${result.oldAccessKeyId} → ${result.newAccessKeyId} in ${(result.ms / 1000).toFixed(1)} s${result.resumed ? ' (finished an interrupted rotation)' : ''}`
+  return `rotated ${result.profile}: ${result.oldAccessKeyId} → ${result.newAccessKeyId} in ${(result.ms / 1000).toFixed(1)} s${result.resumed ? ' (finished an interrupted rotation)' : ''}`
 }
