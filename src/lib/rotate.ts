@@ -187,7 +187,14 @@ class Rotation {
     const fresh = journal.new!
     if (current.accessKeyId !== fresh.accessKeyId) {
       const doc = JSON.parse(raw) as Record<string, unknown>
-      const value = JSON.stringify({...doc, accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey})
+      // `rotated` tells `av restore` that the key it writes back is not the one migrate took (that one is gone).
+      const rotated = {at: new Date(clock.now()).toISOString(), from: journal.old.accessKeyId}
+      const value = JSON.stringify({
+        ...doc,
+        accessKeyId: fresh.accessKeyId,
+        rotated,
+        secretAccessKey: fresh.secretAccessKey,
+      })
       await store.set(account, value)
       if ((await store.get(account)) !== value)
         throw new AvError('store-unavailable', `${account} was not kept as written`)

@@ -207,6 +207,19 @@ describe('av rotate in keychain mode', () => {
     assert.equal(await works(endpoint, held), false)
     await callerIdentity(sandbox, install, endpoint)
   })
+
+  it('av restore then writes back the new key, and says so', async () => {
+    const now = await stored()
+    const r = await av(['restore', '--yes'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /the key written back for default \(av rotate replaced AKIA\w+ on [\d-]+T/)
+    assert.match(r.stdout, /is the new one av rotate made: the key migrate took no longer exists/)
+    const credentials = readFileSync(path.join(sandbox.home, '.aws', 'credentials'), 'utf8')
+    assert.equal(
+      credentials,
+      `[default]\naws_access_key_id = ${now.accessKeyId}\naws_secret_access_key = ${now.secretAccessKey}\n`,
+    )
+  })
 })
 
 const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
