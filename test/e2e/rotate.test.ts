@@ -222,6 +222,22 @@ describe('av rotate in keychain mode', () => {
   })
 })
 
+/** `pid argv` or `pid environ` of every process whose argv, or (for `uid`'s processes) environment, holds `text`. */
+function processesHolding(text: string, uid: number): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`).includes(text)) found.push(`${pid} argv`)
+      const owner = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+      if (owner === uid && readFileSync(`/proc/${pid}/environ`).includes(text)) found.push(`${pid} environ`)
+    } catch {
+      // gone meanwhile
+    }
+  }
+
+  return found
+}
+
 const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
 
 /** `command` on a pty (util-linux script), with a person typing `answer` every 0.3 s until a prompt reads it. */
@@ -304,8 +320,25 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
   it('with the password root rotates; the new secret reaches no user file, keychain or output; later runs use it', async () => {
     const before = await callerIdentity(sandbox, install, endpoint)
     assert.equal(before[0]![1], KEY.accessKeyId)
-    const r = await rotate(PASSWORD)
+    // While root waits on DeleteAccessKey, the new key exists: no process's argv, and no environment of the
+    // user's processes, holds its secret.
+    const mark = endpoint.requests.length
+    const deleting = (q: RecordedRequest) => q.operation === 'DeleteAccessKey' && endpoint.requests.indexOf(q) >= mark
+    endpoint.hold(deleting)
+    const running = rotate(PASSWORD)
+    let seen: string[]
+    try {
+      await endpoint.waitForRequest(deleting, 60_000)
+      seen = processesHolding('avCanarySecretRotated', sandbox.user.uid)
+      // The scan does see what is there: the typed password is in the argv of the test's own `sh -c`.
+      assert.notDeepEqual(processesHolding(PASSWORD, sandbox.user.uid), [])
+    } finally {
+      endpoint.release()
+    }
+
+    const r = await running
     assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.deepEqual(seen, [])
     const steps = stepsOf(r.stdout)
     assert.deepEqual(steps, STEPS)
     const now = held()
