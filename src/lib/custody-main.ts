@@ -161,9 +161,9 @@ async function viewVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   return JSON.stringify({accounts, sealed}) + '\n'
 }
 
-function profilesOf(args: string[]): string[] {
+function profilesOf(args: string[], verb: string): string[] {
   if (args.length === 0 || args.length > 100) {
-    throw new CustodyRefusal('usage', 'name 1 to 100 profiles: checkout <profile>…', EXIT.usage)
+    throw new CustodyRefusal('usage', `name 1 to 100 profiles: ${verb} <profile>…`, EXIT.usage)
   }
 
   return [...new Set(args.map((p) => profileOf(p)))]
@@ -188,7 +188,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
     )
   }
 
-  const profiles = profilesOf(args)
+  const profiles = profilesOf(args, 'checkout')
   const store = storeFor(deps, uid)
   const audit = new FileAuditLog(store.dir, Date.now, {store})
   const items: Record<string, string> = {}
@@ -213,7 +213,7 @@ async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]):
     throw new CustodyRefusal('custody-not-authenticated', 'rotating a key needs your password: `av rotate` asks it')
   }
 
-  const profiles = profilesOf(args)
+  const profiles = profilesOf(args, 'rotate')
   const policy = custodyPolicy(deps)
   const store = storeFor(deps, uid)
   const {gid, home} = deps.homeOf(uid)

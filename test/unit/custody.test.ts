@@ -218,6 +218,15 @@ describe('custody entry point verbs', () => {
     ],
     ['store a bad profile name', ['store'], {input: '{"profile":"a b"}'}, 2, /refused \(usage\): the profile name/],
     ['checkout through the plain entry', ['checkout', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
+    ['rotate through the plain entry', ['rotate', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
+    [
+      'rotate with no profile',
+      ['rotate'],
+      {env: AUTH},
+      2,
+      /refused \(usage\): name 1 to 100 profiles: rotate <profile>/,
+    ],
+    ['rotate a bad profile name', ['rotate', 'a/b'], {env: AUTH}, 2, /refused \(usage\): the profile name/],
     [
       'store without a policy naming custody',
       ['store'],
