@@ -382,4 +382,49 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
       endpoint.removeKey(other.accessKeyId)
     }
   })
+
+  it('root killed with SIGKILL while it waits for the new key: the next av rotate finishes from root’s journal', async () => {
+    const old = held()
+    const mark = endpoint.requests.length
+    const verifying = (q: RecordedRequest) =>
+      q.operation === 'GetCallerIdentity' && q.accessKeyId !== old.accessKeyId && endpoint.requests.indexOf(q) >= mark
+    endpoint.hold(verifying)
+    const running = rotate(PASSWORD)
+    try {
+      await endpoint.waitForRequest(verifying, 60_000)
+      const root = readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .filter((pid) => {
+          try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+            return argv.some((a) => a.endsWith('/custody-main.js')) && argv.includes('rotate')
+          } catch {
+            return false
+          }
+        })
+      assert.equal(root.length, 1, `root's rotate process: ${root.join(', ')}`)
+      process.kill(Number(root[0]), 'SIGKILL')
+    } finally {
+      endpoint.release()
+    }
+
+    const killed = await running
+    assert.notEqual(killed.code, 0)
+    assert.ok(existsSync(item('rotate:default')), 'root left its journal')
+    const mid = held()
+    assert.notEqual(mid.accessKeyId, old.accessKeyId)
+    assert.equal(endpoint.iamKeys().length, 2)
+    const r = await rotate(PASSWORD)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.deepEqual(stepsOf(r.stdout), ['resume', 'verify', 'delete', 'sessions'])
+    assert.equal(held().accessKeyId, mid.accessKeyId)
+    assert.deepEqual(
+      endpoint.iamKeys().map((k) => k.accessKeyId),
+      [mid.accessKeyId],
+    )
+    assert.ok(!existsSync(item('rotate:default')))
+    assert.equal(await works(endpoint, old), false)
+    const afterRun = await callerIdentity(sandbox, install, endpoint)
+    assert.deepEqual(afterRun[0], ['GetSessionToken', mid.accessKeyId, true])
+  })
 })
