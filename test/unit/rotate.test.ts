@@ -119,6 +119,7 @@ describe('rotateProfile', () => {
       accessKeyId: 'AKIANEW0000000000001',
       secretAccessKey: 'avCanarySecret/new1',
       restore: RECORD,
+      rotated: {at: new Date(1_000_000).toISOString(), from: OLD.accessKeyId},
     })
     assert.deepEqual([...w.store.items.keys()], [profileAccount('dev')])
     assert.deepEqual(w.steps, ['list', 'journal', 'create', 'store', 'verify', 'delete', 'sessions'])
