@@ -65,7 +65,7 @@ export function callCustody(
   entry: string,
   args: string[],
   input: string,
-  options: {password?: string; stderr?: 'inherit' | 'pipe'} = {},
+  options: {onStderr?: (text: string) => void; password?: string; stderr?: 'inherit' | 'pipe'} = {},
 ): Promise<CustodyCall> {
   return new Promise((resolve, reject) => {
     const sudo = options.password === undefined ? ['-n'] : ['-p', options.password]
@@ -73,7 +73,10 @@ export function callCustody(
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout!.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err.push(chunk)
+      options.onStderr?.(chunk.toString('utf8'))
+    })
     child.once('error', (error) =>
       reject(
         new AvError('store-unavailable', `sudo could not be started (${(error as NodeJS.ErrnoException).code})`, {
@@ -396,10 +399,20 @@ export async function rotateInCustody<T>(
   profiles: string[],
   onStep: (step: CustodyStep) => void,
   call: typeof callCustody = callCustody,
+  /** The password-guarded entry, trust-checked. */
+  authEntry: () => string = () => authEntryOf(entry),
 ): Promise<T[]> {
   const why = `replacing the AWS keys of ${profiles.join(', ')} (av rotate)`
-  const result = await call(authEntryOf(entry), ['rotate', ...profiles], '', {password: passwordPrompt(why)})
-  for (const step of custodySteps(result.stderr)) onStep(step)
+  // Root's step lines as they come (a wait for a new key can take a while), each shown once.
+  let pending = ''
+  const onStderr = (text: string) => {
+    const lines = (pending + text).split('\n')
+    pending = lines.pop() ?? ''
+    for (const step of custodySteps(lines.join('\n'))) onStep(step)
+  }
+
+  const result = await call(authEntry(), ['rotate', ...profiles], '', {onStderr, password: passwordPrompt(why)})
+  if (pending) for (const step of custodySteps(pending)) onStep(step)
   if (result.code !== 0) throw passwordFailed('rotate', result, why)
   return parseAnswer<{results: T[]}>('rotate', result).results
 }

@@ -226,3 +226,56 @@ describe('iamEndpointOf and the policy’s iam key', () => {
     })
   }
 })
+
+describe('rotateInCustody (the user side)', () => {
+  const root = [
+    'av custody: step dev list: IAM lists 1 key(s) for the user\nav custody: st',
+    'ep dev journal: journal written\n',
+    'av custody: step dev create: created AKIANEW (journalled)\n',
+  ]
+  const cases: Array<[string, number, string, RegExp | null]> = [
+    ['root rotated', 0, '', null],
+    [
+      'root refused (two keys)',
+      126,
+      'av custody: failed (refused): the IAM user of dev already has two access keys\n',
+      /already has two access keys/,
+    ],
+    [
+      'no terminal for the password',
+      1,
+      'sudo: a terminal is required to read the password\n',
+      /needs your password, and there is no terminal/,
+    ],
+  ]
+  for (const [name, code, last, error] of cases) {
+    it(`${name}: every step line once, in order, then ${error ? 'the error' : 'the results'}`, async () => {
+      const {rotateInCustody} = await import('../../src/lib/custody-client.js')
+      const steps: string[] = []
+      const calls: string[][] = []
+      const call = async (
+        entry: string,
+        args: string[],
+        _input: string,
+        options: {onStderr?: (t: string) => void} = {},
+      ) => {
+        calls.push([entry, ...args])
+        for (const chunk of [...root, last]) options.onStderr?.(chunk)
+        const stdout = code === 0 ? JSON.stringify({results: [{profile: 'dev'}]}) + '\n' : ''
+        return {code, stderr: root.join('') + last, stdout}
+      }
+
+      const run = rotateInCustody(
+        '/bin/sh',
+        ['dev'],
+        (s) => steps.push(`${s.profile} ${s.step}`),
+        call,
+        () => '/bin/sh-auth',
+      )
+      if (error) await assert.rejects(run, error)
+      else assert.deepEqual(await run, [{profile: 'dev'}])
+      assert.deepEqual(steps, ['dev list', 'dev journal', 'dev create'])
+      assert.deepEqual(calls, [['/bin/sh-auth', 'rotate', 'dev']])
+    })
+  }
+})
