@@ -32,6 +32,7 @@ export const AUDIT_EVENTS = [
   'refusal',
   'release',
   'restore',
+  'rotate',
   'run',
   'session-clear',
   'uninstall',

@@ -65,7 +65,7 @@ export function callCustody(
   entry: string,
   args: string[],
   input: string,
-  options: {password?: string; stderr?: 'inherit' | 'pipe'} = {},
+  options: {onStderr?: (text: string) => void; password?: string; stderr?: 'inherit' | 'pipe'} = {},
 ): Promise<CustodyCall> {
   return new Promise((resolve, reject) => {
     const sudo = options.password === undefined ? ['-n'] : ['-p', options.password]
@@ -73,7 +73,10 @@ export function callCustody(
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout!.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err.push(chunk)
+      options.onStderr?.(chunk.toString('utf8'))
+    })
     child.once('error', (error) =>
       reject(
         new AvError('store-unavailable', `sudo could not be started (${(error as NodeJS.ErrnoException).code})`, {
@@ -370,4 +373,46 @@ function durableProfile(account: string): string {
   const profile = profileOfAccount(account)
   if (profile === null) throw new AvError('internal', `root custody keeps only durable keys here, not ${account}`)
   return profile
+}
+
+/** A step root reported on stderr while rotating (`av custody: step <profile> <step>: <text>`). */
+export interface CustodyStep {
+  profile: string
+  step: string
+  text: string
+}
+
+export function custodySteps(stderr: string): CustodyStep[] {
+  return [...stderr.matchAll(/^av custody: step (\S+) ([a-z]+): (.*)$/gm)].map(([, profile, step, text]) => ({
+    profile: profile!,
+    step: step!,
+    text: text!,
+  }))
+}
+
+/**
+ * `av rotate` in custody mode: sudo asks the user's password (as for an elevated run), then root rotates each
+ * profile's key itself; only key ids and timings come back. `onStep` gets root's step lines, also when it failed.
+ */
+export async function rotateInCustody<T>(
+  entry: string,
+  profiles: string[],
+  onStep: (step: CustodyStep) => void,
+  call: typeof callCustody = callCustody,
+  /** The password-guarded entry, trust-checked. */
+  authEntry: () => string = () => authEntryOf(entry),
+): Promise<T[]> {
+  const why = `replacing the AWS keys of ${profiles.join(', ')} (av rotate)`
+  // Root's step lines as they come (a wait for a new key can take a while), each shown once.
+  let pending = ''
+  const onStderr = (text: string) => {
+    const lines = (pending + text).split('\n')
+    pending = lines.pop() ?? ''
+    for (const step of custodySteps(lines.join('\n'))) onStep(step)
+  }
+
+  const result = await call(authEntry(), ['rotate', ...profiles], '', {onStderr, password: passwordPrompt(why)})
+  if (pending) for (const step of custodySteps(pending)) onStep(step)
+  if (result.code !== 0) throw passwordFailed('rotate', result, why)
+  return parseAnswer<{results: T[]}>('rotate', result).results
 }

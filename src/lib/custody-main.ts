@@ -8,6 +8,8 @@
  *   view              the calling user's accounts, and their durable items sealed (custody-keys.ts): no key
  *   store             an item (JSON on stdin) for the calling user; refuses to replace a different key
  *   checkout P…       the durable items of the profiles, unsealed (av restore); only through the -auth entry
+ *   rotate P…         root creates a new IAM key with the held one, stores it, checks it works, deletes the old
+ *                     one (rotate.ts); only through the -auth entry; answers key ids, never a secret
  *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
  *   drop-sessions     deletes cached session / role credentials (av session clear); never a durable key
  *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
@@ -27,6 +29,7 @@ import type {Output} from './context.js'
 
 import {readAsUser} from './as-user.js'
 import {FileAuditLog, procProcessChain} from './audit.js'
+import {acquireLock} from './aws-files.js'
 import {readAwsProfiles} from './aws-profiles.js'
 import {type Clock, systemClock} from './clock.js'
 import {askTty} from './code-prompt.js'
@@ -35,12 +38,15 @@ import {mergeStored, proofMatches, sealValue} from './custody-keys.js'
 import {FileCustodyStore} from './custody-store.js'
 import {AvError, EXIT} from './errors.js'
 import {type HelperDeps, helperDeps} from './helper-main.js'
+import {type IamApi, queryIam} from './iam-client.js'
 import {passwdEntry} from './passwd.js'
 import {type CustodyPolicy, loadPolicy, type Policy} from './policy.js'
 import {type ProcessTable, systemProcessTable} from './process-table.js'
 import {REFUSAL_HINTS} from './refusal.js'
+import {rotateProfile, type RotateResult} from './rotate.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from './run-record.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from './sessions.js'
+import {sdkCallerIdentity, type StsTarget} from './sts-client.js'
 import {CustodyRefusal, findSudoCaller, type SudoCaller} from './sudo-caller.js'
 import {traceFrom} from './trace.js'
 import {realTrustFs, type TrustFs} from './trust.js'
@@ -65,6 +71,8 @@ export interface CustodyDeps {
   readAsUser(uid: number, gid: number, file: string): Buffer
   /** The user's home directory from the account database. */
   homeOf(uid: number): {gid: number; home: string}
+  /** IAM and GetCallerIdentity for `rotate` (the real ones: iam-client.ts, sts-client.ts). */
+  rotateApis(): {callerIdentity: (target: StsTarget) => Promise<{arn: string}>; iam: IamApi}
   /** The terminal device the person at `pid` (a process of `uid`) sees, or null when it has none. */
   terminalOf(pid: number, uid: number): null | string
 }
@@ -153,9 +161,9 @@ async function viewVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   return JSON.stringify({accounts, sealed}) + '\n'
 }
 
-function profilesOf(args: string[]): string[] {
+function profilesOf(args: string[], verb: string): string[] {
   if (args.length === 0 || args.length > 100) {
-    throw new CustodyRefusal('usage', 'name 1 to 100 profiles: checkout <profile>…', EXIT.usage)
+    throw new CustodyRefusal('usage', `name 1 to 100 profiles: ${verb} <profile>…`, EXIT.usage)
   }
 
   return [...new Set(args.map((p) => profileOf(p)))]
@@ -180,7 +188,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
     )
   }
 
-  const profiles = profilesOf(args)
+  const profiles = profilesOf(args, 'checkout')
   const store = storeFor(deps, uid)
   const audit = new FileAuditLog(store.dir, Date.now, {store})
   const items: Record<string, string> = {}
@@ -192,6 +200,57 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
 
   await audit.record({callerPid: caller.pid, custody: true, event: 'checkout', profiles})
   return JSON.stringify({items}) + '\n'
+}
+
+/**
+ * `rotate <profile>…`: only through `<entry>-auth` (sudo asked the user's password, as for an elevated run). Root
+ * does every IAM call and the store itself (rotate.ts), so the new secret never enters a process of the user's
+ * uid; the journal that lets a re-run finish a killed rotation is a root-only item beside the key. Each step goes
+ * to root's audit log and, as one `av custody: step …` line, to stderr; stdout answers key ids and timings only.
+ */
+async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]): Promise<string> {
+  if (!authenticated(deps)) {
+    throw new CustodyRefusal('custody-not-authenticated', 'rotating a key needs your password: `av rotate` asks it')
+  }
+
+  const profiles = profilesOf(args, 'rotate')
+  const policy = custodyPolicy(deps)
+  const store = storeFor(deps, uid)
+  const {gid, home} = deps.homeOf(uid)
+  // The profile's region picks the partition; read with the user's rights (sudo reset AWS_CONFIG_FILE).
+  const userProfiles = readAwsProfiles(path.join(home, '.aws', 'config'), (file) =>
+    deps.readAsUser(uid, gid, file).toString('utf8'),
+  )
+  const apis = deps.rotateApis()
+  const release = await acquireLock(path.join(store.dir, 'rotate.lock'), 'rotate')
+  const results: RotateResult[] = []
+  try {
+    for (const profile of profiles) {
+      // eslint-disable-next-line no-await-in-loop -- one profile after the other, each to the end
+      const result = await rotateProfile(
+        {
+          audit: auditOf(deps, store),
+          callerIdentity: apis.callerIdentity,
+          clock: deps.clock,
+          iam: async () => apis.iam,
+          policy,
+          regionOf: (p) => userProfiles[p]?.region,
+          sleep: (ms) =>
+            new Promise((resolve) => {
+              setTimeout(resolve, ms)
+            }),
+          step: (p, step, text) => deps.stderr.write(`av custody: step ${p} ${step}: ${text}\n`),
+          store,
+        },
+        profile,
+      )
+      results.push(result)
+    }
+  } finally {
+    await release()
+  }
+
+  return JSON.stringify({results}) + '\n'
 }
 
 /** `remove`: delete a profile's key and its cached sessions, for a caller that proves it holds that key. */
@@ -398,7 +457,7 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 }
 
 const USAGE =
-  'Usage: av-custody view | store | checkout | remove | drop-sessions | pending | approve <id> | deny <id> | ' +
+  'Usage: av-custody view | store | checkout | rotate | remove | drop-sessions | pending | approve <id> | deny <id> | ' +
   'release --profile <name> --run <id>   (run through sudo by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
@@ -409,12 +468,13 @@ const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]
   pending: pendingVerb,
   release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,
+  rotate: rotateVerb,
   store: storeVerb,
   view: viewVerb,
 }
 
 /** The verbs the password-guarded `<entry>-auth` serves: the ones that hand a key out or approve a held run. */
-const AUTH_VERBS = new Set(['approve', 'checkout'])
+const AUTH_VERBS = new Set(['approve', 'checkout', 'rotate'])
 
 /** Best effort: a refusal of a known user's call goes to that user's root-owned audit log in custody. */
 async function auditRefusal(
@@ -449,7 +509,7 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
     if (authenticated(deps) && !AUTH_VERBS.has(verb!)) {
       throw new CustodyRefusal(
         'usage',
-        `the -auth entry point serves approve and checkout only, not ${verb}`,
+        `the -auth entry point serves approve, checkout and rotate only, not ${verb}`,
         EXIT.usage,
       )
     }
@@ -520,6 +580,10 @@ export function realCustodyDeps(): CustodyDeps {
     homeOf,
     pid: process.pid,
     readAsUser: (uid, gid, file) => readAsUser(uid, gid, file, 64 * 1024),
+    rotateApis() {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      return {callerIdentity: sdkCallerIdentity, iam: queryIam}
+    },
     stderr: {write: (text) => process.stderr.write(text)},
     stdin: readStdin,
     stdout: {write: (text) => process.stdout.write(text)},

@@ -119,6 +119,18 @@ function durableItems(userDir: string): Record<string, string> {
   return items
 }
 
+/**
+ * Profiles whose `av rotate` is unfinished in one user's custody directory (a `rotate:<profile>` journal, rotate.ts):
+ * the journal holds the key IAM may still have besides the stored one, and would be lost with custody.
+ */
+export function unfinishedRotations(userDir: string): string[] {
+  return readdirSync(userDir)
+    .map((name) => accountOfFileName(name))
+    .filter((account) => account?.startsWith('rotate:'))
+    .map((account) => account!.slice('rotate:'.length))
+    .sort()
+}
+
 /** This av's importer; uninstall prefers the installed tree's own copy (root-owned, readable by every user). */
 export const IMPORTER = fileURLToPath(new URL('keychain-import-main.js', import.meta.url))
 
@@ -165,6 +177,14 @@ export function returnCustodyKeys(dir: string, world: ReturnWorld): string[] {
   for (const name of readdirSync(dir)) {
     const userDir = path.join(dir, name)
     if (!/^\d+$/.test(name) || !statSync(userDir).isDirectory()) continue
+    const rotating = unfinishedRotations(userDir)
+    if (rotating.length > 0) {
+      failures.push(
+        `uid ${name}: av rotate of ${rotating.join(', ')} is unfinished (that user runs \`av rotate\` to finish it)`,
+      )
+      continue
+    }
+
     const items = durableItems(userDir)
     const count = Object.keys(items).length
     if (count === 0) continue

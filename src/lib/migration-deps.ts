@@ -3,10 +3,12 @@ import path from 'node:path'
 
 import type {Context} from './context.js'
 import type {MigrateDeps} from './migrate.js'
+import type {RotateRunDeps} from './rotate-run.js'
 import type {SecretStore} from './secret-store.js'
 import type {StatusDeps} from './status.js'
 
 import {awsFilePaths, realAwsFileSystem} from './aws-files.js'
+import {readAwsProfiles} from './aws-profiles.js'
 import {CustodyClientStore, custodyEntryOf} from './custody-client.js'
 import {stateDir} from './paths.js'
 import {loadPolicy, type Policy} from './policy.js'
@@ -48,5 +50,39 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
     report,
     store,
     ...(store === ctx.store ? {} : {keychain: ctx.store}),
+  }
+}
+
+/** The real world for `av rotate`: custody's entry point, or the keychain and av's own IAM and STS calls. */
+export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDeps {
+  const {policy} = loadPolicy({env: ctx.env})
+  const store = durableStore(ctx, policy)
+  const profiles = readAwsProfiles(awsFilePaths(ctx).config)
+  return {
+    confirm: askYesNo,
+    custodyEntry: store instanceof CustodyClientStore ? store.entry : null,
+    engine: {
+      audit: ctx.audit,
+      async callerIdentity(target) {
+        ctx.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+        const {sdkCallerIdentity} = await import('./sts-client.js')
+        return sdkCallerIdentity(target)
+      },
+      clock: ctx.clock,
+      async iam() {
+        const {queryIam} = await import('./iam-client.js')
+        return queryIam
+      },
+      policy,
+      regionOf: (profile) => profiles[profile]?.region,
+      sleep: (ms) =>
+        new Promise((resolve) => {
+          setTimeout(resolve, ms)
+        }),
+    },
+    interactive: ctx.interactive,
+    line: options.json ? () => {} : (text) => ctx.stdout.write(`${text}\n`),
+    lockFile: path.join(stateDir(ctx), LOCK_FILE),
+    store,
   }
 }

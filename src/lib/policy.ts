@@ -20,6 +20,8 @@ export interface Policy {
   /** URL patterns `--endpoint-url` may name without approval; `*` matches any run of characters. */
   endpoints: string[]
   sts?: {endpoint?: string}
+  /** IAM for av's own calls (`av rotate`): replaces the genuine endpoint (tests). */
+  iam?: {endpoint?: string}
   approvers: ApproverSpec[]
   /** Per category (`signed-url`) or per command (`ssm get-parameter`). */
   decisions: Record<string, Decision>
@@ -73,6 +75,15 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string')
 }
 
+function isUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol)
+  } catch {
+    return false
+  }
+}
+
 const isAbsolute = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/')
 
 function custodyOf(value: unknown): CustodyPolicy | null {
@@ -123,6 +134,13 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
     if (typeof sts === 'object' && sts !== null && (sts.endpoint === undefined || typeof sts.endpoint === 'string')) {
       policy.sts = sts.endpoint === undefined ? {} : {endpoint: sts.endpoint as string}
     } else problems.push('sts must be an object with an optional string endpoint')
+  }
+
+  if (raw.iam !== undefined) {
+    const iam = raw.iam as Record<string, unknown>
+    if (typeof iam === 'object' && iam !== null && (iam.endpoint === undefined || isUrl(iam.endpoint))) {
+      policy.iam = iam.endpoint === undefined ? {} : {endpoint: iam.endpoint as string}
+    } else problems.push('iam must be an object with an optional http(s) URL endpoint')
   }
 
   if (raw.approvers !== undefined) {

@@ -196,11 +196,12 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
       return result
     }
 
+    const rotated = await rotatedOf(deps.store, plan.profiles)
     const what =
       `write the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} (a plain file any program you run can read), ` +
       `remove av's credential_process lines from ${deps.paths.config} and delete ${plan.profiles.length} item(s) from ${storeLabel(deps.store)}`
     if (options.dryRun) {
-      result.summary = `would ${what}`
+      result.summary = `would ${what}${rotated}`
       return result
     }
 
@@ -234,11 +235,30 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
     )
     result.summary =
       `wrote the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} and removed them from ${storeLabel(deps.store)}` +
-      audited
+      audited +
+      rotated
     return result
   } finally {
     await release()
   }
+}
+
+/**
+ * A note for profiles whose key `av rotate` replaced: restore writes back that new key (the one migrate took no
+ * longer exists in IAM), so the credentials file is not byte-identical to before migrate there.
+ */
+async function rotatedOf(store: RestoreDeps['store'], profiles: string[]): Promise<string> {
+  const notes: string[] = []
+  for (const profile of profiles) {
+    const raw = await store.get(profileAccount(profile))
+    const rotated = raw === null ? undefined : (JSON.parse(raw) as {rotated?: {at?: string; from?: string}}).rotated
+    if (rotated?.from)
+      notes.push(`${profile} (av rotate replaced ${rotated.from} on ${rotated.at ?? 'an earlier day'})`)
+  }
+
+  return notes.length === 0
+    ? ''
+    : `\nthe key written back for ${notes.join(', ')} is the new one av rotate made: the key migrate took no longer exists, so those lines differ from before migrate`
 }
 
 async function applyRestore(plan: RestorePlan, files: Snapshots, deps: RestoreDeps): Promise<void> {

@@ -78,9 +78,16 @@ export interface StatusDeps {
 }
 
 /** Profiles with a durable item (`aws:<profile>`) in `store`, by name only; null (and a warning) when it cannot be asked. */
-async function durableProfiles(store: SecretStore, warnings: string[]): Promise<null | Set<string>> {
+async function durableProfiles(
+  store: SecretStore,
+  warnings: string[],
+  rotating?: Set<string>,
+): Promise<null | Set<string>> {
   try {
-    return new Set((await store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null))
+    const accounts = await store.list()
+    // A rotation journal (`rotate:<profile>`, rotate.ts) left by an interrupted `av rotate`.
+    for (const a of accounts) if (a.startsWith('rotate:')) rotating?.add(a.slice('rotate:'.length))
+    return new Set(accounts.map((a) => profileOfAccount(a)).filter((p) => p !== null))
   } catch (error) {
     if (!(error instanceof AvError)) throw error
     warnings.push(`${storeLabel(store)} could not be asked: ${error.message}`)
@@ -94,7 +101,8 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   const config = documentOf(configFile)
   const warnings: string[] = []
   const mode: KeyMode = deps.custody ? 'custody' : 'keychain'
-  const stored = await durableProfiles(deps.store, warnings)
+  const rotating = new Set<string>()
+  const stored = await durableProfiles(deps.store, warnings, rotating)
   const leftOver = deps.custody ? await durableProfiles(deps.custody.keychain, warnings) : null
 
   const settings = parseAwsProfiles(configFile.bytes?.toString('utf8') ?? '')
@@ -140,6 +148,12 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
     if (referencesAv && isStored === false) {
       status.warnings.push(
         `${deps.paths.config} runs av for ${profile} but ${storeLabel(deps.store)} holds no keys for it`,
+      )
+    }
+
+    if (rotating.has(profile)) {
+      status.warnings.push(
+        `a rotation of ${profile}'s key was interrupted (av holds its journal): run \`av rotate --profile ${profile}\` to finish it`,
       )
     }
 

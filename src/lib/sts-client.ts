@@ -122,3 +122,14 @@ export const sdkSts: StsApi = {
     }
   },
 }
+
+/** GetCallerIdentity with `target`'s credentials: whether AWS takes a key (av rotate waits until a new one works). */
+export async function sdkCallerIdentity(target: StsTarget): Promise<{account: string; arn: string}> {
+  const {sdk, sts} = await client(target)
+  try {
+    const out = await sts.send(new sdk.GetCallerIdentityCommand({}))
+    return {account: out.Account ?? '', arn: out.Arn ?? ''}
+  } finally {
+    sts.destroy()
+  }
+}

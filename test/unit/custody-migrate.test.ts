@@ -116,6 +116,9 @@ describe('migrate and restore through root custody', needsRoot, () => {
         helperDeps() {
           throw new Error('not in this test')
         },
+        rotateApis() {
+          throw new Error('not in this test')
+        },
         homeOf: () => ({gid: 1000, home: '/home/u'}),
         pid: 50,
         readAsUser() {

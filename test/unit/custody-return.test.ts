@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict'
+import {mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
 import {describe, it} from 'node:test'
 
 import type {ProcessSnapshot} from '../../src/lib/process-table.js'
 
-import {busCandidates, importItems, type ReturnWorld} from '../../src/lib/custody-return.js'
+import {
+  busCandidates,
+  importItems,
+  returnCustodyKeys,
+  type ReturnWorld,
+  unfinishedRotations,
+} from '../../src/lib/custody-return.js'
+import {accountFileName} from '../../src/lib/custody-store.js'
 import {AvError} from '../../src/lib/errors.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 import {snap} from '../fakes/process-world.js'
@@ -104,4 +114,34 @@ describe('custody return: which session bus is the user’s', () => {
     const w = world({environs: {60: {DBUS_SESSION_BUS_ADDRESS: 'disabled:'}}, procs: [OTHER]})
     assert.deepEqual(busCandidates(UID, w), [])
   })
+})
+
+describe('custody return: an unfinished av rotate stops uninstall', () => {
+  const cases: Array<[string, string[], string[]]> = [
+    ['no journal', ['aws:dev', 'session:dev', 'audit-key'], []],
+    ['one journal', ['aws:dev', 'rotate:dev'], ['dev']],
+    ['two, sorted', ['rotate:prod', 'aws:dev', 'rotate:dev'], ['dev', 'prod']],
+  ]
+  for (const [name, accounts, expected] of cases) {
+    it(`${name} → ${JSON.stringify(expected)}`, () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'av-return-'))
+      try {
+        for (const a of accounts) writeFileSync(path.join(dir, accountFileName(a)), '{}')
+        writeFileSync(path.join(dir, 'audit.jsonl'), '')
+        assert.deepEqual(unfinishedRotations(dir), expected)
+        if (expected.length > 0) {
+          const world = {} as ReturnWorld
+          const base = mkdtempSync(path.join(tmpdir(), 'av-return-base-'))
+          renameSync(dir, path.join(base, '1000'))
+          assert.throws(
+            () => returnCustodyKeys(base, world),
+            (e: AvError) => e.code === 'refused' && /uid 1000: av rotate of .* is unfinished/.test(e.message),
+          )
+          rmSync(base, {force: true, recursive: true})
+        }
+      } finally {
+        rmSync(dir, {force: true, recursive: true})
+      }
+    })
+  }
 })

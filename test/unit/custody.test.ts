@@ -109,6 +109,9 @@ function deps(over: Partial<CustodyDeps> & {procs?: ProcessSnapshot[]; input?: s
     helperDeps() {
       throw new Error('not in this test')
     },
+    rotateApis() {
+      throw new Error('not in this test')
+    },
     homeOf: () => ({gid: 1000, home: '/home/u'}),
     pid: SELF,
     readAsUser() {
@@ -162,7 +165,7 @@ describe('custody entry point verbs', () => {
         [verb],
         {env: AUTH},
         2,
-        new RegExp(`refused \\(usage\\): the -auth entry point serves approve and checkout only, not ${verb}`),
+        new RegExp(`refused \\(usage\\): the -auth entry point serves approve, checkout and rotate only, not ${verb}`),
       ],
     ),
     ['release with no arguments', ['release'], {}, 2, /refused \(usage\): release needs --run <id>/],
@@ -215,6 +218,15 @@ describe('custody entry point verbs', () => {
     ],
     ['store a bad profile name', ['store'], {input: '{"profile":"a b"}'}, 2, /refused \(usage\): the profile name/],
     ['checkout through the plain entry', ['checkout', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
+    ['rotate through the plain entry', ['rotate', 'default'], {}, 126, /refused \(custody-not-authenticated\)/],
+    [
+      'rotate with no profile',
+      ['rotate'],
+      {env: AUTH},
+      2,
+      /refused \(usage\): name 1 to 100 profiles: rotate <profile>/,
+    ],
+    ['rotate a bad profile name', ['rotate', 'a/b'], {env: AUTH}, 2, /refused \(usage\): the profile name/],
     [
       'store without a policy naming custody',
       ['store'],

@@ -147,7 +147,7 @@ describe('av status', () => {
 
     it('says the mode, where each key is, and flags durable keys left in the OS keychain', async () => {
       const fs = new MemoryFs({[CONF]: config.join('\n'), [CRED]: ''})
-      const custody = fakeCustody(['aws:dev', 'aws:ops', 'session:dev', 'token-key'])
+      const custody = fakeCustody(['aws:dev', 'aws:ops', 'rotate:ops', 'session:dev', 'token-key'])
       const keychain = new ListOnlyStore()
       await keychain.set('aws:dev', keyItem(1))
       await keychain.set('aws:new', keyItem(2))
@@ -171,7 +171,9 @@ describe('av status', () => {
         report.profiles.map((p) => p.warnings),
         [
           [leftover('dev')],
-          [],
+          [
+            "a rotation of ops's key was interrupted (av holds its journal): run `av rotate --profile ops` to finish it",
+          ],
           [`${CONF} runs av for new but root custody holds no keys for it`, leftover('new')],
           [leftover('gone')],
         ],

@@ -8,6 +8,11 @@
  * sessions GetSessionToken issued with SerialNumber and TokenCode; a session issued without MFA is refused
  * (AccessDenied), as AWS refuses IAM calls made with a non-MFA session token.
  *
+ * IAM ListAccessKeys, CreateAccessKey and DeleteAccessKey (query protocol) act on the keys of the signer's IAM user
+ * (`user`, default `av-canary`): the configured durable keys and the ones CreateAccessKey made, at most two per user
+ * (LimitExceeded), a new key refused as unknown (InvalidClientTokenId) for `keyDelayMs` after its creation, as
+ * IAM's eventual consistency does, and a deleted key refused from then on.
+ *
  * It can hold requests open (`hold()` / `release()`) so that a test can look at a live `aws` run while it waits.
  */
 import {Sha256} from '@aws-crypto/sha256-js'
@@ -23,6 +28,12 @@ export interface CanaryCredentials {
   sessionToken?: string
   /** Issued sessions: GetSessionToken was called with SerialNumber and TokenCode. */
   mfa?: boolean
+  /** The IAM user a durable key belongs to (default `av-canary`). */
+  user?: string
+  /** Milliseconds since the epoch: when CreateAccessKey made it (configured keys: 2026-01-02). */
+  created?: number
+  /** Refused as unknown before this time (a key just created). */
+  validFrom?: number
 }
 
 export interface RecordedRequest {
@@ -58,6 +69,8 @@ export interface EndpointOptions {
    * must tell durable from session secrets apart gives one without the mark, e.g. `avCanarySessionSecret`.
    */
   sessionSecretPrefix?: string
+  /** How long a key CreateAccessKey made is refused as unknown (default 1500 ms). */
+  keyDelayMs?: number
 }
 
 interface ReceivedRequest {
@@ -127,6 +140,11 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
+/** An IAM timestamp; configured keys were made on 2026-01-02. */
+function iso(ms: number | undefined): string {
+  return new Date(ms ?? Date.UTC(2026, 0, 2)).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
 function xmlEscape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
@@ -144,6 +162,9 @@ export class SigV4Endpoint {
   private readonly buckets: string[]
   private readonly sessionSeconds: number
   private readonly sessionSecretPrefix: string
+  private readonly keyDelayMs: number
+  /** Access key ids DeleteAccessKey removed. */
+  readonly deleted: string[] = []
   /** When set, every verified STS call is answered with this error code (e.g. `Throttling`) until cleared. */
   failWith: null | string = null
   private server?: Server
@@ -158,6 +179,7 @@ export class SigV4Endpoint {
     this.buckets = options.buckets ?? ['av-canary-bucket']
     this.sessionSeconds = options.sessionSeconds ?? 3600
     this.sessionSecretPrefix = options.sessionSecretPrefix ?? 'avCanarySecretSession'
+    this.keyDelayMs = options.keyDelayMs ?? 1500
   }
 
   get port(): number {
@@ -173,6 +195,22 @@ export class SigV4Endpoint {
   /** Session credentials issued by GetSessionToken (they verify like the configured ones). */
   get issued(): CanaryCredentials[] {
     return [...this.credentials.values()].filter((c) => c.sessionToken !== undefined)
+  }
+
+  /** The durable keys of an IAM user, as ListAccessKeys answers them (configured and created ones). */
+  iamKeys(user = 'av-canary'): CanaryCredentials[] {
+    return [...this.credentials.values()].filter(
+      (c) => c.sessionToken === undefined && (c.user ?? 'av-canary') === user,
+    )
+  }
+
+  /** Add a durable key (a second key the user made elsewhere, say). */
+  addKey(key: CanaryCredentials): void {
+    this.credentials.set(key.accessKeyId, key)
+  }
+
+  removeKey(accessKeyId: string): void {
+    this.credentials.delete(accessKeyId)
   }
 
   async start(): Promise<this> {
@@ -297,6 +335,7 @@ export class SigV4Endpoint {
     if (!auth) return 'missing or malformed Authorization header'
     const known = this.credentials.get(auth.accessKeyId)
     if (!known) return 'unknown access key id'
+    if (known.validFrom !== undefined && Date.now() < known.validFrom) return 'unknown access key id'
     const dateHeader = headers['x-amz-date']
     const signingDate = dateHeader ? amzDate(dateHeader) : null
     if (!signingDate || !dateHeader!.startsWith(auth.date)) return 'x-amz-date missing or outside the credential scope'
@@ -404,6 +443,11 @@ export class SigV4Endpoint {
     }
 
     const ns = 'https://sts.amazonaws.com/doc/2011-06-15/'
+    if (record.service === 'iam' && ['CreateAccessKey', 'DeleteAccessKey', 'ListAccessKeys'].includes(params.Action!)) {
+      this.answerAccessKeys(res, record, params, requestId)
+      return
+    }
+
     if (record.service === 'iam' && params.Action === 'ListUsers') {
       this.answerListUsers(res, record, requestId)
       return
@@ -463,6 +507,85 @@ export class SigV4Endpoint {
       ? `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NotImplemented</Code><Message>av test endpoint</Message><RequestId>${requestId}</RequestId></Error>`
       : `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>av test endpoint: unsupported</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
     this.send(res, 400, xml, requestId)
+  }
+
+  /** IAM access keys of the signer's user: list, create (two at most, valid after keyDelayMs), delete. */
+  private answerAccessKeys(
+    res: ServerResponse,
+    record: RecordedRequest,
+    params: Record<string, string>,
+    requestId: string,
+  ): void {
+    const ns = 'https://iam.amazonaws.com/doc/2010-05-08/'
+    const fail = (status: number, code: string, message: string) =>
+      this.send(
+        res,
+        status,
+        `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+        requestId,
+      )
+    const ok = (action: string, result: string) =>
+      this.send(
+        res,
+        200,
+        `<${action}Response xmlns="${ns}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
+        requestId,
+      )
+    const signer = this.credentials.get(record.accessKeyId ?? '')
+    if (!signer || (signer.sessionToken !== undefined && signer.mfa !== true)) {
+      fail(403, 'InvalidClientTokenId', 'The security token included in the request is invalid')
+      return
+    }
+
+    const user = signer.user ?? 'av-canary'
+    const keys = this.iamKeys(user)
+    const action = params.Action!
+    if (action === 'ListAccessKeys') {
+      const members = keys
+        .map(
+          (k) =>
+            `<member><UserName>${user}</UserName><AccessKeyId>${k.accessKeyId}</AccessKeyId><Status>Active</Status><CreateDate>${iso(k.created)}</CreateDate></member>`,
+        )
+        .join('')
+      ok(
+        action,
+        `<UserName>${user}</UserName><AccessKeyMetadata>${members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>`,
+      )
+      return
+    }
+
+    if (action === 'CreateAccessKey') {
+      if (keys.length >= 2) {
+        fail(409, 'LimitExceeded', 'Cannot exceed quota for AccessKeysPerUser: 2')
+        return
+      }
+
+      const now = Date.now()
+      const key: CanaryCredentials = {
+        accessKeyId: `AKIAAVCANARY${randomBytes(4).toString('hex').toUpperCase()}`,
+        created: now,
+        secretAccessKey: `avCanarySecretRotated/${randomBytes(12).toString('base64url')}`,
+        user,
+        validFrom: now + this.keyDelayMs,
+      }
+      this.credentials.set(key.accessKeyId, key)
+      ok(
+        action,
+        `<AccessKey><UserName>${user}</UserName><AccessKeyId>${key.accessKeyId}</AccessKeyId><Status>Active</Status>` +
+          `<SecretAccessKey>${key.secretAccessKey}</SecretAccessKey><CreateDate>${iso(now)}</CreateDate></AccessKey>`,
+      )
+      return
+    }
+
+    const target = keys.find((k) => k.accessKeyId === params.AccessKeyId)
+    if (!target) {
+      fail(404, 'NoSuchEntity', `The Access Key with id ${params.AccessKeyId ?? ''} cannot be found`)
+      return
+    }
+
+    this.credentials.delete(target.accessKeyId)
+    this.deleted.push(target.accessKeyId)
+    ok(action, '')
   }
 
   /** IAM refuses a GetSessionToken session obtained without MFA; durable keys and MFA sessions may list users. */
