@@ -250,7 +250,7 @@ function sweepStaleDropIns(): void {
   for (const name of readdirSync('/etc/sudoers.d')) {
     if (!name.startsWith('av-custody-e2e-')) continue
     const file = path.join('/etc/sudoers.d', name)
-    const target = /NOPASSWD: (\S+)/.exec(readFileSync(file, 'utf8'))?.[1]
+    const target = /NOPASSWD: ([^\s,]+)/.exec(readFileSync(file, 'utf8'))?.[1]
     if (!target || !existsSync(target)) rmSync(file, {force: true})
   }
 }
