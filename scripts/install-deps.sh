@@ -15,4 +15,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq gnome-keyring libsecret-tools dbus dbus-daemon awscli python3 util-linux passwd procps strace gcc libc6-dev sudo >/dev/null
-npm ci --no-audit --no-fund
+# A dropped connection to the registry (ECONNRESET) should not fail a whole CI run: try npm ci up to three times.
+for attempt in 1 2 3; do
+  if npm ci --no-audit --no-fund; then break; fi
+  if [ "$attempt" = 3 ]; then exit 1; fi
+  echo "install-deps: npm ci failed (attempt $attempt of 3); retrying in 10 s" >&2
+  sleep 10
+done
