@@ -7,7 +7,6 @@
  */
 import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
-import {constants} from 'node:os'
 
 import type {ApprovalRequest} from './gate/types.js'
 import type {Policy} from './policy.js'
@@ -17,6 +16,7 @@ import {decodeKeyPair, profileOfAccount} from './credentials.js'
 import {isSealed, keyProof, sealValue} from './custody-keys.js'
 import {AvError, isErrorCode} from './errors.js'
 import {isRefusalReason, REFUSAL_HINTS} from './refusal.js'
+import {relayTo} from './relay.js'
 import {isSessionAccount} from './sessions.js'
 import {checkRootOwnedPath, realTrustFs, type TrustFs} from './trust.js'
 
@@ -175,11 +175,7 @@ export function ownTracer(statusText: null | string): number {
  * code passed on. A traced process is refused here, by name, before sudo (which would only say that it cannot
  * become root).
  */
-export async function launchThroughRoot(
-  launch: string,
-  command: string[],
-  io: {signalReachedChild(signal: NodeJS.Signals): boolean; stderr: {write(text: string): void}},
-): Promise<number> {
+export async function launchThroughRoot(launch: string, command: string[]): Promise<number> {
   let status: null | string = null
   try {
     status = readFileSync('/proc/self/status', 'utf8')
@@ -196,23 +192,10 @@ export async function launchThroughRoot(
     )
   }
 
-  const child = spawn(SUDO, ['-n', launch, ...command], {stdio: 'inherit'})
-  const forward = (signal: NodeJS.Signals) => {
-    if (!io.signalReachedChild(signal)) child.kill(signal)
-  }
-
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
-  for (const signal of signals) process.on(signal, forward)
-  try {
-    return await new Promise((resolve, reject) => {
-      child.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new AvError('store-unavailable', `sudo could not be started (${error.code})`, {suggestion: SUDO_HINT})),
-      )
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal ?? 'SIGTERM'] ?? 0)))
-    })
-  } finally {
-    for (const signal of signals) process.removeListener(signal, forward)
-  }
+  return relayTo(
+    [SUDO, '-n', launch, ...command],
+    (error) => new AvError('store-unavailable', `sudo could not be started (${error.code})`, {suggestion: SUDO_HINT}),
+  )
 }
 
 export interface PendingView {

@@ -6,7 +6,6 @@
 import type {ChildProcess, SpawnOptions} from 'node:child_process'
 
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {constants} from 'node:os'
 import path from 'node:path'
 
 import type {AwsRuntime} from './aws-runtime.js'
@@ -22,6 +21,7 @@ import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError, EXIT} from './errors.js'
 import {isElevatedRun} from './gate/rules.js'
 import {runtimeDir} from './paths.js'
+import {exitOf, relaySignals, signalExit, type SignalSource} from './relay.js'
 import {
   buildChildEnv,
   buildSealedConfig,
@@ -37,27 +37,10 @@ import {traceFrom} from './trace.js'
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
 export const TOKEN_LIFETIME_MS = RUN_TOKEN_LIFETIME_MS
 
-export interface SignalSource {
-  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
-  removeListener(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
-}
-
 export type Classify = (
   argv: string[],
   deps: ClassifyDeps,
 ) => {decision: GateDecision; parsed: ParsedArgv; warnings?: string[]}
-
-/**
- * Linux: true for SIGINT/SIGQUIT when this process is in its terminal's foreground process group (then the
- * terminal sent the signal to the CLI too). Reads /proc/self/stat (pgrp is field 5, tpgid field 8); elsewhere false.
- */
-export function terminalSignalReachesGroup(signal: NodeJS.Signals, statText: null | string): boolean {
-  if (signal !== 'SIGINT' && signal !== 'SIGQUIT') return false
-  const fields = statText?.slice(statText.lastIndexOf(')') + 2).split(' ')
-  const pgrp = Number(fields?.[2])
-  const tpgid = Number(fields?.[5])
-  return Number.isInteger(pgrp) && pgrp > 0 && pgrp === tpgid
-}
 
 export interface LauncherDeps {
   ctx: Context
@@ -91,12 +74,6 @@ export interface LauncherDeps {
   /** The user's own AWS setup, read only for allowlisted settings and the "ignored" notice. */
   userAws: {aliasExists(): boolean; configText(): null | string}
   userDecisions?: Record<string, Decision>
-}
-
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
-
-export function signalExit(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 0)
 }
 
 /** The launcher's ancestors, nearest first, for the approval prompt ("who asked"). */
@@ -231,15 +208,7 @@ async function runSealed(
 ): Promise<number> {
   const {elevated, profile} = run
   const {ctx} = deps
-  let child: ChildProcess | undefined
-  let pending: NodeJS.Signals | undefined
-  const forward = (signal: NodeJS.Signals) => {
-    if (child === undefined) pending ??= signal
-    else if (child.exitCode === null && child.signalCode === null && !deps.signalReachedChild(signal))
-      child.kill(signal)
-  }
-
-  for (const signal of FORWARDED) deps.signals.on(signal, forward)
+  const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
   // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
   const key = deps.tokens.loadKey()
   key.catch(() => {})
@@ -261,10 +230,11 @@ async function runSealed(
     const cliArgv = [...runtime.argv, ...args]
     const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
     const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
-    if (pending) return signalExit(pending)
+    if (relay.pending) return signalExit(relay.pending)
     trace.mark('token')
 
-    child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
+    const child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
+    relay.attach(child)
     const code = await waitFor(child)
     trace.mark('cli')
     await ctx.audit
@@ -279,7 +249,7 @@ async function runSealed(
     trace.mark('audit')
     return code
   } finally {
-    for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)
+    relay.stop()
     if (home) rmSync(home, {force: true, recursive: true})
   }
 }
@@ -340,16 +310,11 @@ async function mintRunToken(
 
 /** The CLI's exit code; death by signal n is 128+n; a runtime that cannot start is 127 (missing) or 125. */
 export function waitFor(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      const missing = error.code === 'ENOENT'
-      reject(
-        new AvError(missing ? 'runtime-not-found' : 'internal', `the AWS CLI could not be started (${error.code})`, {
-          cause: error,
-          exit: missing ? EXIT.notFound : EXIT.failed,
-        }),
-      )
+  return exitOf(child, (error) => {
+    const missing = error.code === 'ENOENT'
+    return new AvError(missing ? 'runtime-not-found' : 'internal', `the AWS CLI could not be started (${error.code})`, {
+      cause: error,
+      exit: missing ? EXIT.notFound : EXIT.failed,
     })
-    child.once('exit', (code, signal) => resolve(code ?? signalExit(signal ?? 'SIGTERM')))
   })
 }

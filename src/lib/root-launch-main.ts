@@ -3,7 +3,7 @@
  * file with sudo's reset environment narrowed to SUDO_UID, AV_POLICY and the launch variables (root-launcher.ts
  * LAUNCH_ENV). This file is the one place that wires the real world into the root launcher.
  */
-import {readFileSync, realpathSync} from 'node:fs'
+import {realpathSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -15,25 +15,16 @@ import {systemClock} from './clock.js'
 import {FileCustodyStore} from './custody-store.js'
 import {exitCodeOf, formatError} from './errors.js'
 import {classifyArgv, loadUserDecisions} from './gate/classify.js'
-import {terminalSignalReachesGroup} from './launcher.js'
 import {loadPolicy} from './policy.js'
 import {linuxProcessTable} from './process-table.js'
 import {REFUSAL_HINTS} from './refusal.js'
+import {signalReachedOwnGroup} from './relay.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from './root-approval.js'
 import {launchAsRoot, launchEnv} from './root-launcher.js'
 import {RunStore} from './run-record.js'
 import {CustodyRefusal} from './sudo-caller.js'
 import {traceFrom} from './trace.js'
 import {realTrustFs} from './trust.js'
-
-function reachedChild(signal: NodeJS.Signals): boolean {
-  let stat: null | string = null
-  try {
-    stat = readFileSync('/proc/self/stat', 'utf8')
-  } catch {}
-
-  return terminalSignalReachesGroup(signal, stat)
-}
 
 export function realRootLaunchDeps(): RootLaunchDeps {
   const {env} = process
@@ -79,7 +70,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
       }
     },
     runs: (runDir, uid) => new RunStore(runDir, uid),
-    signalReachedChild: reachedChild,
+    signalReachedChild: signalReachedOwnGroup,
     signals: process,
     spawnAsUser: (argv, options) => spawnAsUser(argv, options),
     stderr,

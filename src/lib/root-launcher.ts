@@ -21,9 +21,10 @@ import type {AuditSink} from './audit.js'
 import type {Clock} from './clock.js'
 import type {Output} from './context.js'
 import type {ApprovalAnswer, ApprovalRequest} from './gate/types.js'
-import type {Classify, SignalSource} from './launcher.js'
+import type {Classify} from './launcher.js'
 import type {CustodyPolicy, Decision, Policy} from './policy.js'
 import type {ProcessTable} from './process-table.js'
+import type {SignalSource} from './relay.js'
 import type {RunBinding, RunStore} from './run-record.js'
 import type {Trace} from './trace.js'
 
@@ -31,13 +32,14 @@ import {approvalRequestFor} from './approver.js'
 import {parseAwsProfiles} from './aws-profiles.js'
 import {AvError} from './errors.js'
 import {isElevatedRun} from './gate/rules.js'
-import {pinInputFile, signalExit, waitFor} from './launcher.js'
+import {pinInputFile, waitFor} from './launcher.js'
 import {awsConfigFile} from './paths.js'
-import {DEFAULT_APPROVAL_TIMEOUT_SECONDS} from './run-record.js'
+import {relaySignals, signalExit} from './relay.js'
+import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
 import {buildChildEnv, buildSealedConfig, checkProfileName, ignoredSettingsNotice} from './sealed-runtime.js'
 import {isMfaSession} from './sessions.js'
 import {CustodyRefusal, findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
-import {hashArgv} from './token.js'
+import {hashArgv, RUN_TOKEN_LIFETIME_MS} from './token.js'
 import {checkRootOwned, type TrustFs} from './trust.js'
 
 /**
@@ -114,8 +116,6 @@ export interface RootLaunchDeps extends SudoCallerDeps {
   trace?: Trace
 }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
-
 /** The allowlisted launch variables from sudo's reset environment. */
 export function launchEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const picked: Record<string, string> = {}
@@ -164,12 +164,16 @@ function ancestry(table: ProcessTable, pid: number): ApprovalRequest['chain'] {
 
 interface Prepared {
   args: string[]
+  /** Root's audit trail for this user. */
+  audit: AuditSink
   binding: RunBinding
   custody: CustodyPolicy
   elevated: boolean
   env: Record<string, string>
   policy: Policy
   profile: string
+  /** The user's run and approval records (policy custody.runDir). */
+  runs: RunStore
   runtime: string[]
   user: UserAccount
   /** The user's AWS config (read with the user's rights; null when there is none) and where it is. */
@@ -259,16 +263,31 @@ async function gateAsRoot(argv: string[], deps: RootLaunchDeps): Promise<Prepare
     ? approvalRequestFor({argv: rawArgs, chain: ancestry(deps.table, caller.pid), decision, parsed})
     : null
   const args = pinInputFile(rawArgs, parsed.inputFile)
-  return {args, binding, custody, elevated, env, policy, profile, request, runtime, user, userConfig, userConfigFile}
+  const runs = deps.runs(custody.runDir ?? DEFAULT_RUN_DIR, uid)
+  return {
+    args,
+    audit,
+    binding,
+    custody,
+    elevated,
+    env,
+    policy,
+    profile,
+    request,
+    runs,
+    runtime,
+    user,
+    userConfig,
+    userConfigFile,
+  }
 }
 
 /** Ask for the approval a held run needs; resolves when it may run, throws `denied` (126) otherwise. */
 async function approveAsRoot(prepared: Prepared, request: ApprovalRequest, deps: RootLaunchDeps): Promise<void> {
-  const {binding, custody, elevated, policy, user} = prepared
-  const runs = deps.runs(custody.runDir ?? '/run/av', user.uid)
+  const {audit, binding, custody, elevated, policy, runs, user} = prepared
   const timeoutMs = (custody.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS) * 1000
   const answer = await deps.approve({binding, elevated, policy, request, runs, timeoutMs, user})
-  await deps.audit(user.uid).record({
+  await audit.record({
     event: 'gate',
     custody: true,
     decision: 'approve',
@@ -307,23 +326,15 @@ export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promis
 }
 
 async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<number> {
-  const {args, binding, custody, elevated, env, profile, runtime, user, userConfig, userConfigFile} = prepared
-  const runs = deps.runs(custody.runDir ?? '/run/av', user.uid)
+  const {args, audit, binding, custody, elevated, env, profile, runs, runtime, user, userConfig, userConfigFile} =
+    prepared
   const notice = ignoredSettingsNotice(
     userConfig,
     deps.readAsUser(user, path.join(user.home, '.aws/cli/alias')) !== null,
   )
   if (notice) deps.stderr.write(notice + '\n')
 
-  let child: ChildProcess | undefined
-  let pending: NodeJS.Signals | undefined
-  const forward = (signal: NodeJS.Signals) => {
-    if (child === undefined) pending ??= signal
-    else if (child.exitCode === null && child.signalCode === null && !deps.signalReachedChild(signal))
-      child.kill(signal)
-  }
-
-  for (const signal of FORWARDED) deps.signals.on(signal, forward)
+  const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
   const run = runs.createRun()
   const started = deps.clock.now()
   try {
@@ -339,7 +350,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
       v: 1,
       cliArgvHash: hashArgv(cliArgv),
       elevated,
-      expires: started + 12 * 60 * 60 * 1000,
+      expires: started + RUN_TOKEN_LIFETIME_MS,
       id: run.id,
       profile,
       runtimeExe: deps.trustFs.realpath(runtime[0]!),
@@ -347,13 +358,13 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
       userConfigFile,
     })
     const childEnv = buildChildEnv(env, {configFile, home: run.home, profile})
-    if (pending) return signalExit(pending)
+    if (relay.pending) return signalExit(relay.pending)
     deps.trace?.mark('run-record')
-    child = deps.spawnAsUser(cliArgv, {cwd: deps.cwd, env: childEnv, gid: user.gid, uid: user.uid})
+    const child = deps.spawnAsUser(cliArgv, {cwd: deps.cwd, env: childEnv, gid: user.gid, uid: user.uid})
+    relay.attach(child)
     const code = await waitFor(child)
     deps.trace?.mark('cli')
-    await deps
-      .audit(user.uid)
+    await audit
       .record({
         event: 'run',
         custody: true,
@@ -366,7 +377,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
     deps.trace?.mark('audit')
     return code
   } finally {
-    for (const signal of FORWARDED) deps.signals.removeListener(signal, forward)
+    relay.stop()
     runs.removeRun(run.id)
   }
 }

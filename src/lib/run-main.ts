@@ -5,7 +5,6 @@
  */
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, realpathSync} from 'node:fs'
-import {constants} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -17,10 +16,11 @@ import {realContext} from './context.js'
 import {custodyLaunchOf, launchThroughRoot} from './custody-client.js'
 import {AvError, EXIT, exitCodeOf, formatError} from './errors.js'
 import {classifyArgv, loadUserDecisions} from './gate/classify.js'
-import {type LauncherDeps, runAws, terminalSignalReachesGroup} from './launcher.js'
+import {type LauncherDeps, runAws} from './launcher.js'
 import {awsConfigFile} from './paths.js'
 import {loadPolicy, type Policy} from './policy.js'
 import {systemProcessTable} from './process-table.js'
+import {relayTo, signalReachedOwnGroup} from './relay.js'
 import {sudoRefusal} from './sudo-guard.js'
 import {hashArgv, loadTokenKey, mintToken} from './token.js'
 
@@ -58,16 +58,6 @@ export function splitRunArgv(args: string[]): {command: string[]} | {help: true}
   return {command: args.slice(dash + 1)}
 }
 
-/** Did the terminal send `signal` to our whole process group (so the child has it already)? */
-function reachedChild(signal: NodeJS.Signals): boolean {
-  let stat: null | string = null
-  try {
-    stat = readFileSync('/proc/self/stat', 'utf8')
-  } catch {}
-
-  return terminalSignalReachesGroup(signal, stat)
-}
-
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = loadPolicy({env: ctx.env})
@@ -82,7 +72,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     pid: process.pid,
     policy,
     processTable,
-    signalReachedChild: reachedChild,
+    signalReachedChild: signalReachedOwnGroup,
     signals: process,
     spawn,
     tokens: {hashArgv, loadKey: () => loadTokenKey(ctx.store, {create: true}), mint: mintToken},
@@ -116,22 +106,8 @@ export function isPlainAbsolute(file: string | undefined): boolean {
  * relative path depends on a working directory the user controls). Start av again by its real absolute path,
  * relay signals, and pass the exit code on. The installed shims always use absolute paths and never get here.
  */
-async function relaunch(entry: string, args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [entry, 'run', ...args], {stdio: 'inherit'})
-  const forward = (signal: NodeJS.Signals) => {
-    if (!reachedChild(signal)) child.kill(signal)
-  }
-
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
-  for (const signal of signals) process.on(signal, forward)
-  try {
-    return await new Promise((resolve, reject) => {
-      child.once('error', reject)
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (constants.signals[signal ?? 'SIGTERM'] ?? 0)))
-    })
-  } finally {
-    for (const signal of signals) process.removeListener(signal, forward)
-  }
+function relaunch(entry: string, args: string[]): Promise<number> {
+  return relayTo([process.execPath, entry, 'run', ...args], (error) => error)
 }
 
 /** Entry point for `av run …` (args after `run`). Resolves to the process exit code; never throws. */
@@ -149,8 +125,7 @@ export async function main(args: string[], ctx: Context = realContext()): Promis
 
     // Custody mode: root runs the launcher (root-launcher.ts); this process only hands the argv over.
     const launch = custodyLaunchOf(loadPolicy({env: ctx.env}).policy)
-    if (launch)
-      return await launchThroughRoot(launch, split.command, {stderr: ctx.stderr, signalReachedChild: reachedChild})
+    if (launch) return await launchThroughRoot(launch, split.command)
     const deps = realLauncherDeps(ctx)
     if (!isPlainAbsolute(deps.processTable.snapshot(deps.pid)?.argv[1])) return await relaunch(deps.avEntry, args)
     return await runAws(split.command, deps)

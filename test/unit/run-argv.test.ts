@@ -6,8 +6,9 @@ import {describe, it} from 'node:test'
 
 import {AvError, EXIT, exitCodeOf, formatError} from '../../src/lib/errors.js'
 import {classifyArgv} from '../../src/lib/gate/classify.js'
-import {MAX_PINNED_INPUT, pinInputFile, terminalSignalReachesGroup} from '../../src/lib/launcher.js'
+import {MAX_PINNED_INPUT, pinInputFile} from '../../src/lib/launcher.js'
 import {DEFAULT_POLICY} from '../../src/lib/policy.js'
+import {terminalSignalReachesGroup} from '../../src/lib/relay.js'
 import {isPlainAbsolute, splitRunArgv} from '../../src/lib/run-main.js'
 
 describe('splitRunArgv', () => {
