@@ -78,8 +78,17 @@ export interface CustodyDeps {
 }
 
 /** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
+/** The policy each entry-point run reads once (it names the store, the run records and the STS endpoint). */
+const POLICIES = new WeakMap<object, ReturnType<typeof loadPolicy>>()
+
 function custodyPolicy(deps: Pick<CustodyDeps, 'env' | 'trustFs'>): Policy & {custody: CustodyPolicy} {
-  const {policy, warnings} = loadPolicy({env: deps.env, fs: deps.trustFs})
+  let loaded = POLICIES.get(deps)
+  if (!loaded) {
+    loaded = loadPolicy({env: deps.env, fs: deps.trustFs})
+    POLICIES.set(deps, loaded)
+  }
+
+  const {policy, warnings} = loaded
   if (!policy.custody) {
     throw new AvError('refused', `custody is not configured${warnings.length > 0 ? `: ${warnings.join('; ')}` : ''}`, {
       suggestion: 'Run `sudo av install`.',
@@ -303,8 +312,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
   trace.mark('start')
   const {profile, run} = parseReleaseArgs(args)
   const policy = custodyPolicy(deps)
-  const runs = new RunStore(policy.custody.runDir ?? DEFAULT_RUN_DIR, uid)
-  const record = runs.readRecord(run)
+  const record = runsFor(deps, uid).readRecord(run)
   const facts = {cli, launcher: deps.table.snapshot(cli.ppid), now: deps.clock.now(), profile, record, uid}
   const verdict = verifyRunCaller(facts)
   if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
@@ -391,41 +399,39 @@ function pendingOf(deps: CustodyDeps, uid: number, args: string[]): PendingAppro
  * `approve <id>`: only through `<entry>-auth`, which sudo runs after the user's password (asked every time). The
  * approval is recorded for exactly the run that asked (its launcher's pid and start time, its argv), once.
  */
-async function approveVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+async function approveVerb(deps: CustodyDeps, sudo: SudoCaller, args: string[]): Promise<string> {
   if (!authenticated(deps)) {
     throw new CustodyRefusal('custody-not-authenticated', 'an approval needs your password: `av approve` asks it')
   }
 
-  const pending = pendingOf(deps, uid, args)
-  const recorded = runsFor(deps, uid).answer(pending, 'approved', caller.pid, deps.clock.now())
-  await auditOf(deps, storeFor(deps, uid)).record({
-    event: 'approval',
-    custody: true,
-    answer: recorded ? 'approved' : 'already-answered',
-    argvHash: pending.binding.argvHash,
-    launcherPid: pending.binding.launcherPid,
-    profile: pending.request.profile,
-    callerPid: caller.pid,
-  })
-  if (!recorded) throw new AvError('conflict', `request ${pending.id} was already answered`)
-  return `approved ${pending.id}: ${pending.request.command}\n`
+  return answerVerb(deps, sudo, args, 'approved')
 }
 
 /** `deny <id>`: any process of the user may end a held run at once (that only ever takes a run away). */
-async function denyVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
+async function denyVerb(deps: CustodyDeps, sudo: SudoCaller, args: string[]): Promise<string> {
+  return answerVerb(deps, sudo, args, 'denied')
+}
+
+/** Record the first answer to a held run, audit it (or that it came too late), and say what was answered. */
+async function answerVerb(
+  deps: CustodyDeps,
+  {caller, uid}: SudoCaller,
+  args: string[],
+  answer: 'approved' | 'denied',
+): Promise<string> {
   const pending = pendingOf(deps, uid, args)
-  const recorded = runsFor(deps, uid).answer(pending, 'denied', caller.pid, deps.clock.now())
+  const recorded = runsFor(deps, uid).answer(pending, answer, caller.pid, deps.clock.now())
   await auditOf(deps, storeFor(deps, uid)).record({
     event: 'approval',
     custody: true,
-    answer: recorded ? 'denied' : 'already-answered',
+    answer: recorded ? answer : 'already-answered',
     argvHash: pending.binding.argvHash,
     launcherPid: pending.binding.launcherPid,
     profile: pending.request.profile,
     callerPid: caller.pid,
   })
   if (!recorded) throw new AvError('conflict', `request ${pending.id} was already answered`)
-  return `denied ${pending.id}: ${pending.request.command}\n`
+  return `${answer} ${pending.id}: ${pending.request.command}\n`
 }
 
 /** `pending`: the calling user's held runs, as root sees them (JSON), for `av approve` to list and show. */

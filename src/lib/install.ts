@@ -41,12 +41,13 @@ import type {CustodyPolicy} from './policy.js'
 import {IMPORTER, returnCustodyKeys, type ReturnWorld, systemReturnWorld} from './custody-return.js'
 import {AvError} from './errors.js'
 import {LAUNCH_ENV} from './root-launcher.js'
+import {DEFAULT_RUN_DIR} from './run-record.js'
 import {checkRootOwned} from './trust.js'
 
 export const DEFAULTS = {
   binDir: '/usr/local/bin',
   custodyDir: '/var/lib/av/custody',
-  runDir: '/run/av',
+  runDir: DEFAULT_RUN_DIR,
   policy: '/etc/av/policy.json',
   prefix: '/opt/av',
   sudoersFile: '/etc/sudoers.d/av-custody',
