@@ -19,7 +19,7 @@ import {register} from 'tsx/esm/api'
 
 register()
 const {CANARY_MARK, canaryKey} = await import('../test/e2e/support/canary.ts')
-const {AWS_CLI, e2eTempDir, installAv, removeInstall} = await import('../test/e2e/support/install.ts')
+const {AWS_CLI, custodyArgs, e2eTempDir, installAv, removeInstall} = await import('../test/e2e/support/install.ts')
 const {startEndpoint} = await import('../test/e2e/support/sigv4-endpoint.ts')
 const {startKeyringSandbox} = await import('../test/e2e/support/user-sandbox.ts')
 
@@ -99,15 +99,7 @@ let custody
 let sandbox
 try {
   keychain = installAv({sts: {endpoint: endpoint.url}})
-  custody = installAv({sts: {endpoint: endpoint.url}}, undefined, [
-    '--custody',
-    '--custody-dir',
-    path.join(custodyBase, 'custody'),
-    '--run-dir',
-    path.join(custodyBase, 'run'),
-    '--sudoers-file',
-    sudoersFile,
-  ])
+  custody = installAv({sts: {endpoint: endpoint.url}}, undefined, custodyArgs(custodyBase, sudoersFile))
   sandbox = await startKeyringSandbox()
   // `sudo -n true` as this user (context: what one sudo execution costs), in a drop-in naming only this user.
   writeFileSync(trueDropIn, `${sandbox.user.name} ALL=(root) NOPASSWD: /usr/bin/true\n`, {mode: 0o440})

@@ -17,7 +17,14 @@ import path from 'node:path'
 import {stripVTControlCharacters} from 'node:util'
 
 import {CANARY_MARK, canaryKey, filesWithSecret} from '../test/e2e/support/canary.js'
-import {AWS_CLI, e2eTempDir, installAv, type Installed, removeInstall} from '../test/e2e/support/install.js'
+import {
+  AWS_CLI,
+  custodyArgs,
+  e2eTempDir,
+  installAv,
+  type Installed,
+  removeInstall,
+} from '../test/e2e/support/install.js'
 import {cmdlineOf, descendants, ppidOf} from '../test/e2e/support/procfs.js'
 import {answerOnPty} from '../test/e2e/support/pty.js'
 import {startEndpoint} from '../test/e2e/support/sigv4-endpoint.js'
@@ -62,7 +69,7 @@ async function main(): Promise<void> {
     install = installAv(
       {approvers: ['tty'], custody: {approvalTimeoutSeconds: 20}, sts: {endpoint: endpoint.url}},
       undefined,
-      ['--custody', '--custody-dir', custodyDir, '--run-dir', path.join(base, 'run'), '--sudoers-file', sudoersFile],
+      custodyArgs(base, sudoersFile),
     )
     sandbox = await startKeyringSandbox()
     const sb = sandbox

@@ -16,8 +16,18 @@ import {after, before, describe, it} from 'node:test'
 
 import {BAD_TOKENS, HELPER_REFUSED} from './support/bad-tokens.js'
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
-import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
+import {
+  custodyArgs,
+  e2eTempDir,
+  installAv,
+  type Installed,
+  newDropIn,
+  removeInstall,
+  REPO_ROOT,
+  sweepStaleDropIns,
+} from './support/install.js'
 import {descendants} from './support/procfs.js'
+import {typing} from './support/pty.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
@@ -48,22 +58,6 @@ function assertNothingPrinted(r: RunResult): void {
   assert.doesNotMatch(r.stdout + r.stderr, /avCanarySession|SecretAccessKey|AWS_SECRET_ACCESS_KEY|X-Amz-Signature/)
 }
 
-/** `command` on a pty (util-linux script), with a person typing `answer` every 0.3 s until a prompt reads it. */
-function typing(answer: string, command: string): string {
-  return `(for i in $(seq 100); do sleep 0.3; echo ${answer}; done) | /usr/bin/script -qec '${command}' /dev/null`
-}
-
-/** Drop-ins an earlier, killed run of this suite left behind (their install is gone). */
-function sweepStaleDropIns(): void {
-  for (const name of readdirSync('/etc/sudoers.d')) {
-    if (!name.startsWith('av-custody-e2e-')) continue
-    const file = path.join('/etc/sudoers.d', name)
-    // `NOPASSWD: <entry>, <launch>`: the first command, without its comma.
-    const target = /NOPASSWD: ([^\s,]+)/.exec(readFileSync(file, 'utf8'))?.[1]
-    if (!target || !existsSync(target)) rmSync(file, {force: true})
-  }
-}
-
 describe('custody mode: root holds the key, the user only ever gets sessions', () => {
   let sandbox: KeyringSandbox
   let endpoint: SigV4Endpoint
@@ -73,16 +67,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   let entry: string
   /** The root-owned approver program approves while this root-only file exists. */
   let approveFlag: string
-  const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
-  const installArgs = () => [
-    '--custody',
-    '--custody-dir',
-    custodyDir,
-    '--run-dir',
-    path.join(custodyBase, 'run'),
-    '--sudoers-file',
-    sudoersFile,
-  ]
+  const sudoersFile = newDropIn()
+  const installArgs = () => custodyArgs(custodyBase, sudoersFile)
 
   /** `av run -- aws sts get-caller-identity` against the local endpoint, as argv. */
   function callerIdentityArgv(profile?: string): string[] {
@@ -891,21 +877,13 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   it('a keychain-mode user who reinstalls with the default moves the keys into custody with one av migrate', async () => {
     const keychain = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT)
     const base = e2eTempDir('custody-again-')
-    const dropIn = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
+    const dropIn = newDropIn()
     let custody: Installed | undefined
     try {
       assert.equal((await av(['migrate', '--yes'], keychain)).code, 0)
       const before = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
       assert.match(before.stdout, /label = keyring:aws:default@av/)
-      custody = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT, [
-        '--custody',
-        '--custody-dir',
-        path.join(base, 'custody'),
-        '--run-dir',
-        path.join(base, 'run'),
-        '--sudoers-file',
-        dropIn,
-      ])
+      custody = installAv({sts: {endpoint: endpoint.url}}, REPO_ROOT, custodyArgs(base, dropIn))
       const migrated = await av(['migrate', '--yes'], custody)
       assert.equal(migrated.code, 0, migrated.stderr)
       assertClean(migrated)

@@ -13,7 +13,17 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey, type CanaryKey, filesWithSecret} from './support/canary.js'
-import {e2eTempDir, installAv, type Installed, removeInstall, REPO_ROOT} from './support/install.js'
+import {
+  custodyArgs,
+  e2eTempDir,
+  installAv,
+  type Installed,
+  newDropIn,
+  removeInstall,
+  REPO_ROOT,
+  sweepStaleDropIns,
+} from './support/install.js'
+import {typing} from './support/pty.js'
 import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {type KeyringSandbox, type RunResult, sleep, startKeyringSandbox} from './support/user-sandbox.js'
 
@@ -240,28 +250,13 @@ function processesHolding(text: string, uid: number): string[] {
 
 const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
 
-/** `command` on a pty (util-linux script), with a person typing `answer` every 0.3 s until a prompt reads it. */
-function typing(answer: string, command: string): string {
-  return `(for i in $(seq 100); do sleep 0.3; echo ${answer}; done) | /usr/bin/script -qec '${command}' /dev/null`
-}
-
-/** Drop-ins an earlier, killed run of this suite left behind (their install is gone). */
-function sweepStaleDropIns(): void {
-  for (const name of readdirSync('/etc/sudoers.d')) {
-    if (!name.startsWith('av-custody-e2e-')) continue
-    const file = path.join('/etc/sudoers.d', name)
-    const target = /NOPASSWD: ([^\s,]+)/.exec(readFileSync(file, 'utf8'))?.[1]
-    if (!target || !existsSync(target)) rmSync(file, {force: true})
-  }
-}
-
 describe('av rotate in custody mode: root rotates, after the user’s password', () => {
   const KEY = canaryKey('R07C')
   let endpoint: SigV4Endpoint
   let install: Installed
   let sandbox: KeyringSandbox
   let custodyBase: string
-  const sudoersFile = `/etc/sudoers.d/av-custody-e2e-${randomBytes(4).toString('hex')}`
+  const sudoersFile = newDropIn()
 
   const item = (account: string) =>
     path.join(custodyBase, 'custody', String(sandbox.user.uid), `${Buffer.from(account).toString('base64url')}.item`)
@@ -282,15 +277,11 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     endpoint = await startEndpoint({credentials: [KEY], keyDelayMs: 1500})
     sweepStaleDropIns()
     custodyBase = e2eTempDir('custody-rotate-')
-    install = installAv({iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}}, REPO_ROOT, [
-      '--custody',
-      '--custody-dir',
-      path.join(custodyBase, 'custody'),
-      '--run-dir',
-      path.join(custodyBase, 'run'),
-      '--sudoers-file',
-      sudoersFile,
-    ])
+    install = installAv(
+      {iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}},
+      REPO_ROOT,
+      custodyArgs(custodyBase, sudoersFile),
+    )
     sandbox = await startKeyringSandbox()
     const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${sandbox.user.name}:${PASSWORD}\n`})
     assert.equal(chpasswd.status, 0, chpasswd.stderr)

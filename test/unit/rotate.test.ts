@@ -42,7 +42,7 @@ class FakeIam implements IamApi {
   async createAccessKey(target: IamTarget) {
     this.auth(target, 'CreateAccessKey')
     if (this.keys.size >= 2) throw sdkError('LimitExceeded', 'two keys')
-    const key = {accessKeyId: `AKIANEW000000000000${++this.n}`, secretAccessKey: `avCanarySecret/new${this.n}`}
+    const key = {accessKeyId: `AKIAAVCANARY0000NEW${++this.n}`, secretAccessKey: `avCanarySecret/new${this.n}`}
     this.keys.set(key.accessKeyId, {
       created: this.clock.now(),
       secret: key.secretAccessKey,
@@ -113,20 +113,20 @@ describe('rotateProfile', () => {
   it('creates, stores (restore record kept), verifies, deletes the old key with the new one, drops sessions', async () => {
     const w = world({delayMs: 1200})
     const result = await rotateProfile(w.deps(), 'dev')
-    assert.deepEqual([...w.iam.keys.keys()], ['AKIANEW0000000000001'])
+    assert.deepEqual([...w.iam.keys.keys()], ['AKIAAVCANARY0000NEW1'])
     assert.deepEqual(w.stored(), {
       v: 1,
-      accessKeyId: 'AKIANEW0000000000001',
+      accessKeyId: 'AKIAAVCANARY0000NEW1',
       secretAccessKey: 'avCanarySecret/new1',
       restore: RECORD,
       rotated: {at: new Date(1_000_000).toISOString(), from: OLD.accessKeyId},
     })
     assert.deepEqual([...w.store.items.keys()], [profileAccount('dev')])
     assert.deepEqual(w.steps, ['list', 'journal', 'create', 'store', 'verify', 'delete', 'sessions'])
-    assert.equal(w.iam.calls.at(-1), `DeleteAccessKey ${OLD.accessKeyId} by AKIANEW0000000000001`)
+    assert.equal(w.iam.calls.at(-1), `DeleteAccessKey ${OLD.accessKeyId} by AKIAAVCANARY0000NEW1`)
     assert.deepEqual(
       [result.oldAccessKeyId, result.newAccessKeyId, result.resumed],
-      [OLD.accessKeyId, 'AKIANEW0000000000001', false],
+      [OLD.accessKeyId, 'AKIAAVCANARY0000NEW1', false],
     )
     assert.ok(result.verifyAttempts >= 2, 'the new key was refused at first and retried')
     assert.deepEqual(
@@ -231,7 +231,7 @@ describe('rotateInCustody (the user side)', () => {
   const root = [
     'av custody: step dev list: IAM lists 1 key(s) for the user\nav custody: st',
     'ep dev journal: journal written\n',
-    'av custody: step dev create: created AKIANEW (journalled)\n',
+    'av custody: step dev create: created AKIAAVCANARY0000NEW1 (journalled)\n',
   ]
   const cases: Array<[string, number, string, RegExp | null]> = [
     ['root rotated', 0, '', null],

@@ -6,6 +6,7 @@
  * and the installed copy never references the source tree (which the test user may not be able to read).
  */
 import {spawnSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {
   chmodSync,
   existsSync,
@@ -163,4 +164,36 @@ export function removeInstall(installed: Installed | undefined, root = REPO_ROOT
     env: {...process.env, ...installed.env},
   })
   rmSync(installed.dir, {force: true, recursive: true})
+}
+
+/** Name prefix of the sudoers drop-ins test custody installs write (a killed run's are swept by the next). */
+const E2E_DROPIN = 'av-custody-e2e-'
+
+/** A fresh drop-in path for one test custody install. */
+export function newDropIn(): string {
+  return `/etc/sudoers.d/${E2E_DROPIN}${randomBytes(4).toString('hex')}`
+}
+
+/** The flags of a test custody install: key store and run records under `base`, its own sudoers drop-in. */
+export function custodyArgs(base: string, sudoersFile: string): string[] {
+  return [
+    '--custody',
+    '--custody-dir',
+    path.join(base, 'custody'),
+    '--run-dir',
+    path.join(base, 'run'),
+    '--sudoers-file',
+    sudoersFile,
+  ]
+}
+
+/** Drop-ins an earlier, killed run left behind (their install is gone). */
+export function sweepStaleDropIns(): void {
+  for (const name of readdirSync('/etc/sudoers.d')) {
+    if (!name.startsWith(E2E_DROPIN)) continue
+    const file = path.join('/etc/sudoers.d', name)
+    // `NOPASSWD: <entry>, <launch>`: the first command, without its comma.
+    const target = /NOPASSWD: ([^\s,]+)/.exec(readFileSync(file, 'utf8'))?.[1]
+    if (!target || !existsSync(target)) rmSync(file, {force: true})
+  }
 }

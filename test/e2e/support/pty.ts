@@ -51,3 +51,11 @@ export async function answerOnPty(
     })
   })
 }
+
+/**
+ * A shell line running `command` on a pty (util-linux script) while "a person" types `answer` every 0.3 s, whether
+ * or not a prompt asked (for `sandbox.sh`; answerOnPty types only at prompts).
+ */
+export function typing(answer: string, command: string): string {
+  return `(for i in $(seq 100); do sleep 0.3; echo ${answer}; done) | /usr/bin/script -qec '${command}' /dev/null`
+}
