@@ -6,8 +6,8 @@ import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {FileAuditLog} from '../src/lib/audit.js'
-import {KeyringStore} from '../src/lib/secret-store.js'
+import {FileAuditLog} from '../src/lib/audit/audit.js'
+import {KeyringStore} from '../src/lib/store/secret-store.js'
 
 const ROUNDS = 20
 const dir = mkdtempSync(path.join(tmpdir(), 'av-bench-'))

@@ -8,7 +8,7 @@ const t0 = performance.now()
 const {buildRuleTable} = await import(new URL('gate/rules.js', dist))
 const {awsCommandTree} = await import(new URL('gate/aws-commands.js', dist))
 const {classifyArgv} = await import(new URL('gate/classify.js', dist))
-const {DEFAULT_POLICY} = await import(new URL('policy.js', dist))
+const {DEFAULT_POLICY} = await import(new URL('core/policy.js', dist))
 const tImport = performance.now() - t0
 
 let t = performance.now()

@@ -17,7 +17,7 @@ import {fileURLToPath} from 'node:url'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const runJs = path.join(root, 'bin', 'run.js')
 const runs = Number(process.env.AV_BENCH_RUNS ?? 25)
-if (!existsSync(path.join(root, 'dist', 'lib', 'helper-main.js'))) {
+if (!existsSync(path.join(root, 'dist', 'lib', 'main', 'helper-main.js'))) {
   throw new Error('helper-bench: run `npm run build` first')
 }
 
@@ -60,9 +60,9 @@ function report(rows, baseline) {
 const refusedWith = (reason) => (r) => r.status === 1 && r.stdout.length === 0 && r.stderr.includes(`(${reason})`)
 
 async function inKeyring() {
-  const {KeyringStore} = await import(path.join(root, 'dist', 'lib', 'secret-store.js'))
-  const {encodeKeyPair} = await import(path.join(root, 'dist', 'lib', 'credentials.js'))
-  const {hashArgv, loadTokenKey, mintToken} = await import(path.join(root, 'dist', 'lib', 'token.js'))
+  const {KeyringStore} = await import(path.join(root, 'dist', 'lib', 'store', 'secret-store.js'))
+  const {encodeKeyPair} = await import(path.join(root, 'dist', 'lib', 'store', 'credentials.js'))
+  const {hashArgv, loadTokenKey, mintToken} = await import(path.join(root, 'dist', 'lib', 'run', 'token.js'))
   const store = new KeyringStore()
   await store.probe()
   await loadTokenKey(store, {create: true})
@@ -84,7 +84,7 @@ async function inKeyring() {
     '--input-type=module',
     '-e',
     `const t = performance.now()
-     const {KeyringStore} = await import(${JSON.stringify(path.join(root, 'dist', 'lib', 'secret-store.js'))})
+     const {KeyringStore} = await import(${JSON.stringify(path.join(root, 'dist', 'lib', 'store', 'secret-store.js'))})
      const s = new KeyringStore()
      await s.get('token-key'); await s.get('aws:p')
      process.stdout.write(String(performance.now() - t))`,

@@ -23,7 +23,7 @@ const RUNS = Number(process.env.AV_BENCH_RUNS ?? 9)
 const AWS = ['/usr/bin/python3', '-I', '/usr/bin/aws']
 const DURABLE = canaryKey('BE4C')
 
-if (!existsSync(path.join(ROOT, 'dist', 'lib', 'sessions.js')))
+if (!existsSync(path.join(ROOT, 'dist', 'lib', 'sessions', 'sessions.js')))
   throw new Error('sessions-bench: run `npm run build` first')
 if (process.getuid?.() !== 0) throw new Error('sessions-bench: run as root (it uses the e2e test user sandbox)')
 
@@ -37,13 +37,13 @@ function helperWork(profile, mode) {
   const lib = (name) => JSON.stringify(path.join(ROOT, 'dist', 'lib', `${name}.js`))
   return `
 const {createRequire} = await import('node:module')
-await import(${lib('helper-main')})
-const {KeyringStore} = await import(${lib('secret-store')})
-const {getSessionCredentials, credentialProcessDocument} = await import(${lib('sessions')})
-const {readAwsProfiles} = await import(${lib('aws-profiles')})
-const {loadPolicy} = await import(${lib('policy')})
-const {FileAuditLog} = await import(${lib('audit')})
-const {stateDir} = await import(${lib('paths')})
+await import(${lib('main/helper-main')})
+const {KeyringStore} = await import(${lib('store/secret-store')})
+const {getSessionCredentials, credentialProcessDocument} = await import(${lib('sessions/sessions')})
+const {readAwsProfiles} = await import(${lib('aws/aws-profiles')})
+const {loadPolicy} = await import(${lib('core/policy')})
+const {FileAuditLog} = await import(${lib('audit/audit')})
+const {stateDir} = await import(${lib('core/paths')})
 const store = new KeyringStore()
 if (!(await store.get('token-key'))) throw new Error('no token key')
 ${mode === 'miss' ? `await store.delete('session:${profile}')` : ''}
@@ -52,7 +52,7 @@ const profiles = readAwsProfiles(process.env.HOME + '/.aws/config')
 const sts = ${
     mode === 'hit'
       ? `() => { throw new Error('the STS client was loaded on a cache hit') }`
-      : `async () => (await import(${lib('sts-client')})).sdkSts`
+      : `async () => (await import(${lib('aws/sts-client')})).sdkSts`
   }
 const c = await getSessionCredentials(${JSON.stringify(profile)}, {clock: {now: () => Date.now()}, policy, profiles, store, sts})
 if (c.kind !== ${JSON.stringify(mode === 'durable' ? 'durable' : 'session')} || c.cached !== ${mode === 'hit'}) throw new Error('unexpected ' + c.kind + ' ' + c.cached)
@@ -103,8 +103,8 @@ try {
     process.execPath,
     '--input-type=module',
     '-e',
-    `const {KeyringStore} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/secret-store.js'))})
-     const {loadTokenKey} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/token.js'))})
+    `const {KeyringStore} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/store/secret-store.js'))})
+     const {loadTokenKey} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/run/token.js'))})
      const s = new KeyringStore(); await loadTokenKey(s, {create: true})
      for (const p of ['dev', 'miss', 'before']) await s.set('aws:' + p, ${pair})`,
   ])

@@ -4,7 +4,7 @@
  */
 import {Command, Errors} from '@oclif/core'
 
-import {AvError, EXIT, formatError} from './lib/errors.js'
+import {AvError, EXIT, formatError} from './lib/core/errors.js'
 
 export abstract class AvCommand extends Command {
   static enableJsonFlag = true

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {approve} from '../lib/approvals.js'
-import {realContext} from '../lib/context.js'
-import {loadPolicy} from '../lib/policy.js'
+import {loadPolicy} from '../lib/core/policy.js'
+import {approve} from '../lib/custody/approvals.js'
+import {realContext} from '../lib/world/context.js'
 
 export default class Approve extends AvCommand {
   static summary = 'Approve a held AWS CLI run with your password (custody mode).'

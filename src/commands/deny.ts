@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {deny} from '../lib/approvals.js'
-import {realContext} from '../lib/context.js'
-import {loadPolicy} from '../lib/policy.js'
+import {loadPolicy} from '../lib/core/policy.js'
+import {deny} from '../lib/custody/approvals.js'
+import {realContext} from '../lib/world/context.js'
 
 export default class Deny extends AvCommand {
   static summary = 'End a held AWS CLI run at once (custody mode).'

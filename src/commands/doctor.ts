@@ -1,10 +1,16 @@
 import path from 'node:path'
 
 import {AvCommand} from '../base-command.js'
-import {realContext, userAuditDir} from '../lib/context.js'
-import {type DoctorReport, formatDoctorReport, runDoctor, runtimeToCheck, systemMachineFacts} from '../lib/doctor.js'
-import {EXIT} from '../lib/errors.js'
-import {loadPolicy} from '../lib/policy.js'
+import {EXIT} from '../lib/core/errors.js'
+import {loadPolicy} from '../lib/core/policy.js'
+import {
+  type DoctorReport,
+  formatDoctorReport,
+  runDoctor,
+  runtimeToCheck,
+  systemMachineFacts,
+} from '../lib/inspect/doctor.js'
+import {realContext, userAuditDir} from '../lib/world/context.js'
 
 export default class Doctor extends AvCommand {
   static description = `Check what is still exposed and what av depends on.

@@ -9,11 +9,11 @@ import {
   formatAuditRow,
   parseSince,
   readAuditEntries,
-} from '../lib/audit-reader.js'
-import {formatVerifyResult, verifyAuditLog} from '../lib/audit-verify.js'
-import {AUDIT_EVENTS} from '../lib/audit.js'
-import {realContext, userAuditDir} from '../lib/context.js'
-import {EXIT} from '../lib/errors.js'
+} from '../lib/audit/audit-reader.js'
+import {formatVerifyResult, verifyAuditLog} from '../lib/audit/audit-verify.js'
+import {AUDIT_EVENTS} from '../lib/audit/audit.js'
+import {EXIT} from '../lib/core/errors.js'
+import {realContext, userAuditDir} from '../lib/world/context.js'
 
 export default class Log extends AvCommand {
   static description = `Show the audit trail: every credential release, helper refusal and gate decision.

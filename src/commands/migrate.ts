@@ -3,9 +3,9 @@ import {realpathSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
 import {AvCommand} from '../base-command.js'
-import {realContext} from '../lib/context.js'
-import {migrate, type MigrateResult} from '../lib/migrate.js'
-import {migrationDeps} from '../lib/migration-deps.js'
+import {migrate, type MigrateResult} from '../lib/keys/migrate.js'
+import {migrationDeps} from '../lib/main/migration-deps.js'
+import {realContext} from '../lib/world/context.js'
 
 /** The absolute real path of this av's bin/run.js: what config's credential_process will run. */
 export function avEntryPoint(): string {

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {realContext} from '../lib/context.js'
-import {migrationDeps} from '../lib/migration-deps.js'
-import {restore, type RestoreResult} from '../lib/restore.js'
+import {restore, type RestoreResult} from '../lib/keys/restore.js'
+import {migrationDeps} from '../lib/main/migration-deps.js'
+import {realContext} from '../lib/world/context.js'
 
 export default class Restore extends AvCommand {
   static summary = 'Put the keys av moved back into the credentials file (the exact inverse of migrate).'

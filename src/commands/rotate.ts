@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {realContext} from '../lib/context.js'
-import {rotateDeps} from '../lib/migration-deps.js'
-import {rotateKeys, type RotateRunResult} from '../lib/rotate-run.js'
+import {rotateKeys, type RotateRunResult} from '../lib/keys/rotate-run.js'
+import {rotateDeps} from '../lib/main/migration-deps.js'
+import {realContext} from '../lib/world/context.js'
 
 export default class Rotate extends AvCommand {
   static summary = 'Replace each durable AWS key av holds by a new one that no file and no agent has seen.'

@@ -1,9 +1,9 @@
 /**
- * `av run -- aws <args>`. bin/run.js takes a fast path to lib/run-main.ts before oclif loads; this command exists
+ * `av run -- aws <args>`. bin/run.js takes a fast path to lib/main/run-main.ts before oclif loads; this command exists
  * for `av help run`, the manifest, and any caller that reaches it through oclif — it delegates to the same code.
  */
 import {AvCommand} from '../base-command.js'
-import {main, RUN_USAGE} from '../lib/run-main.js'
+import {main, RUN_USAGE} from '../lib/main/run-main.js'
 
 export default class Run extends AvCommand {
   static summary = 'Run the AWS CLI through av: gate first, then a sealed root-owned AWS CLI.'

@@ -1,10 +1,10 @@
-import type {SessionMode} from '../lib/sessions.js'
+import type {SessionMode} from '../lib/sessions/sessions.js'
 
 import {AvCommand} from '../base-command.js'
-import {realContext} from '../lib/context.js'
-import {statusDeps} from '../lib/migration-deps.js'
-import {KEYCHAIN_LINE} from '../lib/mode.js'
-import {type KeyMode, readStatus, type StatusReport} from '../lib/status.js'
+import {KEYCHAIN_LINE} from '../lib/core/mode.js'
+import {type KeyMode, readStatus, type StatusReport} from '../lib/inspect/status.js'
+import {statusDeps} from '../lib/main/migration-deps.js'
+import {realContext} from '../lib/world/context.js'
 
 const WHERE = {
   none: 'no credentials',

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {DEFAULTS, uninstallAv, type UninstallResult} from '../lib/install.js'
+import {DEFAULTS, uninstallAv, type UninstallResult} from '../lib/install/install.js'
 
 export default class Uninstall extends AvCommand {
   static summary = 'Remove what `sudo av install` wrote.'

@@ -1,8 +1,8 @@
 /** `command_not_found`: `av s3 ls` → "did you mean `av run -- aws s3 ls`?" */
 import {Hook} from '@oclif/core'
 
-import {EXIT} from '../lib/errors.js'
-import {suggestRun} from '../lib/sudo-guard.js'
+import {EXIT} from '../lib/core/errors.js'
+import {suggestRun} from '../lib/run/sudo-guard.js'
 
 const hook: Hook<'command_not_found'> = async function (options) {
   const suggestion = suggestRun(options.id, options.argv ?? [])

@@ -4,7 +4,7 @@
  */
 import {Hook} from '@oclif/core'
 
-import {sudoRefusal} from '../lib/sudo-guard.js'
+import {sudoRefusal} from '../lib/run/sudo-guard.js'
 
 const hook: Hook<'prerun'> = async function (options) {
   const refusal = sudoRefusal(options.Command.id, process.env, process.getuid?.() ?? -1)

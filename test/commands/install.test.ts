@@ -18,10 +18,10 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import type {AwsRuntime} from '../../src/lib/aws-runtime.js'
+import type {AwsRuntime} from '../../src/lib/aws/aws-runtime.js'
 
-import {AvError, EXIT} from '../../src/lib/errors.js'
-import {installAv, type InstallOptions, uninstallAv} from '../../src/lib/install.js'
+import {AvError, EXIT} from '../../src/lib/core/errors.js'
+import {installAv, type InstallOptions, uninstallAv} from '../../src/lib/install/install.js'
 
 const RUNTIME: AwsRuntime = {argv: ['/usr/bin/python3', '-I', '/usr/bin/aws'], source: 'debian'}
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -48,7 +48,7 @@ function fakeBuiltAv(root: string): string {
   const source = path.join(root, 'src-av')
   const files: Record<string, string> = {
     'bin/run.js': '#!/usr/bin/env node\n',
-    'dist/lib/run-main.js': 'export {}\n',
+    'dist/lib/main/run-main.js': 'export {}\n',
     'modules/.package-lock.json': JSON.stringify({
       packages: {
         'node_modules/@scope/prod': {version: '1.0.0'},
@@ -115,7 +115,8 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
       'bin/run.js',
       'dist',
       'dist/lib',
-      'dist/lib/run-main.js',
+      'dist/lib/main',
+      'dist/lib/main/run-main.js',
       'node_modules',
       'node_modules/.package-lock.json',
       'node_modules/@scope',

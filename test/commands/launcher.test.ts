@@ -5,15 +5,15 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import type {AuditEvent} from '../../src/lib/audit.js'
-import type {Context} from '../../src/lib/context.js'
+import type {AuditEvent} from '../../src/lib/audit/audit.js'
 import type {ApprovalAnswer, ApprovalRequest, GateDecision} from '../../src/lib/gate/types.js'
+import type {Context} from '../../src/lib/world/context.js'
 
-import {AvError, EXIT} from '../../src/lib/errors.js'
+import {AvError, EXIT} from '../../src/lib/core/errors.js'
+import {DEFAULT_POLICY} from '../../src/lib/core/policy.js'
 import {classifyArgv} from '../../src/lib/gate/classify.js'
-import {type LauncherDeps, runAws, TOKEN_LIFETIME_MS} from '../../src/lib/launcher.js'
-import {DEFAULT_POLICY} from '../../src/lib/policy.js'
-import {hashArgv, mintToken, verifyToken} from '../../src/lib/token.js'
+import {type LauncherDeps, runAws, TOKEN_LIFETIME_MS} from '../../src/lib/run/launcher.js'
+import {hashArgv, mintToken, verifyToken} from '../../src/lib/run/token.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'av-launcher-test-'))

@@ -90,7 +90,7 @@ describe('attacks by the same user on a root-installed av', () => {
     const farm = await world.sandbox.sh(
       `set -e; f="$HOME/av-farm"; rm -rf "$f"; mkdir -p "$f/bin"; ln -s ${p}/bin/run.js "$f/bin/run.js"; ` +
         `cp -r ${p}/dist "$f/dist"; ln -s ${p}/node_modules "$f/node_modules"; cp ${p}/package.json "$f/"; ` +
-        `printf '\\n;(await import("node:fs")).writeFileSync("${markers}/farm-" + process.pid, "injected")\\n' >> "$f/dist/lib/run-main.js"`,
+        `printf '\\n;(await import("node:fs")).writeFileSync("${markers}/farm-" + process.pid, "injected")\\n' >> "$f/dist/lib/main/run-main.js"`,
     )
     assert.equal(farm.code, 0, farm.stderr)
     return `${home}/av-farm/bin/run.js`
@@ -119,7 +119,7 @@ describe('attacks by the same user on a root-installed av', () => {
     it('refuses a well-formed token minted with a guessed key', async () => {
       const script = `
         import {randomBytes} from 'node:crypto'
-        import {hashArgv, mintToken} from ${JSON.stringify(path.join(world.install.tree, 'dist', 'lib', 'token.js'))}
+        import {hashArgv, mintToken} from ${JSON.stringify(path.join(world.install.tree, 'dist', 'lib', 'run', 'token.js'))}
         const now = Date.now()
         process.stdout.write(mintToken(randomBytes(32), {v: 1, launcherPid: process.ppid, launcherStart: '1',
           profile: 'default', argvHash: hashArgv(['x']), configHash: '0'.repeat(64), issued: now, expires: now + 600000}))

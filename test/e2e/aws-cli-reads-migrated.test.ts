@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 
-import {migrate} from '../../src/lib/migrate.js'
+import {migrate} from '../../src/lib/keys/migrate.js'
 import {MemoryFs} from '../fakes/memory-fs.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 import {CORPUS} from '../fixtures/aws-corpus.js'

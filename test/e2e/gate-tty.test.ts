@@ -14,7 +14,7 @@ after(() => rmSync(dir, {force: true, recursive: true}))
 const program = path.join(dir, 'ask.mjs')
 writeFileSync(
   program,
-  `const {requestApproval} = await import(${JSON.stringify(path.join(root, 'dist', 'lib', 'approver.js'))})
+  `const {requestApproval} = await import(${JSON.stringify(path.join(root, 'dist', 'lib', 'gate', 'approver.js'))})
 const request = {category: 'token', chain: [{name: 'agent', pid: 1}], command: 'aws eks get-token --cluster-name c', endpoint: null, profile: 'default', reason: 'prints a token', rule: 'eks get-token'}
 const answer = await requestApproval(request, {approvers: ['tty'], env: {}, platform: 'linux', timeoutMs: Number(process.argv[2])})
 console.log('ANSWER=' + answer)

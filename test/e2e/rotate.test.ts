@@ -67,7 +67,7 @@ async function callerIdentity(sandbox: KeyringSandbox, install: Installed, endpo
 
 /** Whether the endpoint takes `key` (GetCallerIdentity signed with it from this process, through av's own code). */
 async function works(endpoint: SigV4Endpoint, key: CanaryKey): Promise<boolean> {
-  const {sdkCallerIdentity} = await import('../../src/lib/sts-client.js')
+  const {sdkCallerIdentity} = await import('../../src/lib/aws/sts-client.js')
   try {
     await sdkCallerIdentity({credentials: key, endpoint: endpoint.url, region: REGION})
     return true

@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {buildChildEnv} from '../../src/lib/sealed-runtime.js'
+import {buildChildEnv} from '../../src/lib/aws/sealed-runtime.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'av-pager-'))
 after(() => rmSync(dir, {force: true, recursive: true}))

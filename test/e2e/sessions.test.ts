@@ -31,7 +31,7 @@ describe('sessions through av run, the real AWS CLI and gnome-keyring', () => {
   /** Run node code as the test user inside the keyring session (store access through av's own module). */
   async function storeScript(body: string): Promise<string> {
     const script =
-      `const {KeyringStore} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/secret-store.js'))});\n` +
+      `const {KeyringStore} = await import(${JSON.stringify(path.join(ROOT, 'dist/lib/store/secret-store.js'))});\n` +
       `const store = new KeyringStore();\n${body}`
     const r = await sandbox.run(['/usr/bin/node', '--input-type=module', '-e', script])
     assert.equal(r.code, 0, r.stderr)

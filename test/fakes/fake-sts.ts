@@ -1,11 +1,11 @@
-import type {Clock} from '../../src/lib/clock.js'
 import type {
   AssumeRoleInput,
   GetSessionTokenInput,
   StsApi,
   StsTarget,
   TemporaryCredentials,
-} from '../../src/lib/sts-client.js'
+} from '../../src/lib/aws/sts-client.js'
+import type {Clock} from '../../src/lib/core/clock.js'
 
 export interface StsCall {
   action: 'AssumeRole' | 'GetSessionToken'

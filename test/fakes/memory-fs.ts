@@ -1,4 +1,4 @@
-import type {AwsFileSnapshot, AwsFileSystem} from '../../src/lib/aws-files.js'
+import type {AwsFileSnapshot, AwsFileSystem} from '../../src/lib/aws/aws-files.js'
 
 /** In-memory AWS files. `failWrite` makes the nth write (1-based) of a path fail like a full disk. */
 export class MemoryFs implements AwsFileSystem {

@@ -1,6 +1,6 @@
-import type {ApprovalAnswerRecord, PendingApproval, RunRecord} from '../../src/lib/run-record.js'
+import type {ApprovalAnswerRecord, PendingApproval, RunRecord} from '../../src/lib/custody/run-record.js'
 
-import {isRunId, RunStore} from '../../src/lib/run-record.js'
+import {isRunId, RunStore} from '../../src/lib/custody/run-record.js'
 
 /**
  * RunStore in memory, for the root launcher's and root approval's units (run-record.test.ts tests the real one in

@@ -1,6 +1,6 @@
-import type {SecretStore} from '../../src/lib/secret-store.js'
+import type {SecretStore} from '../../src/lib/store/secret-store.js'
 
-import {storeUnavailable} from '../../src/lib/secret-store.js'
+import {storeUnavailable} from '../../src/lib/store/secret-store.js'
 
 /** In-memory secret store for unit tests. `unavailable = true` makes every call fail like a locked keyring. */
 export class MemoryStore implements SecretStore {

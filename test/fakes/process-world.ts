@@ -1,7 +1,7 @@
-import type {ProcessSnapshot, ProcessTable} from '../../src/lib/process-table.js'
-import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
+import type {ProcessSnapshot, ProcessTable} from '../../src/lib/core/process-table.js'
+import type {FileFacts, TrustFs} from '../../src/lib/core/trust.js'
 
-import {DEFAULT_AWS_CLI} from '../../src/lib/caller-check.js'
+import {DEFAULT_AWS_CLI} from '../../src/lib/run/caller-check.js'
 import {dir, factsFs, file} from './trust-fs.js'
 
 /**

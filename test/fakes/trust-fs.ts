@@ -1,4 +1,4 @@
-import type {FileFacts, TrustFs} from '../../src/lib/trust.js'
+import type {FileFacts, TrustFs} from '../../src/lib/core/trust.js'
 
 /** File facts for a directory / a regular file owned by `uid` (root group), with permission bits `mode`. */
 export const dir = (uid: number, mode = 0o755): FileFacts => ({gid: 0, mode: 0o040_000 | mode, uid})

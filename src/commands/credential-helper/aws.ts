@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../../base-command.js'
-import {main} from '../../lib/helper-main.js'
+import {main} from '../../lib/main/helper-main.js'
 
 /**
  * Listed for `av help` and the manifest only: bin/run.js sends real calls straight to helper-main without

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../../base-command.js'
+import {loadPolicy} from '../../lib/core/policy.js'
 import {formatRules, listRules, type RuleRow} from '../../lib/gate/report.js'
-import {loadPolicy} from '../../lib/policy.js'
 
 export default class GateList extends AvCommand {
   static description =

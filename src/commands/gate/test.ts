@@ -1,6 +1,6 @@
 import {AvCommand} from '../../base-command.js'
+import {loadPolicy} from '../../lib/core/policy.js'
 import {formatGateTest, type GateTestReport, testGate} from '../../lib/gate/report.js'
-import {loadPolicy} from '../../lib/policy.js'
 
 /** Split our own words (`--json`, `--`) from the aws command line, which is passed on untouched. */
 function splitInput(argv: string[]): {input: string[]; json: boolean} {

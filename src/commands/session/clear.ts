@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../../base-command.js'
-import {realContext} from '../../lib/context.js'
-import {durableStore} from '../../lib/migration-deps.js'
-import {type ClearResult, clearSessions} from '../../lib/sessions.js'
+import {durableStore} from '../../lib/main/migration-deps.js'
+import {type ClearResult, clearSessions} from '../../lib/sessions/sessions.js'
+import {realContext} from '../../lib/world/context.js'
 
 export default class SessionClear extends AvCommand {
   static description =

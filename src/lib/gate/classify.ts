@@ -9,10 +9,10 @@
  */
 import {readFileSync} from 'node:fs'
 
-import type {Policy} from '../policy.js'
+import type {Policy} from '../core/policy.js'
 import type {Category, Decision, GateDecision} from './types.js'
 
-import {userConfigFile} from '../paths.js'
+import {userConfigFile} from '../core/paths.js'
 import {type CommandTree} from './aws-commands.js'
 import {GLOBAL_RULES, UNLISTED_EXCEPTIONS, UNLISTED_PATTERNS} from './hand-rules.js'
 import {parseAwsArgv, type ParsedCommand} from './parse-argv.js'

@@ -3,10 +3,10 @@
  */
 import {parse as shellParse} from 'shell-quote'
 
-import type {Policy} from '../policy.js'
+import type {Policy} from '../core/policy.js'
 import type {Category, Decision, GateDecision, ParamValue} from './types.js'
 
-import {AvError} from '../errors.js'
+import {AvError} from '../core/errors.js'
 import {classifyArgv, loadUserDecisions} from './classify.js'
 import {GLOBAL_RULES} from './hand-rules.js'
 import {type Confidence, DEFAULT_BY_CONFIDENCE, defaultRuleTable, type Rule, type RuleSource} from './rules.js'

@@ -2,9 +2,9 @@
  * The gate's shared vocabulary. The launcher (`av run`) depends only on these types and on `classifyArgv`
  * (gate/classify.ts) and `requestApproval` (approver.ts); the gate owns everything behind them.
  */
-import type {Decision} from '../policy.js'
+import type {Decision} from '../core/policy.js'
 
-export type {Decision} from '../policy.js'
+export type {Decision} from '../core/policy.js'
 
 export type Category =
   | 'credential'

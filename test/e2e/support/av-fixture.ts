@@ -122,8 +122,8 @@ async function migrateCanary(world: AvWorld): Promise<void> {
 
   const lib = path.join(install.tree, 'dist', 'lib')
   const script = `
-    import {KeyringStore} from ${JSON.stringify(path.join(lib, 'secret-store.js'))}
-    import {encodeKeyPair, profileAccount} from ${JSON.stringify(path.join(lib, 'credentials.js'))}
+    import {KeyringStore} from ${JSON.stringify(path.join(lib, 'store', 'secret-store.js'))}
+    import {encodeKeyPair, profileAccount} from ${JSON.stringify(path.join(lib, 'store', 'credentials.js'))}
     const store = new KeyringStore()
     await store.probe()
     const pair = JSON.parse(process.env.AV_E2E_PAIR)

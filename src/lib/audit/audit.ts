@@ -1,0 +1,553 @@
+/**
+ * The audit trail: append-only JSON lines under the state dir, one per release, refusal and gate decision,
+ * written *before* a secret is released. Never a secret, token or signature in it (see audit-scrub.ts).
+ *
+ * Tamper evidence: every line carries `seq` (1, 2, 3… across rotated files), `prev` (sha256 of the previous line's
+ * bytes) and `mac` (HMAC-SHA256 of the line without its mac, keyed by 32 random bytes kept in the secret store under
+ * `audit-key`). The latest chain head {seq, hash} is kept in the secret store under `audit-head`, so a truncated
+ * tail shows too. `verifyAuditLog` (audit-verify.ts) checks all of it.
+ *
+ * Concurrency: several helpers may record at once. Each write takes an exclusive lock file (O_EXCL, bounded
+ * backoff, stale locks of dead processes broken under a second lock) around read-head → append → save-head, so
+ * the chain stays one line of descent and lines never interleave. Rotation by size keeps `keep` older files
+ * (audit.1.jsonl is the newest of them); the chain carries across files.
+ */
+import {createHash, createHmac, randomBytes} from 'node:crypto'
+import * as nodeFs from 'node:fs'
+import path from 'node:path'
+
+import type {SecretStore} from '../store/secret-store.js'
+
+import {AvError} from '../core/errors.js'
+import {scrubValue} from './audit-scrub.js'
+
+/** Every event a log line may name (`approval`, `checkout` and `custody-remove` only in root custody's own log). */
+export const AUDIT_EVENTS = [
+  'approval',
+  'checkout',
+  'custody-remove',
+  'gate',
+  'install',
+  'migrate',
+  'refusal',
+  'release',
+  'restore',
+  'rotate',
+  'run',
+  'session-clear',
+  'uninstall',
+] as const
+export type AuditEventName = (typeof AUDIT_EVENTS)[number]
+
+export interface AuditEvent {
+  event: AuditEventName
+  /** Every other field is non-secret context: profile, reason code, decision, argv hash, process chain… */
+  [field: string]: unknown
+}
+
+export interface AuditSink {
+  /** Resolves once the line is durably written; rejects with `audit-failed` otherwise. */
+  record(event: AuditEvent): Promise<void>
+}
+
+/** One process in the chain of who asked: the writer first, then its parent, grandparent… */
+export interface ChainLink {
+  name: string
+  pid: number
+}
+
+export const AUDIT_FILE = 'audit.jsonl'
+export const AUDIT_LOCK = 'audit.lock'
+export const AUDIT_KEY_ACCOUNT = 'audit-key'
+export const AUDIT_HEAD_ACCOUNT = 'audit-head'
+export const DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+export const DEFAULT_KEEP = 5
+/** A record takes ~80 ms with a real keychain (three store calls); 20 s covers a queue of ~200 writers. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 20_000
+/** `prev` of the very first line. */
+export const GENESIS = '0'.repeat(64)
+
+/** Fields the log owns; a caller's values for them are ignored. */
+const RESERVED = new Set(['mac', 'prev', 'seq', 'time', 'unkeyed'])
+/** Longest string kept in a field; longer values are cut (lines stay far below the tail-read window). */
+const MAX_STRING = 4096
+const TAIL_WINDOW = 256 * 1024
+const MAC_SUFFIX = /,"mac":"([\da-f]{64})"\}$/
+
+/** The file-system calls the log makes, so tests can make any of them fail. */
+export type AuditFs = Pick<
+  typeof nodeFs,
+  | 'chmodSync'
+  | 'closeSync'
+  | 'fstatSync'
+  | 'fsyncSync'
+  | 'mkdirSync'
+  | 'openSync'
+  | 'readdirSync'
+  | 'readFileSync'
+  | 'readSync'
+  | 'renameSync'
+  | 'statSync'
+  | 'unlinkSync'
+  | 'writeSync'
+>
+
+export interface AuditLogOptions {
+  /** Holds the chain key and head. Without one the lines are chained but unkeyed (verify reports them). */
+  store?: SecretStore
+  /** Who asked, when the caller does not pass a `chain` field (e.g. a /proc walk from the writing process). */
+  processChain?: (pid: number) => ChainLink[]
+  /** Rotate when the current file would grow past this many bytes. */
+  maxBytes?: number
+  /** How many rotated files to keep. */
+  keep?: number
+  fs?: AuditFs
+  pid?: number
+  /** Give up waiting for the lock after this long (ms). */
+  lockTimeoutMs?: number
+  /** Whether a process is alive (for stale-lock recovery). */
+  isAlive?: (pid: number) => boolean
+}
+
+export interface ChainHead {
+  hash: string
+  seq: number
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex')
+}
+
+export function macOf(key: Buffer, body: string): string {
+  return createHmac('sha256', key).update(body, 'utf8').digest('hex')
+}
+
+/** Split a written line into the body the mac covers and the mac itself (null when it has none). */
+export function splitMac(line: string): {body: string; mac: null | string} {
+  const match = MAC_SUFFIX.exec(line)
+  if (!match) return {body: line, mac: null}
+  return {body: line.slice(0, match.index) + '}', mac: match[1]!}
+}
+
+/** File name of rotation index `n`: 0 is the current file, 1 the newest rotated one. */
+export function auditFileName(n: number): string {
+  return n === 0 ? AUDIT_FILE : `audit.${n}.jsonl`
+}
+
+/** The log's files present in `dir`, oldest first: [{name, index}], index 0 (current) last. */
+export function listAuditFiles(
+  dir: string,
+  fs: Pick<AuditFs, 'readdirSync'> = nodeFs,
+): Array<{index: number; name: string}> {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir) as string[]
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+
+  const files: Array<{index: number; name: string}> = []
+  for (const name of names) {
+    if (name === AUDIT_FILE) files.push({index: 0, name})
+    const match = /^audit\.([1-9]\d{0,3})\.jsonl$/.exec(name)
+    if (match) files.push({index: Number(match[1]), name})
+  }
+
+  return files.sort((a, b) => (a.index === 0 ? 1 : b.index === 0 ? -1 : b.index - a.index))
+}
+
+export function parseHead(raw: null | string): ChainHead | null {
+  if (raw === null) return null
+  try {
+    const value = JSON.parse(raw) as Partial<ChainHead>
+    if (Number.isInteger(value.seq) && typeof value.hash === 'string') return {hash: value.hash, seq: value.seq!}
+  } catch {}
+
+  return null
+}
+
+/** The audit key from the secret store; created (32 random bytes) when `create` and none is stored yet. */
+export async function loadAuditKey(store: SecretStore, options: {create: boolean}): Promise<Buffer | null> {
+  const raw = await store.get(AUDIT_KEY_ACCOUNT)
+  if (raw !== null) return Buffer.from(raw, 'base64')
+  if (!options.create) return null
+  const key = randomBytes(32)
+  await store.set(AUDIT_KEY_ACCOUNT, key.toString('base64'))
+  return key
+}
+
+/** Default process chain on Linux: names and pids from /proc/<pid>/stat, up to `depth` processes. */
+export function procProcessChain(
+  pid: number,
+  readFile: (p: string) => string = (p) => nodeFs.readFileSync(p, 'utf8'),
+  depth = 8,
+): ChainLink[] {
+  const chain: ChainLink[] = []
+  let current = pid
+  while (current > 0 && chain.length < depth) {
+    let stat: string
+    try {
+      stat = readFile(`/proc/${current}/stat`)
+    } catch {
+      break
+    }
+
+    // pid (comm) state ppid …  — comm may hold spaces and parentheses: cut at the last ')'.
+    const open = stat.indexOf('(')
+    const close = stat.lastIndexOf(')')
+    if (open === -1 || close < open) break
+    chain.push({name: stat.slice(open + 1, close), pid: current})
+    const ppid = Number(stat.slice(close + 2).split(' ')[1])
+    if (!Number.isInteger(ppid) || ppid === current) break
+    current = ppid
+  }
+
+  return chain
+}
+
+function defaultIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+function cutLongStrings(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > MAX_STRING ? value.slice(0, MAX_STRING) + '…[cut]' : value
+  if (Array.isArray(value)) return value.map((v) => cutLongStrings(v))
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutLongStrings(v)]))
+  }
+
+  return value
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms)
+  })
+}
+
+interface Tail {
+  /** The last chained line, or null when the log is empty. */
+  last: ChainHead | null
+  /** Whether the current file ends in the middle of a line (a torn write): the next line starts on a new one. */
+  needsNewline: boolean
+  /** Bytes in the current file. */
+  size: number
+}
+
+export class FileAuditLog implements AuditSink {
+  readonly file: string
+  private readonly fs: AuditFs
+  private readonly keep: number
+  private readonly maxBytes: number
+  private queue: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly dir: string,
+    private readonly now: () => number = Date.now,
+    private readonly options: AuditLogOptions = {},
+  ) {
+    this.file = path.join(dir, AUDIT_FILE)
+    this.fs = options.fs ?? nodeFs
+    this.keep = options.keep ?? DEFAULT_KEEP
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
+  }
+
+  async record(event: AuditEvent): Promise<void> {
+    const fields = this.prepare(event)
+    // One write at a time within this process; the lock file orders us against other processes.
+    const run = this.queue.then(() => this.write(fields))
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** The fields of a line, scrubbed and with the writer's pid and chain; seq/prev/mac come under the lock. */
+  private prepare(event: AuditEvent): Record<string, unknown> {
+    const pid = this.options.pid ?? process.pid
+    const raw: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(event)) {
+      if (!RESERVED.has(key) && value !== undefined) raw[key] = value
+    }
+
+    const {event: name, ...rest} = raw
+    const fields: Record<string, unknown> = {event: name, pid: rest.pid ?? pid}
+    delete rest.pid
+    if (rest.chain === undefined && this.options.processChain) {
+      try {
+        fields.chain = this.options.processChain(pid)
+      } catch {
+        fields.chain = []
+      }
+    }
+
+    Object.assign(fields, rest)
+    const {redacted, value} = scrubValue(cutLongStrings(fields))
+    const out = value as Record<string, unknown>
+    if (redacted.length > 0) out.redacted = redacted
+    return out
+  }
+
+  private async write(fields: Record<string, unknown>): Promise<void> {
+    let release: (() => void) | undefined
+    try {
+      this.ensureDir()
+      release = await this.lock()
+      const {head, key, unkeyed} = await this.chainState()
+      const tail = this.readTail()
+      // Chain on from the file, unless the store's head is ahead of it (a truncated tail): then chain on from the
+      // head, so the gap stays in the file for `av log --verify` to report.
+      const from = head && (!tail.last || head.seq > tail.last.seq) ? head : tail.last
+      const seq = (from?.seq ?? 0) + 1
+      const body = JSON.stringify({
+        time: new Date(this.now()).toISOString(),
+        seq,
+        ...fields,
+        ...(unkeyed ? {unkeyed} : {}),
+        prev: from?.hash ?? GENESIS,
+      })
+      const line = key ? body.slice(0, -1) + `,"mac":"${macOf(key, body)}"}` : body
+      const bytes = Buffer.byteLength(line) + 1
+      let {needsNewline} = tail
+      if (tail.size > 0 && tail.size + bytes > this.maxBytes) {
+        this.rotate()
+        needsNewline = false
+      }
+
+      this.append((needsNewline ? '\n' : '') + line + '\n')
+      if (key) await this.options.store!.set(AUDIT_HEAD_ACCOUNT, JSON.stringify({seq, hash: sha256Hex(line)}))
+    } catch (error) {
+      throw this.failure(error)
+    } finally {
+      release?.()
+    }
+  }
+
+  /**
+   * The chain key and head from the secret store. When the store cannot be used (locked, no D-Bus) the line is
+   * still written — a refusal while the keychain is locked is worth keeping — but marked `unkeyed` and without a
+   * mac: verify accepts such lines only after the last keyed head and reports them as not tamper-evident.
+   */
+  private async chainState(): Promise<{
+    head: ChainHead | null
+    key: Buffer | null
+    unkeyed?: 'no-store' | 'store-unavailable'
+  }> {
+    const {store} = this.options
+    if (!store) return {head: null, key: null, unkeyed: 'no-store'}
+    try {
+      const key = await loadAuditKey(store, {create: true})
+      return {head: parseHead(await store.get(AUDIT_HEAD_ACCOUNT)), key}
+    } catch (error) {
+      if (error instanceof AvError && error.code === 'store-unavailable') {
+        return {head: null, key: null, unkeyed: 'store-unavailable'}
+      }
+
+      throw error
+    }
+  }
+
+  /** Every failure to record is `audit-failed`: the caller must not release what it could not record. */
+  private failure(error: unknown): AvError {
+    if (error instanceof AvError && error.code === 'audit-failed') return error
+    const reason = (error as Error).message.split('\n')[0]!.slice(0, 200)
+    return new AvError('audit-failed', `the audit log ${this.file} cannot be written (${reason})`, {
+      cause: error,
+      suggestion:
+        error instanceof AvError && error.suggestion
+          ? error.suggestion
+          : `Make ${this.dir} writable by you (av refuses to release credentials it cannot record).`,
+    })
+  }
+
+  /** The state dir exists and is 0700 (an existing dir of ours that others can enter is tightened). */
+  private ensureDir(): void {
+    this.fs.mkdirSync(this.dir, {mode: 0o700, recursive: true})
+    const {mode, uid} = this.fs.statSync(this.dir)
+    if ((mode & 0o077) !== 0 && uid === process.getuid?.()) this.fs.chmodSync(this.dir, 0o700)
+  }
+
+  private append(text: string): void {
+    const fd = this.fs.openSync(
+      this.file,
+      nodeFs.constants.O_WRONLY | nodeFs.constants.O_APPEND | nodeFs.constants.O_CREAT,
+      0o600,
+    )
+    try {
+      const buffer = Buffer.from(text)
+      const written = this.fs.writeSync(fd, buffer)
+      if (written !== buffer.length) throw new Error(`short write (${written} of ${buffer.length} bytes)`)
+      this.fs.fsyncSync(fd)
+    } finally {
+      this.fs.closeSync(fd)
+    }
+  }
+
+  /** Shift audit.jsonl → audit.1.jsonl → … → audit.<keep>.jsonl (the oldest is dropped), then sync the dir. */
+  private rotate(): void {
+    for (let n = this.keep; n >= 1; n--) {
+      const from = path.join(this.dir, auditFileName(n - 1))
+      const to = path.join(this.dir, auditFileName(n))
+      try {
+        this.fs.renameSync(from, to)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      }
+    }
+
+    const fd = this.fs.openSync(this.dir, 'r')
+    try {
+      this.fs.fsyncSync(fd)
+    } finally {
+      this.fs.closeSync(fd)
+    }
+  }
+
+  /** The last chained line of the log (current file, else the newest rotated one) and the current file's size. */
+  private readTail(): Tail {
+    let size = 0
+    let needsNewline = false
+    for (const [index, name] of [AUDIT_FILE, auditFileName(1)].entries()) {
+      const {lastByte, text, total} = this.readEnd(path.join(this.dir, name))
+      if (index === 0) {
+        size = total
+        needsNewline = total > 0 && lastByte !== 0x0a
+      }
+
+      const lines = text.split('\n')
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const last = chainedLine(lines[i]!)
+        if (last) return {last, needsNewline, size}
+      }
+    }
+
+    return {last: null, needsNewline, size}
+  }
+
+  private readEnd(file: string): {lastByte: number; text: string; total: number} {
+    let fd: number
+    try {
+      fd = this.fs.openSync(file, 'r')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {lastByte: -1, text: '', total: 0}
+      throw error
+    }
+
+    try {
+      const total = this.fs.fstatSync(fd).size
+      const length = Math.min(total, TAIL_WINDOW)
+      const buffer = Buffer.alloc(length)
+      let got = 0
+      while (got < length) {
+        const n = this.fs.readSync(fd, buffer, got, length - got, total - length + got)
+        if (n === 0) break
+        got += n
+      }
+
+      return {lastByte: got > 0 ? buffer[got - 1]! : -1, text: buffer.subarray(0, got).toString('utf8'), total}
+    } finally {
+      this.fs.closeSync(fd)
+    }
+  }
+
+  /** Take the lock file; returns its release. Waits with bounded backoff; breaks locks of dead processes. */
+  private async lock(): Promise<() => void> {
+    const file = path.join(this.dir, AUDIT_LOCK)
+    const owner = `${this.options.pid ?? process.pid} ${randomBytes(8).toString('hex')}`
+    const deadline = Date.now() + (this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)
+    let delay = 1
+    for (;;) {
+      if (this.tryCreate(file, owner)) {
+        return () => {
+          try {
+            if (this.fs.readFileSync(file, 'utf8') === owner) this.fs.unlinkSync(file)
+          } catch {}
+        }
+      }
+
+      this.breakIfStale(file)
+      if (Date.now() > deadline) {
+        throw new AvError('audit-failed', `the audit log ${this.file} stayed locked by another process (${file})`, {
+          suggestion: `If no av process is running, delete ${file}.`,
+        })
+      }
+
+      // eslint-disable-next-line no-await-in-loop -- a bounded retry: each try depends on the previous one
+      await sleep(delay + Math.random() * delay)
+      delay = Math.min(delay * 2, 50)
+    }
+  }
+
+  private tryCreate(file: string, content: string): boolean {
+    let fd: number
+    try {
+      fd = this.fs.openSync(file, 'wx', 0o600)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw error
+    }
+
+    try {
+      this.fs.writeSync(fd, content)
+    } finally {
+      this.fs.closeSync(fd)
+    }
+
+    return true
+  }
+
+  /**
+   * A lock whose owner is dead is removed — under a second, short-lived lock, and only if it still holds the
+   * content we judged stale, so two waiters never remove each other's fresh lock. A lock with no readable owner
+   * (its creator died between open and write) is stale after 5 s; so is a breaker lock.
+   */
+  private breakIfStale(file: string): void {
+    const isAlive = this.options.isAlive ?? defaultIsAlive
+    const seen = this.readLock(file)
+    if (seen === null) return
+    const pid = Number(seen.content.split(' ')[0])
+    const stale = Number.isInteger(pid) && pid > 0 ? !isAlive(pid) : Date.now() - seen.mtimeMs > 5000
+    if (!stale) return
+    const breaker = `${file}.break`
+    if (!this.tryCreate(breaker, String(process.pid))) {
+      const old = this.readLock(breaker)
+      if (old && Date.now() - old.mtimeMs > 5000) this.unlinkQuietly(breaker)
+      return
+    }
+
+    try {
+      if (this.readLock(file)?.content === seen.content) this.unlinkQuietly(file)
+    } finally {
+      this.unlinkQuietly(breaker)
+    }
+  }
+
+  private readLock(file: string): {content: string; mtimeMs: number} | null {
+    try {
+      return {content: this.fs.readFileSync(file, 'utf8'), mtimeMs: this.fs.statSync(file).mtimeMs}
+    } catch {
+      return null
+    }
+  }
+
+  private unlinkQuietly(file: string): void {
+    try {
+      this.fs.unlinkSync(file)
+    } catch {}
+  }
+}
+
+/** {seq, hash} of a line if it is a chained audit line, else null. */
+export function chainedLine(line: string): ChainHead | null {
+  if (!line.startsWith('{')) return null
+  try {
+    const value = JSON.parse(line) as {seq?: unknown}
+    if (typeof value.seq === 'number' && Number.isInteger(value.seq)) return {hash: sha256Hex(line), seq: value.seq}
+  } catch {}
+
+  return null
+}

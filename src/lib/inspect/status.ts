@@ -1,0 +1,187 @@
+/**
+ * `av status`: which mode av runs in (durable keys in the user's OS keychain, or in root custody), for each AWS
+ * profile where its credentials live and whether config runs av for it, plus the settings that would leak through
+ * the AWS CLI (`[plugins]`, `cli_history = enabled`). In custody mode it also lists (names only, never values) the
+ * user's own keychain for durable keys left there. Read-only.
+ */
+import type {AwsFileSystem} from '../aws/aws-files.js'
+import type {IniDocument, IniSection} from '../aws/ini-document.js'
+import type {SessionMode} from '../sessions/sessions.js'
+import type {SecretStore} from '../store/secret-store.js'
+
+import {documentOf} from '../aws/aws-files.js'
+import {parseAwsProfiles} from '../aws/aws-profiles.js'
+import {AvError} from '../core/errors.js'
+import {DEFAULT_POLICY, type Policy} from '../core/policy.js'
+import {avEntry, CREDENTIAL_KEYS} from '../keys/migration-record.js'
+import {sessionModeOf} from '../sessions/sessions.js'
+import {profileOfAccount} from '../store/credentials.js'
+import {storeLabel} from '../store/secret-store.js'
+
+export type CredentialSource = 'none' | 'other' | 'plaintext' | 'store'
+
+/** Where av keeps durable keys: the user's OS keychain, or root custody (`sudo av install`). */
+export type KeyMode = 'custody' | 'keychain'
+
+export interface ProfileStatus {
+  profile: string
+  /** Where the profile's credentials come from as the AWS CLI would use them. */
+  source: CredentialSource
+  /** For `other`: role, sso, login or credential_process. */
+  detail?: string
+  /** The config file runs av's helper for this profile. */
+  referencesAv: boolean
+  /**
+   * The mode's durable store (the OS keychain, or root custody in custody mode) holds av's item for this profile
+   * (null: it could not be asked).
+   */
+  stored: boolean | null
+  /** Custody mode only: the user's own OS keychain still holds this profile's durable key (null: not asked). */
+  inKeychain?: boolean | null
+  /** Where this profile's durable key was found (custody first); absent when nowhere, or the store was not asked. */
+  keyIn?: KeyMode
+  /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
+  releases?: SessionMode
+  warnings: string[]
+}
+
+export interface StatusReport {
+  /** `custody` when the root-owned policy names a custody entry point, else `keychain`. */
+  mode: KeyMode
+  /** Custody mode: the root-owned entry point av calls through `sudo -n`. */
+  custodyEntry?: string
+  files: {config: string; credentials: string}
+  profiles: ProfileStatus[]
+  /** File-wide warnings: plugins, history, a key store that could not be asked. */
+  warnings: string[]
+}
+
+function otherSource(config: IniDocument, section: IniSection | undefined, profile: string): null | string {
+  if (!section) return null
+  const keys = section.entries.filter((e) => e.parent === undefined).map((e) => e.key)
+  if (keys.includes('role_arn')) return 'role (role_arn)'
+  if (keys.some((k) => k.startsWith('sso_'))) return 'IAM Identity Center (sso_*)'
+  if (keys.includes('login_session')) return 'aws login (login_session)'
+  if (keys.includes('credential_process') && !avEntry(config, section, profile)) return 'another credential_process'
+  return null
+}
+
+export interface StatusDeps {
+  fs: AwsFileSystem
+  paths: {config: string; credentials: string}
+  /** The root-owned policy (session caps, opt-out); the built-in defaults when absent. */
+  policy?: Policy
+  /** Where durable keys live in this mode: the OS keychain, or root custody (migration-deps.ts `durableStore`). */
+  store: SecretStore
+  /** Custody mode: the entry point, and the user's own OS keychain, listed (never read) for keys left behind. */
+  custody?: {entry: string; keychain: SecretStore}
+}
+
+/** Profiles with a durable item (`aws:<profile>`) in `store`, by name only; null (and a warning) when it cannot be asked. */
+async function durableProfiles(
+  store: SecretStore,
+  warnings: string[],
+  rotating?: Set<string>,
+): Promise<null | Set<string>> {
+  try {
+    const accounts = await store.list()
+    // A rotation journal (`rotate:<profile>`, rotate.ts) left by an interrupted `av rotate`.
+    for (const a of accounts) if (a.startsWith('rotate:')) rotating?.add(a.slice('rotate:'.length))
+    return new Set(accounts.map((a) => profileOfAccount(a)).filter((p) => p !== null))
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    warnings.push(`${storeLabel(store)} could not be asked: ${error.message}`)
+    return null
+  }
+}
+
+export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
+  const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
+  const configFile = await deps.fs.read(deps.paths.config, 'config')
+  const config = documentOf(configFile)
+  const warnings: string[] = []
+  const mode: KeyMode = deps.custody ? 'custody' : 'keychain'
+  const rotating = new Set<string>()
+  const stored = await durableProfiles(deps.store, warnings, rotating)
+  const leftOver = deps.custody ? await durableProfiles(deps.custody.keychain, warnings) : null
+
+  const settings = parseAwsProfiles(configFile.bytes?.toString('utf8') ?? '')
+  const names: string[] = []
+  for (const section of [...credentials.sections, ...config.sections]) {
+    if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
+  }
+
+  for (const name of [...(stored ?? []), ...(leftOver ?? [])]) if (!names.includes(name)) names.push(name)
+  const profiles = names.map((profile): ProfileStatus => {
+    const credSection = credentials.section(profile)
+    const configSection = config.section(profile)
+    const plaintext = [
+      ...(credSection
+        ? CREDENTIAL_KEYS.filter((k) => credentials.get(credSection, k)).map((k) => [credentials, k] as const)
+        : []),
+      ...(configSection
+        ? CREDENTIAL_KEYS.filter((k) => config.get(configSection, k)).map((k) => [config, k] as const)
+        : []),
+    ]
+    const referencesAv = avEntry(config, configSection, profile) !== undefined
+    const isStored = stored === null ? null : stored.has(profile)
+    const other = otherSource(config, configSection, profile)
+    const status: ProfileStatus = {profile, source: 'none', referencesAv, stored: isStored, warnings: []}
+    if (deps.custody) status.inKeychain = leftOver === null ? null : leftOver.has(profile)
+    if (isStored) status.keyIn = mode
+    else if (status.inKeychain) status.keyIn = 'keychain'
+    if (plaintext.length > 0) {
+      status.source = 'plaintext'
+      const files = [...new Set(plaintext.map(([doc]) => doc.file))]
+      status.warnings.push(`plaintext keys left in ${files.join(' and ')} (run \`av migrate --profile ${profile}\`)`)
+    } else if (other) {
+      status.source = 'other'
+      status.detail = other
+    } else if (referencesAv) {
+      status.source = 'store'
+    }
+
+    if (referencesAv || (other?.startsWith('role') && status.source !== 'plaintext')) {
+      status.releases = sessionModeOf(profile, settings, deps.policy ?? DEFAULT_POLICY)
+    }
+
+    if (referencesAv && isStored === false) {
+      status.warnings.push(
+        `${deps.paths.config} runs av for ${profile} but ${storeLabel(deps.store)} holds no keys for it`,
+      )
+    }
+
+    if (rotating.has(profile)) {
+      status.warnings.push(
+        `a rotation of ${profile}'s key was interrupted (av holds its journal): run \`av rotate --profile ${profile}\` to finish it`,
+      )
+    }
+
+    if (status.inKeychain) {
+      status.warnings.push(
+        `the durable key of ${profile} is still in your OS keychain, which every program you run can read; \`av migrate\` moves it into root custody`,
+      )
+    }
+
+    return status
+  })
+
+  if (config.sections.some((s) => s.header === 'plugins')) {
+    warnings.push(
+      `${deps.paths.config} has a [plugins] section: the AWS CLI may load code from it into the process that holds your keys`,
+    )
+  }
+
+  for (const section of config.sections) {
+    const history = config.get(section, 'cli_history')
+    if (history?.value === 'enabled') {
+      warnings.push(
+        `${config.file} line ${history.line + 1}: cli_history = enabled stores request and response bodies in ~/.aws/cli/history`,
+      )
+    }
+  }
+
+  const report: StatusReport = {mode, files: deps.paths, profiles, warnings}
+  if (deps.custody) report.custodyEntry = deps.custody.entry
+  return report
+}

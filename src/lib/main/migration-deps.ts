@@ -1,0 +1,88 @@
+/** The real world for migrate, restore and status, built from a Context. */
+import path from 'node:path'
+
+import type {StatusDeps} from '../inspect/status.js'
+import type {MigrateDeps} from '../keys/migrate.js'
+import type {RotateRunDeps} from '../keys/rotate-run.js'
+import type {SecretStore} from '../store/secret-store.js'
+import type {Context} from '../world/context.js'
+
+import {awsFilePaths, realAwsFileSystem} from '../aws/aws-files.js'
+import {readAwsProfiles} from '../aws/aws-profiles.js'
+import {stateDir} from '../core/paths.js'
+import {loadPolicy, type Policy} from '../core/policy.js'
+import {silentReporter} from '../core/progress.js'
+import {CustodyClientStore, custodyEntryOf} from '../custody/custody-client.js'
+import {askYesNo, lineReporter, listrReporter} from '../keys/step-display.js'
+
+export const LOCK_FILE = 'migrate.lock'
+
+/**
+ * Where durable keys live for this user: root custody when the root-owned policy names a custody entry point
+ * (`sudo av install`), else the OS keychain.
+ */
+export function durableStore(ctx: Context, policy: Policy = loadPolicy({env: ctx.env}).policy): SecretStore {
+  const entry = custodyEntryOf(policy)
+  return entry === null ? ctx.store : new CustodyClientStore(entry)
+}
+
+/** What `av status` reads: the AWS files, the policy, the mode's store and, in custody mode, the user's own keychain. */
+export function statusDeps(ctx: Context): StatusDeps {
+  const {policy} = loadPolicy({env: ctx.env})
+  const store = durableStore(ctx, policy)
+  const deps: StatusDeps = {fs: realAwsFileSystem, paths: awsFilePaths(ctx), policy, store}
+  if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
+  return deps
+}
+
+/** `json`: no progress output (stdout carries the JSON document). */
+export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDeps {
+  let report = silentReporter
+  if (!options.json) report = process.stdout.isTTY ? listrReporter() : lineReporter(ctx.stderr)
+  const store = durableStore(ctx)
+  return {
+    audit: ctx.audit,
+    confirm: askYesNo,
+    fs: realAwsFileSystem,
+    interactive: ctx.interactive,
+    lockFile: path.join(stateDir(ctx), LOCK_FILE),
+    paths: awsFilePaths(ctx),
+    report,
+    store,
+    ...(store === ctx.store ? {} : {keychain: ctx.store}),
+  }
+}
+
+/** The real world for `av rotate`: custody's entry point, or the keychain and av's own IAM and STS calls. */
+export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDeps {
+  const {policy} = loadPolicy({env: ctx.env})
+  const store = durableStore(ctx, policy)
+  const profiles = readAwsProfiles(awsFilePaths(ctx).config)
+  return {
+    confirm: askYesNo,
+    custodyEntry: store instanceof CustodyClientStore ? store.entry : null,
+    engine: {
+      audit: ctx.audit,
+      async callerIdentity(target) {
+        ctx.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+        const {sdkCallerIdentity} = await import('../aws/sts-client.js')
+        return sdkCallerIdentity(target)
+      },
+      clock: ctx.clock,
+      async iam() {
+        const {queryIam} = await import('../aws/iam-client.js')
+        return queryIam
+      },
+      policy,
+      regionOf: (profile) => profiles[profile]?.region,
+      sleep: (ms) =>
+        new Promise((resolve) => {
+          setTimeout(resolve, ms)
+        }),
+    },
+    interactive: ctx.interactive,
+    line: options.json ? () => {} : (text) => ctx.stdout.write(`${text}\n`),
+    lockFile: path.join(stateDir(ctx), LOCK_FILE),
+    store,
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The root launcher's entry: `sudo -n <prefix>/libexec/av-launch aws <args…>` runs the root-owned node on this
+ * file with sudo's reset environment narrowed to SUDO_UID, AV_POLICY and the launch variables (root-launcher.ts
+ * LAUNCH_ENV). This file is the one place that wires the real world into the root launcher.
+ */
+import {realpathSync} from 'node:fs'
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import type {RootLaunchDeps} from '../custody/root-launcher.js'
+
+import {FileAuditLog, procProcessChain} from '../audit/audit.js'
+import {systemClock} from '../core/clock.js'
+import {exitCodeOf, formatError} from '../core/errors.js'
+import {loadPolicy} from '../core/policy.js'
+import {linuxProcessTable} from '../core/process-table.js'
+import {REFUSAL_HINTS} from '../core/refusal.js'
+import {signalReachedOwnGroup} from '../core/relay.js'
+import {traceFrom} from '../core/trace.js'
+import {realTrustFs} from '../core/trust.js'
+import {accountOf, readAsUser, spawnAsUser} from '../custody/as-user.js'
+import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from '../custody/root-approval.js'
+import {launchAsRoot, launchEnv} from '../custody/root-launcher.js'
+import {RunStore} from '../custody/run-record.js'
+import {CustodyRefusal} from '../custody/sudo-caller.js'
+import {classifyArgv, loadUserDecisions} from '../gate/classify.js'
+import {FileCustodyStore} from '../store/custody-store.js'
+
+export function realRootLaunchDeps(): RootLaunchDeps {
+  const {env} = process
+  const loaded = loadPolicy({env})
+  const stderr = {write: (text: string) => process.stderr.write(text)}
+  const custodyDir = (uid: number) => {
+    if (!loaded.policy.custody) throw new Error('custody is not configured')
+    return path.join(loaded.policy.custody.dir, String(uid))
+  }
+
+  return {
+    account: accountOf,
+    approve: (input) =>
+      askRootApproval(input, {
+        askPrograms: askProgramsAsRoot,
+        authEntry: `${loaded.policy.custody!.entry}-auth`,
+        clock: systemClock,
+        hasTerminal: hasControllingTerminal,
+        sleep: (ms) =>
+          new Promise((resolve) => {
+            setTimeout(resolve, ms)
+          }),
+        startPrompt: (argv, user) =>
+          spawnAsUser(argv, {cwd: '/', env: promptEnv(launchEnv(env)), gid: user.gid, uid: user.uid}),
+        stderr,
+      }),
+    audit(uid) {
+      const store = new FileCustodyStore(custodyDir(uid), realTrustFs)
+      return new FileAuditLog(store.dir, Date.now, {processChain: (pid: number) => procProcessChain(pid), store})
+    },
+    classify: classifyArgv,
+    clock: systemClock,
+    cwd: process.cwd(),
+    env,
+    euid: process.geteuid?.() ?? -1,
+    loadPolicy: () => loaded,
+    pid: process.pid,
+    readAsUser(user, file) {
+      try {
+        return readAsUser(user.uid, user.gid, file)
+      } catch {
+        return null
+      }
+    },
+    runs: (runDir, uid) => new RunStore(runDir, uid),
+    signalReachedChild: signalReachedOwnGroup,
+    signals: process,
+    spawnAsUser: (argv, options) => spawnAsUser(argv, options),
+    stderr,
+    table: linuxProcessTable(),
+    trace: traceFrom(env, 'root-launcher', (text) => process.stderr.write(text)),
+    trustFs: realTrustFs,
+    // The user's own ~/.config/av/config.json, read with the user's rights (it may only tighten).
+    userDecisions: (user) =>
+      loadUserDecisions({
+        env: {},
+        home: user.home,
+        readFile: (file) => readAsUser(user.uid, user.gid, file).toString('utf8'),
+      }),
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await launchAsRoot(argv, realRootLaunchDeps())
+  } catch (error) {
+    if (error instanceof CustodyRefusal) {
+      const hint = error.reason === 'usage' ? '' : `\nTry this: ${REFUSAL_HINTS[error.reason]}`
+      process.stderr.write(`av: refused (${error.reason}): ${error.message}${hint}\n`)
+      return error.exit
+    }
+
+    process.stderr.write(formatError(error) + '\n')
+    return exitCodeOf(error)
+  }
+}
+
+// Run directly by the entry script: `node <av>/dist/lib/main/root-launch-main.js aws …`.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  // No inspector on SIGUSR1 (only root could send it here, but the rule holds for every av process).
+  process.on('SIGUSR1', () => {})
+  process.exitCode = await main(process.argv.slice(2))
+}

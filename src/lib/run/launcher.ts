@@ -1,0 +1,320 @@
+/**
+ * The launcher: `av run -- aws <args>`. Gate first (before any AWS code runs), then a sealed runtime — private
+ * HOME, generated config, allowlisted environment, a per-run token bound to this launcher — then the
+ * root-controlled AWS CLI with stdio untouched. Exits with the CLI's code; av's own failures use 125/126/127.
+ */
+import type {ChildProcess, SpawnOptions} from 'node:child_process'
+
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import type {AwsRuntime} from '../aws/aws-runtime.js'
+import type {Decision, Policy} from '../core/policy.js'
+import type {ProcessTable} from '../core/process-table.js'
+import type {Trace} from '../core/trace.js'
+import type {ClassifyDeps} from '../gate/classify.js'
+import type {ApprovalAnswer, ApprovalRequest, GateDecision, ParsedArgv} from '../gate/types.js'
+import type {Context} from '../world/context.js'
+import type {TokenClaims} from './token.js'
+
+import {parseAwsProfiles} from '../aws/aws-profiles.js'
+import {
+  buildChildEnv,
+  buildSealedConfig,
+  checkProfileName,
+  hashConfig,
+  ignoredSettingsNotice,
+  quoteWord,
+} from '../aws/sealed-runtime.js'
+import {AvError, EXIT} from '../core/errors.js'
+import {runtimeDir} from '../core/paths.js'
+import {exitOf, relaySignals, signalExit, type SignalSource} from '../core/relay.js'
+import {traceFrom} from '../core/trace.js'
+import {isElevatedRun} from '../gate/rules.js'
+import {isMfaSession} from '../sessions/sessions.js'
+import {RUN_TOKEN_LIFETIME_MS} from './token.js'
+
+/** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
+export const TOKEN_LIFETIME_MS = RUN_TOKEN_LIFETIME_MS
+
+export type Classify = (
+  argv: string[],
+  deps: ClassifyDeps,
+) => {decision: GateDecision; parsed: ParsedArgv; warnings?: string[]}
+
+export interface LauncherDeps {
+  ctx: Context
+  policy: Policy
+  /** This launcher's pid (the token binds it, with its start time from the process table). */
+  pid: number
+  /** Real path of the running av's bin/run.js: the generated config's credential_process runs it. */
+  avEntry: string
+  classify: Classify
+  approve(request: ApprovalRequest): Promise<ApprovalAnswer>
+  findRuntime(): AwsRuntime
+  processTable: Pick<ProcessTable, 'snapshot'>
+  tokens: {
+    hashArgv(argv: string[]): string
+    loadKey(): Promise<Buffer | null>
+    mint(key: Buffer, claims: TokenClaims): string
+    /**
+     * Custody mode: root mints the token (custody-main.ts, after checking this launcher through /proc) with a key
+     * only root can read; `loadKey` is then never needed. Absent in keychain mode.
+     */
+    issue?(claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>): Promise<string>
+  }
+  spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
+  signals: SignalSource
+  /**
+   * Whether `signal`, received by the launcher, also reached the CLI by itself: Ctrl-C and Ctrl-\\ go to the
+   * terminal's whole foreground process group, CLI included. Forwarding those again would interrupt the CLI's
+   * own clean-up (sudo skips them for the same reason). Every other signal is forwarded.
+   */
+  signalReachedChild(signal: NodeJS.Signals): boolean
+  /** The user's own AWS setup, read only for allowlisted settings and the "ignored" notice. */
+  userAws: {aliasExists(): boolean; configText(): null | string}
+  userDecisions?: Record<string, Decision>
+}
+
+/** The launcher's ancestors, nearest first, for the approval prompt ("who asked"). */
+function ancestry(deps: LauncherDeps): ApprovalRequest['chain'] {
+  const chain: ApprovalRequest['chain'] = []
+  let pid = deps.processTable.snapshot(deps.pid)?.ppid ?? 0
+  while (pid > 1 && chain.length < 5) {
+    const snapshot = deps.processTable.snapshot(pid)
+    if (!snapshot) break
+    chain.push({name: path.basename(snapshot.exe ?? snapshot.argv[0] ?? '?'), pid})
+    pid = snapshot.ppid
+  }
+
+  return chain
+}
+
+/** Largest --cli-input-* text passed inline (Linux refuses a single argument over 128 KiB). */
+export const MAX_PINNED_INPUT = 100 * 1024
+
+/**
+ * The argv the CLI gets: `args` with the classified --cli-input-* file's text in place of its `file://` name, so
+ * what runs is exactly what the gate read. The CLI reads `file://` values for any parameter, so every occurrence
+ * of that exact value (`--opt file://x` or `--opt=file://x`) can take the text.
+ */
+export function pinInputFile(args: string[], inputFile: ParsedArgv['inputFile']): string[] {
+  if (!inputFile) return args
+  if (Buffer.byteLength(inputFile.text) > MAX_PINNED_INPUT) {
+    throw new AvError('refused', `the --cli-input-* file is larger than ${MAX_PINNED_INPUT / 1024} KiB`, {
+      suggestion: 'Split the input, or pass the large values as separate parameters.',
+    })
+  }
+
+  const {raw, text} = inputFile
+  return args.map((word) => {
+    if (word === raw) return text
+    if (word.startsWith('--') && word.endsWith(`=${raw}`)) return word.slice(0, word.length - raw.length) + text
+    return word
+  })
+}
+
+/** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
+async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: GateDecision; parsed: ParsedArgv}> {
+  const {ctx} = deps
+  const {decision, parsed, warnings} = deps.classify(args, {
+    env: ctx.env,
+    home: ctx.home,
+    policy: deps.policy,
+    ...(deps.userDecisions ? {userDecisions: deps.userDecisions} : {}),
+  })
+  for (const warning of warnings ?? []) ctx.stderr.write(`av: warning: ${warning}\n`)
+  const command = ['aws', ...args].map((word) => quoteWord(word)).join(' ')
+  const gateEvent = {
+    event: 'gate' as const,
+    decision: decision.decision,
+    category: decision.category,
+    rule: decision.rule,
+    profile: decision.profile,
+    service: decision.service,
+    operation: decision.operation,
+    argvHash: deps.tokens.hashArgv(args),
+  }
+
+  if (decision.decision === 'allow') {
+    await ctx.audit.record(gateEvent)
+    return {decision, parsed}
+  }
+
+  const allowIt =
+    'allow it for everyone in the root-owned /etc/av/policy.json ' +
+    `("decisions": {"${decision.rule ?? decision.category ?? 'rule'}": "allow"})`
+  if (decision.decision === 'deny') {
+    await ctx.audit.record({...gateEvent, answer: null})
+    throw new AvError('denied', `\`${command}\` is denied by the gate: ${decision.reason}`, {
+      suggestion: `If it should run, an administrator can ${allowIt}.`,
+    })
+  }
+
+  const endpoint = parsed.globals['endpoint-url']
+  const answer = await deps.approve({
+    category: decision.category,
+    chain: ancestry(deps),
+    command,
+    endpoint: typeof endpoint === 'string' ? endpoint : null,
+    profile: decision.profile,
+    reason: decision.reason,
+    rule: decision.rule,
+  })
+  await ctx.audit.record({...gateEvent, answer})
+  if (answer === 'approved') return {decision, parsed}
+  const why = answer === 'denied' ? 'approval was denied' : 'no approval channel could ask a person'
+  throw new AvError('denied', `\`${command}\` needs approval (${decision.reason}) and ${why}`, {
+    suggestion:
+      answer === 'denied'
+        ? 'Nothing to do if that was intended; otherwise run it again and approve it.'
+        : `Run \`av run -- ${command}\` yourself in a terminal where you can answer the approval prompt, or ${allowIt}.`,
+  })
+}
+
+/** Run the AWS CLI through av. `argv` is everything after `av run --`, untouched. Resolves to the exit code. */
+export async function runAws(argv: string[], deps: LauncherDeps): Promise<number> {
+  const [program, ...args] = argv
+  if (program === undefined) {
+    throw new AvError('usage', 'nothing to run', {suggestion: 'av run -- aws <service> <operation> …'})
+  }
+
+  if (program !== 'aws') {
+    throw new AvError('refused', `av run only runs the AWS CLI, not ${JSON.stringify(program.slice(0, 80))}`, {
+      suggestion: 'Run AWS CLI commands as `av run -- aws <service> <operation> …`; run other programs without av.',
+    })
+  }
+
+  const trace = traceFrom(deps.ctx.env, 'launcher', (text) => deps.ctx.stderr.write(text))
+  trace.mark('start')
+  const runtime = deps.findRuntime()
+  const {decision, parsed} = await passGate(args, deps)
+  trace.mark('gate')
+  const {profile} = decision
+  checkProfileName(profile)
+  // A command session credentials cannot perform gets the durable key for this run only (it got here allowed by
+  // policy or approved); IAM on a profile whose session av gets with MFA runs on that session.
+  const mfaSession = isMfaSession(profile, parseAwsProfiles(deps.userAws.configText() ?? ''), deps.policy)
+  const elevated = isElevatedRun(decision, {mfaSession})
+  return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps, trace)
+}
+
+async function runSealed(
+  runtime: AwsRuntime,
+  args: string[],
+  run: {elevated: boolean; profile: string},
+  deps: LauncherDeps,
+  trace: Trace,
+): Promise<number> {
+  const {elevated, profile} = run
+  const {ctx} = deps
+  const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
+  // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
+  const key = deps.tokens.loadKey()
+  key.catch(() => {})
+  let home: string | undefined
+  const started = ctx.clock.now()
+  try {
+    home = makePrivateHome(ctx)
+    const userConfig = deps.userAws.configText()
+    const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
+    if (notice) ctx.stderr.write(notice + '\n')
+    const config = buildSealedConfig(userConfig === null ? {} : parseAwsProfiles(userConfig), {
+      avEntry: deps.avEntry,
+      profile,
+    })
+    const configFile = path.join(home, '.aws', 'config')
+    mkdirSync(path.dirname(configFile), {mode: 0o700})
+    writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
+
+    const cliArgv = [...runtime.argv, ...args]
+    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
+    const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
+    if (relay.pending) return signalExit(relay.pending)
+    trace.mark('token')
+
+    const child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
+    relay.attach(child)
+    const code = await waitFor(child)
+    trace.mark('cli')
+    await ctx.audit
+      .record({
+        event: 'run',
+        profile,
+        argvHash: deps.tokens.hashArgv(args),
+        exitCode: code,
+        ms: ctx.clock.now() - started,
+      })
+      .catch((error: unknown) => ctx.stderr.write(`av: warning: ${(error as Error).message}\n`))
+    trace.mark('audit')
+    return code
+  } finally {
+    relay.stop()
+    if (home) rmSync(home, {force: true, recursive: true})
+  }
+}
+
+/** A fresh 0700 directory under XDG_RUNTIME_DIR (or the temp dir when that is unusable). */
+function makePrivateHome(ctx: Context): string {
+  const base = runtimeDir({env: ctx.env, home: ctx.home, platform: ctx.platform}, ctx.tmpdir)
+  for (const dir of base === ctx.tmpdir ? [base] : [base, ctx.tmpdir]) {
+    try {
+      return mkdtempSync(path.join(dir, 'av-run-'))
+    } catch (error) {
+      if (dir === ctx.tmpdir) {
+        throw new AvError('internal', `cannot create a private HOME under ${dir} (${(error as Error).message})`, {
+          suggestion: 'Check that your temp directory exists and is writable (TMPDIR).',
+        })
+      }
+    }
+  }
+
+  throw new AvError('internal', 'cannot create a private HOME')
+}
+
+async function mintRunToken(
+  deps: LauncherDeps,
+  key: Buffer | null,
+  run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
+): Promise<string> {
+  if (deps.tokens.issue) {
+    return deps.tokens.issue({
+      argvHash: deps.tokens.hashArgv(run.cliArgv),
+      configHash: run.configHash,
+      profile: run.profile,
+      ...(run.elevated ? {elevated: true} : {}),
+    })
+  }
+
+  if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
+  const self = deps.processTable.snapshot(deps.pid)
+  if (!self) {
+    throw new AvError('internal', `cannot read this launcher's own start time (pid ${deps.pid})`, {
+      suggestion: 'On Linux av needs a readable /proc; on macOS /bin/ps.',
+    })
+  }
+
+  const issued = deps.ctx.clock.now()
+  return deps.tokens.mint(key, {
+    v: 1,
+    launcherPid: deps.pid,
+    launcherStart: self.startTime,
+    profile: run.profile,
+    argvHash: deps.tokens.hashArgv(run.cliArgv),
+    configHash: run.configHash,
+    issued,
+    expires: issued + TOKEN_LIFETIME_MS,
+    ...(run.elevated ? {elevated: true} : {}),
+  })
+}
+
+/** The CLI's exit code; death by signal n is 128+n; a runtime that cannot start is 127 (missing) or 125. */
+export function waitFor(child: ChildProcess): Promise<number> {
+  return exitOf(child, (error) => {
+    const missing = error.code === 'ENOENT'
+    return new AvError(missing ? 'runtime-not-found' : 'internal', `the AWS CLI could not be started (${error.code})`, {
+      cause: error,
+      exit: missing ? EXIT.notFound : EXIT.failed,
+    })
+  })
+}
