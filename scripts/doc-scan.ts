@@ -586,7 +586,7 @@ export function renderRules(doc: DocScan): string {
     `// ${doc.scan.members} output members scanned in ${doc.scan.operations} operations of ${doc.scan.services} services;`,
     `// ${doc.scan.hits.length} describe a secret: ${counts.covered} in commands the catalog covers, ${counts.row} make the rows below,`,
     `// ${counts.excluded} excluded as not a secret, ${counts['not-in-cli']} not commands of this CLI (docs/gate-doc-scan.tsv).`,
-    "import type {DocRow} from './rules.js'",
+    "import type {DocRow} from './types.js'",
     '',
     `/** ${doc.rows.length} rows: [command, category, condition, confidence, reason, evidence]. */`,
     'export const DOC_ROWS: DocRow[] = [',

@@ -10,13 +10,13 @@
 import {readFileSync} from 'node:fs'
 
 import type {Policy} from '../core/policy.js'
-import type {Category, Decision, GateDecision} from './types.js'
+import type {Category, Decision, GateDecision, RuleTable} from './types.js'
 
 import {userConfigFile} from '../core/paths.js'
 import {type CommandTree} from './aws-commands.js'
 import {GLOBAL_RULES, UNLISTED_EXCEPTIONS, UNLISTED_PATTERNS} from './hand-rules.js'
 import {parseAwsArgv, type ParsedCommand} from './parse-argv.js'
-import {conditionHolds, DEFAULT_BY_CONFIDENCE, defaultRuleTable, rulesFor, type RuleTable} from './rules.js'
+import {conditionHolds, DEFAULT_BY_CONFIDENCE, defaultRuleTable, rulesFor} from './rules.js'
 
 export interface ClassifyDeps {
   env: NodeJS.ProcessEnv

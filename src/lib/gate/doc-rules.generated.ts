@@ -2,7 +2,7 @@
 // 167786 output members scanned in 11735 operations of 337 services;
 // 1718 describe a secret: 545 in commands the catalog covers, 46 make the rows below,
 // 1124 excluded as not a secret, 3 not commands of this CLI (docs/gate-doc-scan.tsv).
-import type {DocRow} from './rules.js'
+import type {DocRow} from './types.js'
 
 /** 39 rows: [command, category, condition, confidence, reason, evidence]. */
 export const DOC_ROWS: DocRow[] = [

@@ -1,4 +1,4 @@
-import type {Rule} from './rules.js'
+import type {Rule} from './types.js'
 /**
  * The hand-written rules: commands outside the catalog that still leak, and the global options that change
  * where traffic goes or what is printed. Global rules are keyed `global --<option>`; policy `decisions` may name

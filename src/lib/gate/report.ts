@@ -4,12 +4,12 @@
 import {parse as shellParse} from 'shell-quote'
 
 import type {Policy} from '../core/policy.js'
-import type {Category, Decision, GateDecision, ParamValue} from './types.js'
+import type {Category, Confidence, Decision, GateDecision, ParamValue, Rule, RuleSource} from './types.js'
 
 import {AvError} from '../core/errors.js'
 import {classifyArgv, loadUserDecisions} from './classify.js'
 import {GLOBAL_RULES} from './hand-rules.js'
-import {type Confidence, DEFAULT_BY_CONFIDENCE, defaultRuleTable, type Rule, type RuleSource} from './rules.js'
+import {DEFAULT_BY_CONFIDENCE, defaultRuleTable} from './rules.js'
 
 export interface GateTestDeps {
   env: NodeJS.ProcessEnv

@@ -4,51 +4,22 @@
  * (doc-rules.generated.ts, scripts/doc-scan.ts), and the short hand-written list (hand-rules.ts). Rules are data;
  * `conditionHolds` is the only logic.
  */
-import type {Category, Decision, GateDecision, ParamValue} from './types.js'
+import type {
+  CatalogRow,
+  Category,
+  Confidence,
+  Decision,
+  DocRow,
+  GateDecision,
+  ParamValue,
+  Rule,
+  RuleTable,
+} from './types.js'
 
 import {DOC_ROWS} from './doc-rules.generated.js'
 import {HAND_RULES} from './hand-rules.js'
 import {CATALOG_ROWS} from './rules.generated.js'
 
-export type Confidence = 'high' | 'low' | 'medium'
-
-/** [command, category, condition, confidence, reason] as in the catalog. */
-export type CatalogRow = [string, string, string, string, string]
-
-/** A documentation-scan row: a catalog row and the evidence it rests on (`doc+name+sensitive-trait`). */
-export type DocRow = [string, string, string, string, string, string]
-
-/** Where a rule came from: the catalog, the documentation scan of the service models, or the hand-written list. */
-export type RuleSource = 'catalog' | 'doc-scan' | 'hand'
-
-export interface Rule {
-  /** `ssm get-parameter`; `configure *` matches the command and every subcommand. */
-  command: string
-  category: Category
-  /** `always`, `if:--flag`, `unless:--flag`, `if:--flag=value`, or a config condition (`if:cli_history=enabled`). */
-  condition: string
-  confidence: Confidence
-  reason: string
-  source: RuleSource
-  /** Documentation-scan rules: what the row rests on (the members documented as secret, name, sensitive trait). */
-  evidence?: string
-  /** Subcommands a wildcard rule leaves out (`configure list-profiles`). */
-  except?: string[]
-  /**
-   * Elevated rules only: session credentials obtained with MFA can perform the command, so a profile whose session
-   * av got with MFA runs it on that session, not on the long-term key (see isElevatedRun).
-   */
-  mfaSessionSuffices?: boolean
-}
-
-export interface RuleTable {
-  rules: Rule[]
-  /** Rules by exact command, and wildcard rules by their prefix (`configure`). */
-  byCommand: Map<string, Rule[]>
-  wildcards: Map<string, Rule[]>
-}
-
-/** Default decision by confidence: high and medium are held for approval, low is allowed unless policy says otherwise. */
 export const DEFAULT_BY_CONFIDENCE: Record<Confidence, Decision> = {high: 'approve', low: 'allow', medium: 'approve'}
 
 export function buildRuleTable(

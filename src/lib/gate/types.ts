@@ -69,3 +69,43 @@ export interface ApprovalRequest {
   /** Who asked: the launcher's ancestors, nearest first. */
   chain: Array<{name: string; pid: number}>
 }
+
+export type Confidence = 'high' | 'low' | 'medium'
+
+/** [command, category, condition, confidence, reason] as in the catalog. */
+export type CatalogRow = [string, string, string, string, string]
+
+/** A documentation-scan row: a catalog row and the evidence it rests on (`doc+name+sensitive-trait`). */
+export type DocRow = [string, string, string, string, string, string]
+
+/** Where a rule came from: the catalog, the documentation scan of the service models, or the hand-written list. */
+export type RuleSource = 'catalog' | 'doc-scan' | 'hand'
+
+export interface Rule {
+  /** `ssm get-parameter`; `configure *` matches the command and every subcommand. */
+  command: string
+  category: Category
+  /** `always`, `if:--flag`, `unless:--flag`, `if:--flag=value`, or a config condition (`if:cli_history=enabled`). */
+  condition: string
+  confidence: Confidence
+  reason: string
+  source: RuleSource
+  /** Documentation-scan rules: what the row rests on (the members documented as secret, name, sensitive trait). */
+  evidence?: string
+  /** Subcommands a wildcard rule leaves out (`configure list-profiles`). */
+  except?: string[]
+  /**
+   * Elevated rules only: session credentials obtained with MFA can perform the command, so a profile whose session
+   * av got with MFA runs it on that session, not on the long-term key (see isElevatedRun).
+   */
+  mfaSessionSuffices?: boolean
+}
+
+export interface RuleTable {
+  rules: Rule[]
+  /** Rules by exact command, and wildcard rules by their prefix (`configure`). */
+  byCommand: Map<string, Rule[]>
+  wildcards: Map<string, Rule[]>
+}
+
+/** Default decision by confidence: high and medium are held for approval, low is allowed unless policy says otherwise. */
