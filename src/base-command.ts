@@ -1,10 +1,17 @@
 /**
- * The one place oclif meets av's errors: every AvError becomes oclif's error with av's exit code and a
- * "Try this:" line; `--json` is enabled on every non-streaming command through `enableJsonFlag`.
+ * The one place oclif meets av's errors: every AvError becomes oclif's error with av's exit code and its "Try this:"
+ * line (`oclifError`, used by the hooks too); `--json` is enabled on every non-streaming command through
+ * `enableJsonFlag`.
  */
 import {Command, Errors} from '@oclif/core'
 
-import {AvError, EXIT, formatError} from './lib/core/errors.js'
+import {AvError, EXIT, reportOf} from './lib/core/errors.js'
+
+/** `this.error`'s arguments for an AvError: its message (with a refusal's reason), exit code and what to do. */
+export function oclifError(error: AvError): [string, {exit: number; suggestions?: string[]}] {
+  const {message, suggestion} = reportOf(error)
+  return [message, {exit: error.exit, ...(suggestion ? {suggestions: [suggestion]} : {})}]
+}
 
 export abstract class AvCommand extends Command {
   static enableJsonFlag = true
@@ -16,9 +23,7 @@ export abstract class AvCommand extends Command {
         this.exit(error.exit)
       }
 
-      const [message, ...rest] = formatError(error).replace(/^av: /, '').split('\n')
-      const suggestion = rest.join('\n').replace(/^Try this: /, '')
-      this.error(message!, {exit: error.exit, ...(suggestion ? {suggestions: [suggestion]} : {})})
+      this.error(...oclifError(error))
     }
 
     // oclif's own parse errors (unknown flag, missing arg) are usage errors.

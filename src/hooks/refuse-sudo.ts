@@ -4,11 +4,12 @@
  */
 import {Hook} from '@oclif/core'
 
+import {oclifError} from '../base-command.js'
 import {sudoRefusal} from '../lib/run/sudo-guard.js'
 
 const hook: Hook<'prerun'> = async function (options) {
   const refusal = sudoRefusal(options.Command.id, process.env, process.getuid?.() ?? -1)
-  if (refusal) this.error(`${refusal.message}\nTry this: ${refusal.suggestion}`, {exit: refusal.exit})
+  if (refusal) this.error(...oclifError(refusal))
 }
 
 export default hook

@@ -110,6 +110,7 @@ function failed(verb: string, call: CustodyCall): AvError {
   if (refusal && isRefusalReason(refusal[1]!)) {
     const detail = refusal[2]!.replace(/\.$/, '').slice(0, 400)
     return new AvError('refused', `custody ${verb} refused (${refusal[1]}): ${detail}`, {
+      reason: refusal[1],
       suggestion: REFUSAL_HINTS[refusal[1]],
     })
   }

@@ -30,7 +30,7 @@ import type {RunBinding, RunStore} from './run-record.js'
 
 import {parseAwsProfiles} from '../aws/aws-profiles.js'
 import {buildChildEnv, buildSealedConfig, checkProfileName, ignoredSettingsNotice} from '../aws/sealed-runtime.js'
-import {AvError} from '../core/errors.js'
+import {AvError, refusal} from '../core/errors.js'
 import {awsConfigFile} from '../core/paths.js'
 import {relaySignals, signalExit} from '../core/relay.js'
 import {checkRootOwned, type TrustFs} from '../core/trust.js'
@@ -40,7 +40,7 @@ import {pinInputFile, waitFor} from '../run/launcher.js'
 import {hashArgv, RUN_TOKEN_LIFETIME_MS} from '../run/token.js'
 import {isMfaSession} from '../sessions/sessions.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
-import {CustodyRefusal, findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
+import {findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
 
 /**
  * The user's variables the launch entry passes on (sudo's env_keep for it names exactly these, install.ts): they
@@ -313,7 +313,7 @@ async function approveAsRoot(prepared: Prepared, request: ApprovalRequest, deps:
 
 /** The whole root launcher: gate, approval, sealed run as the user. Resolves to the CLI's exit code. */
 export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promise<number> {
-  if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-launch must run as root through sudo')
+  if (deps.euid !== 0) throw refusal('custody-not-sudo', 'av-launch must run as root through sudo')
   deps.trace?.mark('start')
   const {request, ...prepared} = await gateAsRoot(argv, deps)
   deps.trace?.mark('gate')

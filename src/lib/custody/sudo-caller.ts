@@ -4,25 +4,13 @@
  * real uid and the uid of the process that ran sudo. Refusals carry a stable reason code (refusal.ts).
  */
 import type {ProcessSnapshot, ProcessTable} from '../core/process-table.js'
-import type {RefusalReason} from '../core/refusal.js'
 
-import {EXIT} from '../core/errors.js'
+import {refusal} from '../core/errors.js'
 import {checkRootOwned, type TrustFs} from '../core/trust.js'
 
 export const SUDO_EXE = '/usr/bin/sudo'
 /** sudo with `use_pty` runs the command under a second (monitor) sudo process. */
 const MAX_SUDO_HOPS = 2
-
-/** A root entry point's refusal: one stderr line `… refused (<reason>): <message>`, and its exit code. */
-export class CustodyRefusal extends Error {
-  constructor(
-    readonly reason: RefusalReason | 'usage',
-    message: string,
-    readonly exit: number = EXIT.refused,
-  ) {
-    super(message)
-  }
-}
 
 export interface SudoCaller {
   caller: ProcessSnapshot
@@ -45,7 +33,7 @@ export interface SudoCallerDeps {
 export function findSudoCaller(deps: SudoCallerDeps, options: {rootCaller?: boolean} = {}): SudoCaller {
   const claimed = deps.env.SUDO_UID
   if (claimed === undefined || !/^\d+$/.test(claimed)) {
-    throw new CustodyRefusal('custody-not-sudo', 'not started through sudo (no SUDO_UID)')
+    throw refusal('custody-not-sudo', 'not started through sudo (no SUDO_UID)')
   }
 
   const uid = Number(claimed)
@@ -59,14 +47,14 @@ export function findSudoCaller(deps: SudoCallerDeps, options: {rootCaller?: bool
     current = parent
   }
 
-  if (!outer) throw new CustodyRefusal('custody-not-sudo', 'the parent process is not sudo')
+  if (!outer) throw refusal('custody-not-sudo', 'the parent process is not sudo')
   const trusted = checkRootOwned(sudo, deps.trustFs)
-  if (!trusted.ok) throw new CustodyRefusal('custody-not-sudo', `${trusted.path} ${trusted.reason}`)
+  if (!trusted.ok) throw refusal('custody-not-sudo', `${trusted.path} ${trusted.reason}`)
   const caller = deps.table.snapshot(outer.ppid)
-  if (!caller) throw new CustodyRefusal('custody-caller-untrusted', 'the process that ran sudo is gone')
+  if (!caller) throw refusal('custody-caller-untrusted', 'the process that ran sudo is gone')
   const callerOk = caller.uid === uid || (options.rootCaller === true && caller.uid === 0)
   if (outer.uid !== uid || !callerOk) {
-    throw new CustodyRefusal('custody-not-sudo', `SUDO_UID ${uid} is not the uid that ran sudo`)
+    throw refusal('custody-not-sudo', `SUDO_UID ${uid} is not the uid that ran sudo`)
   }
 
   return {caller, uid}

@@ -33,7 +33,7 @@ import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {type IamApi, queryIam} from '../aws/iam-client.js'
 import {sdkCallerIdentity, type StsTarget} from '../aws/sts-client.js'
 import {type Clock, systemClock} from '../core/clock.js'
-import {AvError, EXIT} from '../core/errors.js'
+import {AvError, EXIT, formatError, refusal} from '../core/errors.js'
 import {passwdEntry} from '../core/passwd.js'
 import {type CustodyPolicy, loadPolicy, type Policy} from '../core/policy.js'
 import {type ProcessTable, systemProcessTable} from '../core/process-table.js'
@@ -42,7 +42,7 @@ import {traceFrom} from '../core/trace.js'
 import {realTrustFs, type TrustFs} from '../core/trust.js'
 import {readAsUser} from '../custody/as-user.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from '../custody/run-record.js'
-import {CustodyRefusal, findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
+import {findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
 import {rotateProfile, type RotateResult} from '../keys/rotate.js'
 import {askTty} from '../sessions/code-prompt.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from '../sessions/sessions.js'
@@ -113,14 +113,14 @@ function readJson(deps: CustodyDeps): Record<string, unknown> {
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>
   } catch {}
 
-  throw new CustodyRefusal('usage', 'stdin is not a JSON object', EXIT.usage)
+  throw refusal('usage', 'stdin is not a JSON object')
 }
 
 const PROFILE = /^[\w.@+-]{1,128}$/
 
 function profileOf(value: unknown): string {
   if (typeof value !== 'string' || !PROFILE.test(value)) {
-    throw new CustodyRefusal('usage', 'the profile name is missing or not a plain name', EXIT.usage)
+    throw refusal('usage', 'the profile name is missing or not a plain name')
   }
 
   return value
@@ -141,7 +141,7 @@ async function storeVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> 
   } else {
     const {accessKeyId, secretAccessKey} = doc
     if (typeof accessKeyId !== 'string' || !accessKeyId || typeof secretAccessKey !== 'string' || !secretAccessKey) {
-      throw new CustodyRefusal('usage', 'stdin must hold a value, or accessKeyId and secretAccessKey', EXIT.usage)
+      throw refusal('usage', 'stdin must hold a value, or accessKeyId and secretAccessKey')
     }
 
     incoming = encodeKeyPair({accessKeyId, secretAccessKey})
@@ -172,7 +172,7 @@ async function viewVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
 
 function profilesOf(args: string[], verb: string): string[] {
   if (args.length === 0 || args.length > 100) {
-    throw new CustodyRefusal('usage', `name 1 to 100 profiles: ${verb} <profile>…`, EXIT.usage)
+    throw refusal('usage', `name 1 to 100 profiles: ${verb} <profile>…`)
   }
 
   return [...new Set(args.map((p) => profileOf(p)))]
@@ -191,7 +191,7 @@ function authenticated(deps: Pick<CustodyDeps, 'env'>): boolean {
  */
 async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: string[]): Promise<string> {
   if (!authenticated(deps)) {
-    throw new CustodyRefusal(
+    throw refusal(
       'custody-not-authenticated',
       'taking keys out of custody needs your password: av runs the -auth entry point through sudo for it',
     )
@@ -219,7 +219,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
  */
 async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]): Promise<string> {
   if (!authenticated(deps)) {
-    throw new CustodyRefusal('custody-not-authenticated', 'rotating a key needs your password: `av rotate` asks it')
+    throw refusal('custody-not-authenticated', 'rotating a key needs your password: `av rotate` asks it')
   }
 
   const profiles = profilesOf(args, 'rotate')
@@ -271,7 +271,7 @@ async function removeVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise
   const raw = await store.get(account)
   if (raw === null) return JSON.stringify({profile, removed: false}) + '\n'
   if (typeof doc.proof !== 'string' || !proofMatches(decodeKeyPair(account, raw), doc.proof)) {
-    throw new CustodyRefusal('custody-caller-untrusted', `no proof of holding the key of ${profile}`)
+    throw refusal('custody-caller-untrusted', `no proof of holding the key of ${profile}`)
   }
 
   await store.delete(`session:${profile}`)
@@ -289,14 +289,14 @@ function parseReleaseArgs(args: string[]): {profile: string; run: string} {
     const name = args[i]
     const value = args[i + 1]
     if ((name !== '--profile' && name !== '--run') || value === undefined || named[name] !== undefined) {
-      throw new CustodyRefusal('usage', 'release takes --profile <name> --run <id>', EXIT.usage)
+      throw refusal('usage', 'release takes --profile <name> --run <id>')
     }
 
     named[name] = value
   }
 
   const run = named['--run']
-  if (run === undefined || !isRunId(run)) throw new CustodyRefusal('usage', 'release needs --run <id>', EXIT.usage)
+  if (run === undefined || !isRunId(run)) throw refusal('usage', 'release needs --run <id>')
   return {profile: profileOf(named['--profile']), run}
 }
 
@@ -315,7 +315,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
   const record = runsFor(deps, uid).readRecord(run)
   const facts = {cli, launcher: deps.table.snapshot(cli.ppid), now: deps.clock.now(), profile, record, uid}
   const verdict = verifyRunCaller(facts)
-  if (!verdict.ok) throw new CustodyRefusal(verdict.reason, verdict.detail)
+  if (!verdict.ok) throw refusal(verdict.reason, verdict.detail)
   trace.mark('caller-check')
   const {elevated, userConfigFile} = record!
   const store = storeFor(deps, uid)
@@ -346,7 +346,7 @@ async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}
   trace.mark(released.cached ? 'session-cached' : 'sts')
   // The CLI must still be there, unchanged, when the answer is written.
   const again = verifyRunCaller({...facts, cli: deps.table.snapshot(cli.pid)})
-  if (!again.ok) throw new CustodyRefusal('parent-gone', `the AWS CLI ${cli.pid} exited or changed before the answer`)
+  if (!again.ok) throw refusal('parent-gone', `the AWS CLI ${cli.pid} exited or changed before the answer`)
   await auditOf(deps, store).record({
     event: 'release',
     custody: true,
@@ -377,7 +377,7 @@ function runsFor(deps: CustodyDeps, uid: number): RunStore {
 function pendingOf(deps: CustodyDeps, uid: number, args: string[]): PendingApproval {
   const [id] = args
   if (args.length !== 1 || id === undefined || !isRunId(id)) {
-    throw new CustodyRefusal('usage', 'name one request: approve <id> | deny <id>', EXIT.usage)
+    throw refusal('usage', 'name one request: approve <id> | deny <id>')
   }
 
   const pending = runsFor(deps, uid).readPending(id)
@@ -401,7 +401,7 @@ function pendingOf(deps: CustodyDeps, uid: number, args: string[]): PendingAppro
  */
 async function approveVerb(deps: CustodyDeps, sudo: SudoCaller, args: string[]): Promise<string> {
   if (!authenticated(deps)) {
-    throw new CustodyRefusal('custody-not-authenticated', 'an approval needs your password: `av approve` asks it')
+    throw refusal('custody-not-authenticated', 'an approval needs your password: `av approve` asks it')
   }
 
   return answerVerb(deps, sudo, args, 'approved')
@@ -446,14 +446,14 @@ async function pendingVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string
 async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const {accounts} = readJson(deps)
   if (!Array.isArray(accounts) || accounts.length > 1000) {
-    throw new CustodyRefusal('usage', 'stdin must list the session accounts to drop', EXIT.usage)
+    throw refusal('usage', 'stdin must list the session accounts to drop')
   }
 
   const store = storeFor(deps, uid)
   const cleared: string[] = []
   for (const account of accounts) {
     if (typeof account !== 'string' || !isSessionAccount(account) || !PROFILE.test(account.replace(/^\w+:/, ''))) {
-      throw new CustodyRefusal('usage', 'only session:<profile> and role:<profile> items can be dropped', EXIT.usage)
+      throw refusal('usage', 'only session:<profile> and role:<profile> items can be dropped')
     }
 
     if (await store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop -- small files
@@ -506,18 +506,14 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
   const [verb, ...rest] = argv
   let sudo: null | SudoCaller = null
   try {
-    if (deps.euid !== 0) throw new CustodyRefusal('custody-not-sudo', 'av-custody must run as root through sudo')
+    if (deps.euid !== 0) throw refusal('custody-not-sudo', 'av-custody must run as root through sudo')
     const run = verb === undefined || !Object.hasOwn(VERBS, verb) ? undefined : VERBS[verb]
     if (!run) {
-      throw new CustodyRefusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`, EXIT.usage)
+      throw refusal('usage', `unknown verb ${JSON.stringify(String(verb).slice(0, 20))}`)
     }
 
     if (authenticated(deps) && !AUTH_VERBS.has(verb!)) {
-      throw new CustodyRefusal(
-        'usage',
-        `the -auth entry point serves approve, checkout and rotate only, not ${verb}`,
-        EXIT.usage,
-      )
+      throw refusal('usage', `the -auth entry point serves approve, checkout and rotate only, not ${verb}`)
     }
 
     // The root launcher asks the password for a held run by running sudo as the user: its caller is root.
@@ -525,11 +521,10 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
     deps.stdout.write(await run(deps, sudo, rest))
     return EXIT.ok
   } catch (error) {
-    if (error instanceof CustodyRefusal) {
-      if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason, verb})
-      deps.stderr.write(
-        `av custody: refused (${error.reason}): ${error.message}. ${error.reason === 'usage' ? USAGE : REFUSAL_HINTS[error.reason]}\n`,
-      )
+    if (error instanceof AvError && error.refusal) {
+      if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason!, verb})
+      const told = error.reason === 'usage' ? refusal('usage', error.message, {suggestion: USAGE}) : error
+      deps.stderr.write(formatError(told, {oneLine: true, program: 'av custody'}) + '\n')
       return error.exit
     }
 
@@ -563,7 +558,7 @@ function readStdin(): string {
 
     if (n === 0) break
     total += n
-    if (total > STDIN_MAX_BYTES) throw new CustodyRefusal('usage', 'stdin is too large', EXIT.usage)
+    if (total > STDIN_MAX_BYTES) throw refusal('usage', 'stdin is too large')
     chunks.push(Buffer.from(buffer.subarray(0, n)))
   }
 

@@ -22,11 +22,10 @@ import type {Output} from '../world/context.js'
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {systemClock} from '../core/clock.js'
-import {AvError, EXIT} from '../core/errors.js'
+import {asRefusal, EXIT, formatError, refusal} from '../core/errors.js'
 import {auditDir, awsConfigFile} from '../core/paths.js'
 import {loadPolicy} from '../core/policy.js'
 import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from '../core/process-table.js'
-import {REFUSAL_HINTS, type RefusalReason} from '../core/refusal.js'
 import {traceFrom} from '../core/trace.js'
 import {realTrustFs, type TrustFs} from '../core/trust.js'
 import {
@@ -152,39 +151,8 @@ export function credentialDocument(pair: AwsKeyPair & {expiration?: string}): st
   return JSON.stringify(doc) + '\n'
 }
 
-/** A refusal: its reason code, what happened, and what to do (by default the reason's line in REFUSAL_HINTS). */
-class Refusal extends Error {
-  constructor(
-    readonly reason: RefusalReason,
-    readonly detail: string,
-    readonly advice: string = REFUSAL_HINTS[reason],
-    readonly exit: number = 1,
-  ) {
-    super(detail)
-  }
-}
-
-/** AvError codes that become a refusal reason of their own (the rest take the caller's fallback). */
-const REASON_OF_CODE: Partial<Record<AvError['code'], RefusalReason>> = {
-  'audit-failed': 'audit-failed',
-  'bad-input': 'config-invalid',
-  denied: 'mfa-declined',
-  'not-found': 'not-stored',
-  refused: 'mfa-unavailable',
-  'store-corrupt': 'store-corrupt',
-  'store-unavailable': 'store-unavailable',
-  'sts-failed': 'sts-failed',
-}
-
-function refusalOf(error: unknown, fallback: RefusalReason): Refusal {
-  if (error instanceof AvError) {
-    const reason = REASON_OF_CODE[error.code] ?? fallback
-    // The error's own hint is about this very failure (e.g. how to unlock this platform's keychain).
-    return new Refusal(reason, error.message, error.suggestion ?? REFUSAL_HINTS[reason])
-  }
-
-  return new Refusal(fallback, error instanceof Error ? error.message : String(error))
-}
+/** The helper's exit code for a refusal: the AWS CLI only needs non-zero, and usage errors keep their own 2. */
+const REFUSED_EXIT = 1
 
 interface Chain {
   facts: Omit<CallerFacts, 'token'>
@@ -197,11 +165,11 @@ async function readToken(deps: HelperDeps, token: string): Promise<TokenVerdict>
   try {
     key = await loadTokenKey(deps.store, {create: false})
   } catch (error) {
-    throw refusalOf(error, 'store-unavailable')
+    throw asRefusal(error, 'store-unavailable')
   }
 
   if (!key) {
-    throw new Refusal(
+    throw refusal(
       'token-key-missing',
       'the token key is not in the keychain (it is locked, or no `av run` made one on this account)',
     )
@@ -252,7 +220,7 @@ function gatherChain(deps: HelperDeps, profile: string): Chain {
 
 function check(facts: CallerFacts): void {
   const verdict = verifyCaller(facts)
-  if (!verdict.ok) throw new Refusal(verdict.reason, verdict.detail)
+  if (!verdict.ok) throw refusal(verdict.reason, verdict.detail)
 }
 
 async function release(deps: HelperDeps, profile: string, chain: {current?: Chain}): Promise<string> {
@@ -262,17 +230,17 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
   trace.mark('start')
   const raw = deps.env[TOKEN_ENV]
   const shape = raw ? checkTokenShape(raw) : 'token-missing'
-  if (shape || !raw) throw new Refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
+  if (shape || !raw) throw refusal(shape ?? 'token-missing', describeTokenRefusal(shape ?? 'token-missing'))
   chain.current = gatherChain(deps, profile)
   const pre = precheckCaller(chain.current.facts)
-  if (!pre.ok) throw new Refusal(pre.reason, pre.detail)
+  if (!pre.ok) throw refusal(pre.reason, pre.detail)
   trace.mark('process-chain')
 
   const token = await readToken(deps, raw)
   trace.mark('token')
   const facts: CallerFacts = {...chain.current.facts, token}
   check(facts)
-  if (!token.ok) throw new Refusal(token.reason, describeTokenRefusal(token.reason))
+  if (!token.ok) throw refusal(token.reason, describeTokenRefusal(token.reason))
   const launcherEnv = facts.grandparentEnv
 
   const released = await credentialsFor(
@@ -298,7 +266,7 @@ async function release(deps: HelperDeps, profile: string, chain: {current?: Chai
       ...(released.expiration === undefined ? {} : {expiration: new Date(released.expiration).toISOString()}),
     })
   } catch (error) {
-    throw refusalOf(error, 'audit-failed')
+    throw asRefusal(error, 'audit-failed')
   }
 
   trace.mark('audit')
@@ -336,7 +304,7 @@ async function credentialsFor(
       {elevated},
     )
   } catch (error) {
-    throw refusalOf(error, 'internal')
+    throw asRefusal(error, 'internal')
   }
 }
 
@@ -346,17 +314,17 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
   const profile = 'profile' in parsed ? parsed.profile : null
   const chain: {current?: Chain} = {}
   try {
-    if (profile === null) throw new Refusal('usage', (parsed as {problem: string}).problem, undefined, EXIT.usage)
+    if (profile === null) throw refusal('usage', (parsed as {problem: string}).problem)
     deps.stdout.write(await release(deps, profile, chain))
     return EXIT.ok
   } catch (error) {
-    const refusal = error instanceof Refusal ? error : refusalOf(error, 'internal')
-    const detail = refusal.detail.replaceAll(/\s+/g, ' ').replace(/\.$/, '')
-    deps.stderr.write(`av credential-helper: refused (${refusal.reason}): ${detail}. ${refusal.advice}\n`)
+    const refused = asRefusal(error, 'internal')
+    const detail = refused.message.replaceAll(/\s+/g, ' ').replace(/\.$/, '')
+    deps.stderr.write(formatError(refused, {oneLine: true, program: 'av credential-helper'}) + '\n')
     try {
       await deps.audit(chain.current?.facts.grandparentEnv ?? null).record({
         event: 'refusal',
-        reason: refusal.reason,
+        reason: refused.reason,
         detail,
         profile,
         callerPid: chain.current?.facts.parent?.pid ?? null,
@@ -368,7 +336,7 @@ export async function releaseCredentials(args: string[], deps: HelperDeps): Prom
       deps.stderr.write(`av credential-helper: this refusal is not in the audit log: ${why}\n`)
     }
 
-    return refusal.exit
+    return refused.code === 'usage' ? EXIT.usage : REFUSED_EXIT
   }
 }
 

@@ -22,7 +22,6 @@ import {accountOf, readAsUser, spawnAsUser} from '../custody/as-user.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from '../custody/root-approval.js'
 import {launchAsRoot, launchEnv} from '../custody/root-launcher.js'
 import {RunStore} from '../custody/run-record.js'
-import {CustodyRefusal} from '../custody/sudo-caller.js'
 import {classifyArgv, loadUserDecisions} from '../gate/classify.js'
 import {FileCustodyStore} from '../store/custody-store.js'
 
@@ -91,12 +90,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await launchAsRoot(argv, realRootLaunchDeps())
   } catch (error) {
-    if (error instanceof CustodyRefusal) {
-      const hint = error.reason === 'usage' ? '' : `\nTry this: ${REFUSAL_HINTS[error.reason]}`
-      process.stderr.write(`av: refused (${error.reason}): ${error.message}${hint}\n`)
-      return error.exit
-    }
-
     process.stderr.write(formatError(error) + '\n')
     return exitCodeOf(error)
   }

@@ -163,12 +163,14 @@ export async function requestCode(request: CodeRequest, deps: CodePromptDeps): P
     if ('code' in answer) return answer.code
     if (answer.status === 'denied') {
       throw new AvError('denied', `no MFA code was given for profile ${request.profile}`, {
+        reason: 'mfa-declined',
         suggestion: 'Run the command again and enter the current code from the MFA device.',
       })
     }
   }
 
   throw new AvError('refused', `profile ${request.profile} needs an MFA code and no approver channel can ask for it`, {
+    reason: 'mfa-unavailable',
     suggestion:
       'Run the command from a terminal (/dev/tty) or a desktop session, or name an approver program in the root policy (`approvers`).',
   })

@@ -115,6 +115,7 @@ function parseDuration({cap, key, profile, raw}: DurationSetting): number {
       'bad-input',
       `${key} = ${JSON.stringify(raw)} in profile ${profile} is not a whole number of seconds from ${MIN_DURATION_SECONDS} to ${MAX_DURATION_SECONDS}`,
       {
+        reason: 'config-invalid',
         suggestion: `Set ${key} in ~/.aws/config to a value from ${MIN_DURATION_SECONDS} (15 min) to ${MAX_DURATION_SECONDS} (12 h).`,
       },
     )
@@ -203,6 +204,7 @@ export function stsEndpointOf(region: string | undefined, policy: Policy): {endp
   const wanted = region?.trim() || undefined
   if (wanted !== undefined && !REGION.test(wanted)) {
     throw new AvError('bad-input', `region ${JSON.stringify(wanted)} is not an AWS region name`, {
+      reason: 'config-invalid',
       suggestion: 'Set region in ~/.aws/config to a region name such as eu-west-1.',
     })
   }
@@ -376,7 +378,9 @@ function roleSessionNameOf(profile: string, settings: ProfileSettings, nowMs: nu
   const given = settings.role_session_name?.trim()
   if (given) {
     if (!SESSION_NAME.test(given)) {
-      throw new AvError('bad-input', `role_session_name in profile ${profile} must be 2–64 of [A-Za-z0-9_+=,.@-]`)
+      throw new AvError('bad-input', `role_session_name in profile ${profile} must be 2–64 of [A-Za-z0-9_+=,.@-]`, {
+        reason: 'config-invalid',
+      })
     }
 
     return given
@@ -405,6 +409,7 @@ class Resolver {
     if (!source) {
       const how = settings.credential_source ? 'credential_source is not supported' : 'it has no source_profile'
       throw new AvError('bad-input', `profile ${profile} has role_arn but av cannot assume it: ${how}`, {
+        reason: 'config-invalid',
         suggestion: `Set source_profile = <a profile migrated to av> in [profile ${profile}] of ~/.aws/config.`,
       })
     }
@@ -412,6 +417,7 @@ class Resolver {
     const path = [...chain, profile]
     if (source !== profile && path.includes(source)) {
       throw new AvError('bad-input', `role profiles form a cycle: ${[...path, source].join(' → ')}`, {
+        reason: 'config-invalid',
         suggestion: 'Make the last source_profile of the chain a profile with a key migrated to av.',
       })
     }
@@ -427,6 +433,7 @@ class Resolver {
     const durable = await readKeyPair(store, profile)
     if (!durable) {
       throw new AvError('not-found', `profile ${profile} has no key stored in av's keychain`, {
+        reason: 'not-stored',
         suggestion: 'Run `av migrate` to move its key from ~/.aws/credentials into the keychain.',
       })
     }
@@ -468,6 +475,7 @@ class Resolver {
         'refused',
         `profile ${profile} needs an MFA code (mfa_serial) and no approver channel can ask for it`,
         {
+          reason: 'mfa-unavailable',
           suggestion:
             'Run the command from a terminal or a desktop session, or configure an approver program in the root policy.',
         },
@@ -477,6 +485,7 @@ class Resolver {
     const code = (await this.deps.askCode({mfaSerial, profile, reason: `MFA code for AWS profile ${profile}`})).trim()
     if (!/^\d{6}$/.test(code)) {
       throw new AvError('refused', `the MFA code given for profile ${profile} is not 6 digits`, {
+        reason: 'mfa-unavailable',
         suggestion: 'Run the command again and enter the current code from the MFA device.',
       })
     }

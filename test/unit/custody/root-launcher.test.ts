@@ -17,7 +17,6 @@ import {AvError, exitCodeOf} from '../../../src/lib/core/errors.js'
 import {type CustodyPolicy, DEFAULT_POLICY, type Policy} from '../../../src/lib/core/policy.js'
 import {launchAsRoot, launchEnv} from '../../../src/lib/custody/root-launcher.js'
 import {type RunRecord, verifyRunCaller} from '../../../src/lib/custody/run-record.js'
-import {CustodyRefusal} from '../../../src/lib/custody/sudo-caller.js'
 import {classifyArgv} from '../../../src/lib/gate/classify.js'
 import {pinInputFile} from '../../../src/lib/run/launcher.js'
 import {hashArgv} from '../../../src/lib/run/token.js'
@@ -177,12 +176,12 @@ function harness(
   return {approvals, deps, events, parsed: () => parsed, runs, spawned, stderr}
 }
 
-/** How a launch ended: the exit code and, for a refusal, its code (AvError) or reason (CustodyRefusal). */
+/** How a launch ended: the exit code and, for a refusal, its reason; for another failure, its code. */
 async function outcome(argv: string[], deps: RootLaunchDeps): Promise<string> {
   try {
     return `exit ${await launchAsRoot(argv, deps)}`
   } catch (error) {
-    if (error instanceof CustodyRefusal) return `refused ${error.reason} ${error.exit}`
+    if (error instanceof AvError && error.refusal) return `refused ${error.reason} ${error.exit}`
     if (error instanceof AvError) return `${error.code} ${exitCodeOf(error)}`
     throw error
   }

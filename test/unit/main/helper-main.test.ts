@@ -199,7 +199,10 @@ describe('credential helper: release', () => {
     const w = world({pair: {accessKeyId: ACCESS_KEY, secretAccessKey: SECRET}})
     w.userConfig.text = '[profile dev]\nmfa_serial = arn:aws:iam::1:mfa/u\n'
     w.deps.askCode = async () => {
-      throw new AvError('refused', 'profile dev needs an MFA code and no approver channel can ask for it')
+      // As code-prompt.ts says it: the failure names the refusal reason it stands for.
+      throw new AvError('refused', 'profile dev needs an MFA code and no approver channel can ask for it', {
+        reason: 'mfa-unavailable',
+      })
     }
 
     const out = await run(w)
