@@ -1,9 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {loadPolicy} from '../lib/core/policy.js'
 import {approve} from '../lib/custody/approvals.js'
-import {realContext} from '../lib/world/context.js'
 
 export default class Approve extends AvCommand {
   static summary = 'Approve a held AWS CLI run with your password (custody mode).'
@@ -16,11 +14,11 @@ export default class Approve extends AvCommand {
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(Approve)
-    const ctx = realContext()
+    const ctx = this.world()
     const write = (text: string) => {
       if (!this.jsonEnabled()) ctx.stdout.write(text)
     }
 
-    return approve(args.id, {now: () => ctx.clock.now(), policy: loadPolicy({env: ctx.env}).policy, write})
+    return approve(args.id, {now: () => ctx.clock.now(), policy: ctx.policy().policy, write})
   }
 }

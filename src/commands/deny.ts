@@ -1,9 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {loadPolicy} from '../lib/core/policy.js'
 import {deny} from '../lib/custody/approvals.js'
-import {realContext} from '../lib/world/context.js'
 
 export default class Deny extends AvCommand {
   static summary = 'End a held AWS CLI run at once (custody mode).'
@@ -12,11 +10,11 @@ export default class Deny extends AvCommand {
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(Deny)
-    const ctx = realContext()
+    const ctx = this.world()
     const write = (text: string) => {
       if (!this.jsonEnabled()) ctx.stdout.write(text)
     }
 
-    return deny(args.id, {now: () => ctx.clock.now(), policy: loadPolicy({env: ctx.env}).policy, write})
+    return deny(args.id, {now: () => ctx.clock.now(), policy: ctx.policy().policy, write})
   }
 }

@@ -2,7 +2,6 @@ import path from 'node:path'
 
 import {AvCommand} from '../base-command.js'
 import {EXIT} from '../lib/core/errors.js'
-import {loadPolicy} from '../lib/core/policy.js'
 import {
   type DoctorReport,
   formatDoctorReport,
@@ -10,7 +9,7 @@ import {
   runtimeToCheck,
   systemMachineFacts,
 } from '../lib/inspect/doctor.js'
-import {realContext, userAuditDir} from '../lib/world/context.js'
+import {userAuditDir} from '../lib/world/context.js'
 
 export default class Doctor extends AvCommand {
   static description = `Check what is still exposed and what av depends on.
@@ -24,8 +23,8 @@ when something is exposed.`
 
   async run(): Promise<DoctorReport> {
     await this.parse(Doctor)
-    const ctx = realContext()
-    const {policy, warnings} = loadPolicy({env: ctx.env})
+    const ctx = this.world()
+    const {policy, warnings} = ctx.policy()
     for (const warning of warnings) this.warn(warning)
     const report = await runDoctor({
       ...ctx,

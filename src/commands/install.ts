@@ -41,7 +41,8 @@ export default class Install extends AvCommand {
 
   async run(): Promise<InstallResult> {
     const {flags} = await this.parse(Install)
-    const custody = flags.custody || (!flags.keychain && process.platform === 'linux')
+    const {env, platform, uid} = this.world()
+    const custody = flags.custody || (!flags.keychain && platform === 'linux')
     const result = installAv(
       {
         binDir: flags['bin-dir'],
@@ -54,10 +55,10 @@ export default class Install extends AvCommand {
       },
       {
         checkSudoers: checkSudoersFile,
-        findRuntime: (awsCli) => findAwsRuntime({env: process.env, platform: process.platform, policy: {awsCli}}),
+        findRuntime: (awsCli) => findAwsRuntime({env, platform, policy: {awsCli}}),
         node: process.execPath,
         source: this.config.root,
-        uid: process.getuid?.() ?? -1,
+        uid,
       },
     )
     this.log(`Installed av: ${result.written.join(', ')}`)

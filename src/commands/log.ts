@@ -13,7 +13,7 @@ import {
 import {formatVerifyResult, verifyAuditLog} from '../lib/audit/audit-verify.js'
 import {AUDIT_EVENTS} from '../lib/audit/audit.js'
 import {EXIT} from '../lib/core/errors.js'
-import {realContext, userAuditDir} from '../lib/world/context.js'
+import {userAuditDir} from '../lib/world/context.js'
 
 export default class Log extends AvCommand {
   static description = `Show the audit trail: every credential release, helper refusal and gate decision.
@@ -46,7 +46,7 @@ and exits 1 at the first broken line.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Log)
-    const ctx = realContext()
+    const ctx = this.world()
     const dir = userAuditDir(ctx)
 
     if (flags.verify) {

@@ -5,7 +5,6 @@ import {fileURLToPath} from 'node:url'
 import {AvCommand} from '../base-command.js'
 import {migrate, type MigrateResult} from '../lib/keys/migrate.js'
 import {migrationDeps} from '../lib/main/migration-deps.js'
-import {realContext} from '../lib/world/context.js'
 
 /** The absolute real path of this av's bin/run.js: what config's credential_process will run. */
 export function avEntryPoint(): string {
@@ -31,7 +30,7 @@ export default class Migrate extends AvCommand {
 
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(Migrate)
-    const ctx = realContext()
+    const ctx = this.world()
     const result = await migrate(migrationDeps(ctx, {json: this.jsonEnabled()}), {
       avPath: avEntryPoint(),
       dryRun: flags['dry-run'],

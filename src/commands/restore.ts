@@ -3,7 +3,6 @@ import {Flags} from '@oclif/core'
 import {AvCommand} from '../base-command.js'
 import {restore, type RestoreResult} from '../lib/keys/restore.js'
 import {migrationDeps} from '../lib/main/migration-deps.js'
-import {realContext} from '../lib/world/context.js'
 
 export default class Restore extends AvCommand {
   static summary = 'Put the keys av moved back into the credentials file (the exact inverse of migrate).'
@@ -21,7 +20,7 @@ export default class Restore extends AvCommand {
 
   async run(): Promise<RestoreResult> {
     const {flags} = await this.parse(Restore)
-    const ctx = realContext()
+    const ctx = this.world()
     const result = await restore(migrationDeps(ctx, {json: this.jsonEnabled()}), {
       dryRun: flags['dry-run'],
       profiles: flags.profile,

@@ -3,7 +3,6 @@ import {Flags} from '@oclif/core'
 import {AvCommand} from '../base-command.js'
 import {rotateKeys, type RotateRunResult} from '../lib/keys/rotate-run.js'
 import {rotateDeps} from '../lib/main/migration-deps.js'
-import {realContext} from '../lib/world/context.js'
 
 export default class Rotate extends AvCommand {
   static summary = 'Replace each durable AWS key av holds by a new one that no file and no agent has seen.'
@@ -26,7 +25,7 @@ export default class Rotate extends AvCommand {
 
   async run(): Promise<RotateRunResult> {
     const {flags} = await this.parse(Rotate)
-    const ctx = realContext()
+    const ctx = this.world()
     const result = await rotateKeys(rotateDeps(ctx, {json: this.jsonEnabled()}), {
       profiles: flags.profile,
       yes: flags.yes,

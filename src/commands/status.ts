@@ -4,7 +4,6 @@ import {AvCommand} from '../base-command.js'
 import {KEYCHAIN_LINE} from '../lib/core/mode.js'
 import {type KeyMode, readStatus, type StatusReport} from '../lib/inspect/status.js'
 import {statusDeps} from '../lib/main/migration-deps.js'
-import {realContext} from '../lib/world/context.js'
 
 const WHERE = {
   none: 'no credentials',
@@ -41,7 +40,7 @@ export default class Status extends AvCommand {
 
   async run(): Promise<StatusReport> {
     await this.parse(Status)
-    const report = await readStatus(statusDeps(realContext()))
+    const report = await readStatus(statusDeps(this.world()))
     this.log(
       report.mode === 'custody'
         ? `mode: custody (durable keys in root custody, through ${report.custodyEntry})`

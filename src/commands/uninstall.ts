@@ -17,7 +17,7 @@ export default class Uninstall extends AvCommand {
 
   async run(): Promise<UninstallResult> {
     const {flags} = await this.parse(Uninstall)
-    const result = uninstallAv({prefix: flags.prefix}, {uid: process.getuid?.() ?? -1})
+    const result = uninstallAv({prefix: flags.prefix}, {uid: this.world().uid})
     if (result.returned.length > 0) this.log(`Keys returned to the OS keychain of: ${result.returned.join(', ')}`)
     this.log(`Removed: ${result.removed.join(', ') || 'nothing'}`)
     if (result.restored.length > 0) this.log(`Restored awsCli in: ${result.restored.join(', ')}`)

@@ -6,9 +6,11 @@ import {Hook} from '@oclif/core'
 
 import {oclifError} from '../base-command.js'
 import {sudoRefusal} from '../lib/run/sudo-guard.js'
+import {processWorld} from '../lib/world/process-world.js'
 
 const hook: Hook<'prerun'> = async function (options) {
-  const refusal = sudoRefusal(options.Command.id, process.env, process.getuid?.() ?? -1)
+  const {env, uid} = processWorld()
+  const refusal = sudoRefusal(options.Command.id, env, uid)
   if (refusal) this.error(...oclifError(refusal))
 }
 

@@ -93,6 +93,7 @@ function harness(
   const approvals: ApprovalRequest[] = []
   const spawned: string[][] = []
   const signals = new FakeSignals()
+  const env = {AWS_SECRET_ACCESS_KEY: CANARY, PATH: '/usr/bin', XDG_RUNTIME_DIR: runtimeDir, ...options.env}
   const ctx: Context = {
     audit: {
       async record(event) {
@@ -100,16 +101,19 @@ function harness(
       },
     },
     clock: {now: () => 1_800_000_000_000},
-    env: {AWS_SECRET_ACCESS_KEY: CANARY, PATH: '/usr/bin', XDG_RUNTIME_DIR: runtimeDir, ...options.env},
+    env,
+    euid: 1000,
     home,
     interactive: false,
     platform: 'linux',
+    policy: () => ({policy: DEFAULT_POLICY, source: null, warnings: []}),
     stderr: {
       write(t) {
         stderr.push(t)
       },
     },
     stdout: {write() {}},
+    stdoutIsTerminal: false,
     store: new MemoryStore(),
     tmpdir: dir,
     uid: 1000,

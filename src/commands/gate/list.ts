@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../../base-command.js'
-import {loadPolicy} from '../../lib/core/policy.js'
 import {formatRules, listRules, type RuleRow} from '../../lib/gate/report.js'
 
 export default class GateList extends AvCommand {
@@ -40,7 +39,7 @@ export default class GateList extends AvCommand {
 
   public async run(): Promise<{rules: RuleRow[]}> {
     const {flags} = await this.parse(GateList)
-    const {policy, warnings} = loadPolicy({env: process.env})
+    const {policy, warnings} = this.world().policy()
     for (const w of warnings) this.warn(w)
     const rules = listRules({category: flags.category, confidence: flags.confidence, source: flags.source}, policy)
     if (!this.jsonEnabled()) this.log(formatRules(rules))

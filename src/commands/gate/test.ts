@@ -1,5 +1,4 @@
 import {AvCommand} from '../../base-command.js'
-import {loadPolicy} from '../../lib/core/policy.js'
 import {formatGateTest, type GateTestReport, testGate} from '../../lib/gate/report.js'
 
 /** Split our own words (`--json`, `--`) from the aws command line, which is passed on untouched. */
@@ -42,8 +41,9 @@ export default class GateTest extends AvCommand {
   public async run(): Promise<GateTestReport['decision']> {
     // The aws words are read raw: oclif would reorder or drop repeated tokens and `--`.
     const {input} = splitInput(this.argv)
-    const {policy, warnings} = loadPolicy({env: process.env})
-    const report = testGate(input, {env: process.env, home: process.env.HOME ?? '', policy})
+    const {env, home} = this.world()
+    const {policy, warnings} = this.world().policy()
+    const report = testGate(input, {env, home, policy})
     for (const w of [...warnings, ...report.warnings]) this.warn(w)
     if (!this.jsonEnabled()) this.log(formatGateTest(report))
     const {decision, category, rule, reason, service, operation, profile} = report.decision

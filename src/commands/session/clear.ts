@@ -3,7 +3,6 @@ import {Flags} from '@oclif/core'
 import {AvCommand} from '../../base-command.js'
 import {durableStore} from '../../lib/main/migration-deps.js'
 import {type ClearResult, clearSessions} from '../../lib/sessions/sessions.js'
-import {realContext} from '../../lib/world/context.js'
 
 export default class SessionClear extends AvCommand {
   static description =
@@ -16,7 +15,7 @@ export default class SessionClear extends AvCommand {
 
   async run(): Promise<ClearResult> {
     const {flags} = await this.parse(SessionClear)
-    const ctx = realContext()
+    const ctx = this.world()
     const custody = durableStore(ctx)
     const result = await clearSessions(ctx, flags.profile)
     if (custody !== ctx.store)

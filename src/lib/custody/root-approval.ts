@@ -17,7 +17,7 @@ import {closeSync, constants, openSync} from 'node:fs'
 
 import type {Clock} from '../core/clock.js'
 import type {ApprovalAnswer, ApprovalRequest} from '../gate/types.js'
-import type {Output} from '../world/context.js'
+import type {Output} from '../world/process-world.js'
 import type {RootApprovalInput, UserAccount} from './root-launcher.js'
 
 import {SEALED_PATH} from '../aws/sealed-runtime.js'

@@ -25,7 +25,7 @@ import type {SignalSource} from '../core/relay.js'
 import type {Trace} from '../core/trace.js'
 import type {ApprovalAnswer, ApprovalRequest} from '../gate/types.js'
 import type {Classify} from '../run/launcher.js'
-import type {Output} from '../world/context.js'
+import type {Output} from '../world/process-world.js'
 import type {RunBinding, RunStore} from './run-record.js'
 
 import {parseAwsProfiles} from '../aws/aws-profiles.js'

@@ -6,7 +6,7 @@ import {Listr} from 'listr2'
 import {createInterface} from 'node:readline'
 
 import type {StepReporter} from '../core/progress.js'
-import type {Output} from '../world/context.js'
+import type {Output} from '../world/process-world.js'
 
 interface Deferred {
   promise: Promise<void>

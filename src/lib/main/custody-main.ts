@@ -25,21 +25,20 @@ import {readFileSync, readSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import type {Output} from '../world/context.js'
+import type {Clock} from '../core/clock.js'
+import type {ProcessTable} from '../core/process-table.js'
+import type {TrustFs} from '../core/trust.js'
+import type {Output} from '../world/process-world.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {acquireLock} from '../aws/aws-files.js'
 import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {type IamApi, queryIam} from '../aws/iam-client.js'
 import {sdkCallerIdentity, type StsTarget} from '../aws/sts-client.js'
-import {type Clock, systemClock} from '../core/clock.js'
 import {AvError, EXIT, formatError, refusal} from '../core/errors.js'
 import {passwdEntry} from '../core/passwd.js'
 import {type CustodyPolicy, loadPolicy, type Policy} from '../core/policy.js'
-import {type ProcessTable, systemProcessTable} from '../core/process-table.js'
-import {REFUSAL_HINTS} from '../core/refusal.js'
 import {traceFrom} from '../core/trace.js'
-import {realTrustFs, type TrustFs} from '../core/trust.js'
 import {readAsUser} from '../custody/as-user.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from '../custody/run-record.js'
 import {findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
@@ -49,6 +48,7 @@ import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from
 import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from '../store/credentials.js'
 import {mergeStored, proofMatches, sealValue} from '../store/custody-keys.js'
 import {FileCustodyStore} from '../store/custody-store.js'
+import {processWorld} from '../world/process-world.js'
 import {type HelperDeps, helperDeps} from './helper-main.js'
 
 const STDIN_MAX_BYTES = 16 * 1024
@@ -199,7 +199,7 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
 
   const profiles = profilesOf(args, 'checkout')
   const store = storeFor(deps, uid)
-  const audit = new FileAuditLog(store.dir, Date.now, {store})
+  const audit = new FileAuditLog(store.dir, () => deps.clock.now(), {store})
   const items: Record<string, string> = {}
   for (const profile of profiles) {
     const raw = await store.get(profileAccount(profile)) // eslint-disable-line no-await-in-loop -- small files
@@ -277,7 +277,7 @@ async function removeVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise
   await store.delete(`session:${profile}`)
   await store.delete(`role:${profile}`)
   await store.delete(account)
-  const audit = new FileAuditLog(store.dir, Date.now, {store})
+  const audit = new FileAuditLog(store.dir, () => deps.clock.now(), {store})
   await audit.record({callerPid: caller.pid, custody: true, event: 'custody-remove', profile})
   return JSON.stringify({profile, removed: true}) + '\n'
 }
@@ -490,7 +490,7 @@ async function auditRefusal(
 ): Promise<void> {
   try {
     const store = storeFor(deps, sudo.uid)
-    await new FileAuditLog(store.dir, Date.now, {store}).record({
+    await new FileAuditLog(store.dir, () => deps.clock.now(), {store}).record({
       event: 'refusal',
       ...event,
       callerPid: sudo.caller.pid,
@@ -573,24 +573,25 @@ function homeOf(uid: number): {gid: number; home: string} {
 }
 
 export function realCustodyDeps(): CustodyDeps {
+  const {clock, env, euid, pid, stderr, stdout, table, trustFs} = processWorld()
   return {
-    clock: systemClock,
-    env: process.env,
-    euid: process.geteuid?.() ?? -1,
+    clock,
+    env,
+    euid,
     helperDeps,
     homeOf,
-    pid: process.pid,
+    pid,
     readAsUser: (uid, gid, file) => readAsUser(uid, gid, file, 64 * 1024),
     rotateApis() {
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
       return {callerIdentity: sdkCallerIdentity, iam: queryIam}
     },
-    stderr: {write: (text) => process.stderr.write(text)},
+    stderr,
     stdin: readStdin,
-    stdout: {write: (text) => process.stdout.write(text)},
-    table: systemProcessTable(process.platform),
+    stdout,
+    table,
     terminalOf,
-    trustFs: realTrustFs,
+    trustFs,
   }
 }
 

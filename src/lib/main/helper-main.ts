@@ -15,19 +15,18 @@ import type {AuditSink} from '../audit/audit.js'
 import type {StsApi} from '../aws/sts-client.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
+import type {ProcessSnapshot, ProcessTable} from '../core/process-table.js'
+import type {TrustFs} from '../core/trust.js'
 import type {CodeRequest, ReleasedCredentials} from '../sessions/sessions.js'
 import type {SecretStore} from '../store/secret-store.js'
-import type {Output} from '../world/context.js'
+import type {Output} from '../world/process-world.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {readAwsProfiles} from '../aws/aws-profiles.js'
-import {systemClock} from '../core/clock.js'
 import {asRefusal, EXIT, formatError, refusal} from '../core/errors.js'
 import {auditDir, awsConfigFile} from '../core/paths.js'
 import {loadPolicy} from '../core/policy.js'
-import {type ProcessSnapshot, type ProcessTable, systemProcessTable} from '../core/process-table.js'
 import {traceFrom} from '../core/trace.js'
-import {realTrustFs, type TrustFs} from '../core/trust.js'
 import {
   builtinRuntimes,
   type CallerFacts,
@@ -42,6 +41,7 @@ import {type CodePromptDeps, requestCode} from '../sessions/code-prompt.js'
 import {credentialProcessDocument, getSessionCredentials} from '../sessions/sessions.js'
 import {type AwsKeyPair} from '../store/credentials.js'
 import {KeyringStore} from '../store/secret-store.js'
+import {processWorld} from '../world/process-world.js'
 
 /** The world the helper acts on; `helperDeps()` builds the real one, tests build fakes. */
 export interface HelperDeps {
@@ -89,35 +89,34 @@ function readConfigFile(file: string): Buffer {
 }
 
 export function helperDeps(): HelperDeps {
-  const {env, platform} = process
+  const {clock, env, euid, pid, platform, stderr, stdout, table, trustFs, uid} = processWorld()
   const store = new KeyringStore({platform})
   return {
     audit(launcherEnv) {
       // The user's trail, where the account database says (paths.ts auditDir): the environment — the launcher's
       // or the helper's own — moves only a root-run av's trail, into a root-controlled place.
-      const uid = process.getuid?.() ?? -1
-      const dir = auditDir({env: launcherEnv ?? env, euid: process.geteuid?.() ?? uid, platform, uid})
+      const dir = auditDir({env: launcherEnv ?? env, euid, platform, uid})
       // The chain key and head live in the secret store; each line names who asked (helper → aws → launcher → …).
       const processChain = platform === 'linux' ? (pid: number) => procProcessChain(pid) : undefined
-      return new FileAuditLog(dir, Date.now, {processChain, store})
+      return new FileAuditLog(dir, () => clock.now(), {processChain, store})
     },
     askCode: (request, channels) => requestCode(request, channels),
-    clock: systemClock,
+    clock,
     env,
-    pid: process.pid,
+    pid,
     platform,
     readFile: readConfigFile,
-    stderr: {write: (text) => process.stderr.write(text)},
-    stdout: {write: (text) => process.stdout.write(text)},
+    stderr,
+    stdout,
     store,
     async sts() {
       // The SDK warns on stderr about Node 20 support; botocore would show that in front of any helper error.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
       const {sdkSts} = await import('../aws/sts-client.js')
       return sdkSts
     },
-    table: systemProcessTable(platform),
-    trustFs: realTrustFs,
+    table,
+    trustFs,
     userHome: userInfo().homedir || homedir(),
   }
 }

@@ -1,6 +1,7 @@
 /** The real world for migrate, restore and status, built from a Context. */
 import path from 'node:path'
 
+import type {Policy} from '../core/policy.js'
 import type {StatusDeps} from '../inspect/status.js'
 import type {MigrateDeps} from '../keys/migrate.js'
 import type {RotateRunDeps} from '../keys/rotate-run.js'
@@ -10,7 +11,6 @@ import type {Context} from '../world/context.js'
 import {awsFilePaths, realAwsFileSystem} from '../aws/aws-files.js'
 import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {stateDir} from '../core/paths.js'
-import {loadPolicy, type Policy} from '../core/policy.js'
 import {silentReporter} from '../core/progress.js'
 import {CustodyClientStore, custodyEntryOf} from '../custody/custody-client.js'
 import {askYesNo, lineReporter, listrReporter} from '../keys/step-display.js'
@@ -21,14 +21,14 @@ export const LOCK_FILE = 'migrate.lock'
  * Where durable keys live for this user: root custody when the root-owned policy names a custody entry point
  * (`sudo av install`), else the OS keychain.
  */
-export function durableStore(ctx: Context, policy: Policy = loadPolicy({env: ctx.env}).policy): SecretStore {
+export function durableStore(ctx: Context, policy: Policy = ctx.policy().policy): SecretStore {
   const entry = custodyEntryOf(policy)
   return entry === null ? ctx.store : new CustodyClientStore(entry)
 }
 
 /** What `av status` reads: the AWS files, the policy, the mode's store and, in custody mode, the user's own keychain. */
 export function statusDeps(ctx: Context): StatusDeps {
-  const {policy} = loadPolicy({env: ctx.env})
+  const {policy} = ctx.policy()
   const store = durableStore(ctx, policy)
   const deps: StatusDeps = {fs: realAwsFileSystem, paths: awsFilePaths(ctx), policy, store}
   if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
@@ -38,7 +38,7 @@ export function statusDeps(ctx: Context): StatusDeps {
 /** `json`: no progress output (stdout carries the JSON document). */
 export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDeps {
   let report = silentReporter
-  if (!options.json) report = process.stdout.isTTY ? listrReporter() : lineReporter(ctx.stderr)
+  if (!options.json) report = ctx.stdoutIsTerminal ? listrReporter() : lineReporter(ctx.stderr)
   const store = durableStore(ctx)
   return {
     audit: ctx.audit,
@@ -55,7 +55,7 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
 
 /** The real world for `av rotate`: custody's entry point, or the keychain and av's own IAM and STS calls. */
 export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDeps {
-  const {policy} = loadPolicy({env: ctx.env})
+  const {policy} = ctx.policy()
   const store = durableStore(ctx, policy)
   const profiles = readAwsProfiles(awsFilePaths(ctx).config)
   return {

@@ -10,25 +10,22 @@ import {pathToFileURL} from 'node:url'
 import type {RootLaunchDeps} from '../custody/root-launcher.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
-import {systemClock} from '../core/clock.js'
 import {exitCodeOf, formatError} from '../core/errors.js'
 import {loadPolicy} from '../core/policy.js'
 import {linuxProcessTable} from '../core/process-table.js'
-import {REFUSAL_HINTS} from '../core/refusal.js'
 import {signalReachedOwnGroup} from '../core/relay.js'
 import {traceFrom} from '../core/trace.js'
-import {realTrustFs} from '../core/trust.js'
 import {accountOf, readAsUser, spawnAsUser} from '../custody/as-user.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from '../custody/root-approval.js'
 import {launchAsRoot, launchEnv} from '../custody/root-launcher.js'
 import {RunStore} from '../custody/run-record.js'
 import {classifyArgv, loadUserDecisions} from '../gate/classify.js'
 import {FileCustodyStore} from '../store/custody-store.js'
+import {processWorld} from '../world/process-world.js'
 
 export function realRootLaunchDeps(): RootLaunchDeps {
-  const {env} = process
+  const {clock, env, euid, pid, stderr, trustFs} = processWorld()
   const loaded = loadPolicy({env})
-  const stderr = {write: (text: string) => process.stderr.write(text)}
   const custodyDir = (uid: number) => {
     if (!loaded.policy.custody) throw new Error('custody is not configured')
     return path.join(loaded.policy.custody.dir, String(uid))
@@ -40,7 +37,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
       askRootApproval(input, {
         askPrograms: askProgramsAsRoot,
         authEntry: `${loaded.policy.custody!.entry}-auth`,
-        clock: systemClock,
+        clock,
         hasTerminal: hasControllingTerminal,
         sleep: (ms) =>
           new Promise((resolve) => {
@@ -51,16 +48,16 @@ export function realRootLaunchDeps(): RootLaunchDeps {
         stderr,
       }),
     audit(uid) {
-      const store = new FileCustodyStore(custodyDir(uid), realTrustFs)
-      return new FileAuditLog(store.dir, Date.now, {processChain: (pid: number) => procProcessChain(pid), store})
+      const store = new FileCustodyStore(custodyDir(uid), trustFs)
+      return new FileAuditLog(store.dir, () => clock.now(), {processChain: (pid: number) => procProcessChain(pid), store})
     },
     classify: classifyArgv,
-    clock: systemClock,
+    clock,
     cwd: process.cwd(),
     env,
-    euid: process.geteuid?.() ?? -1,
+    euid,
     loadPolicy: () => loaded,
-    pid: process.pid,
+    pid,
     readAsUser(user, file) {
       try {
         return readAsUser(user.uid, user.gid, file)
@@ -74,8 +71,8 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     spawnAsUser: (argv, options) => spawnAsUser(argv, options),
     stderr,
     table: linuxProcessTable(),
-    trace: traceFrom(env, 'root-launcher', (text) => process.stderr.write(text)),
-    trustFs: realTrustFs,
+    trace: traceFrom(env, 'root-launcher', (text) => stderr.write(text)),
+    trustFs,
     // The user's own ~/.config/av/config.json, read with the user's rights (it may only tighten).
     userDecisions: (user) =>
       loadUserDecisions({

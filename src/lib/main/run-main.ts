@@ -8,12 +8,12 @@ import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import type {Policy} from '../core/policy.js'
 import type {Context} from '../world/context.js'
 
 import {findAwsRuntime} from '../aws/aws-runtime.js'
 import {AvError, EXIT, exitCodeOf, formatError} from '../core/errors.js'
 import {awsConfigFile} from '../core/paths.js'
-import {loadPolicy, type Policy} from '../core/policy.js'
 import {systemProcessTable} from '../core/process-table.js'
 import {relayTo, signalReachedOwnGroup} from '../core/relay.js'
 import {custodyLaunchOf, launchThroughRoot} from '../custody/custody-client.js'
@@ -60,7 +60,7 @@ export function splitRunArgv(args: string[]): {command: string[]} | {help: true}
 
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
-  const loaded = loadPolicy({env: ctx.env})
+  const loaded = ctx.policy()
   for (const warning of loaded.warnings) ctx.stderr.write(`av: warning: ${warning}\n`)
   const {policy} = loaded
   const processTable = systemProcessTable(ctx.platform)
@@ -124,7 +124,7 @@ export async function main(args: string[], ctx: Context = realContext()): Promis
     }
 
     // Custody mode: root runs the launcher (root-launcher.ts); this process only hands the argv over.
-    const launch = custodyLaunchOf(loadPolicy({env: ctx.env}).policy)
+    const launch = custodyLaunchOf(ctx.policy().policy)
     if (launch) return await launchThroughRoot(launch, split.command)
     const deps = realLauncherDeps(ctx)
     if (!isPlainAbsolute(deps.processTable.snapshot(deps.pid)?.argv[1])) return await relaunch(deps.avEntry, args)

@@ -333,12 +333,24 @@ describe('migrate: failure midway rolls back and says so', () => {
   })
 })
 
-/** A SIGKILL, as the lib sees it: the step never finishes and nothing after it (rollback included) runs. */
-const hang = () => new Promise<never>(() => {})
-const settle = () =>
-  new Promise((resolve) => {
-    setTimeout(resolve, 20)
+/**
+ * A SIGKILL, as the lib sees it: the step never finishes and nothing after it (rollback included) runs. `reached`
+ * settles when the killed run got there (a fixed wait was too short on a loaded machine).
+ */
+function killPoint(): {hang: () => Promise<never>; reached: Promise<void>} {
+  let reach!: () => void
+  const reached = new Promise<void>((resolve) => {
+    reach = resolve
   })
+  return {
+    hang() {
+      reach()
+      return new Promise<never>(() => {})
+    },
+    reached,
+  }
+}
+
 function freshLock(deps: MigrateDeps): void {
   deps.lockFile = path.join(mkdtempSync(path.join(dir, 'state-')), 'migrate.lock')
 }
@@ -351,10 +363,11 @@ describe('migrate and restore: interrupted runs converge', () => {
     it(`migrate killed while writing ${stopAt}: a re-run finishes and restore is exact`, async () => {
       const {deps, fs, store} = world(credentials, config)
       const write = fs.write.bind(fs)
+      const kill = killPoint()
       fs.write = async (file: string, bytes: Buffer, like?: AwsFileSnapshot) =>
-        file === (stopAt === 'config' ? CONF : CRED) ? hang() : write(file, bytes, like)
+        file === (stopAt === 'config' ? CONF : CRED) ? kill.hang() : write(file, bytes, like)
       migrate(deps, {avPath: AV, yes: true}).catch(() => {})
-      await settle()
+      await kill.reached
       fs.write = write
       freshLock(deps)
       const result = await migrate(deps, {avPath: AV, yes: true})
@@ -370,10 +383,11 @@ describe('migrate and restore: interrupted runs converge', () => {
     const {deps, fs, store} = world(credentials, config)
     await migrate(deps, {avPath: AV, yes: true})
     const write = fs.write.bind(fs)
+    const kill = killPoint()
     fs.write = async (file: string, bytes: Buffer, like?: AwsFileSnapshot) =>
-      file === CONF ? hang() : write(file, bytes, like)
+      file === CONF ? kill.hang() : write(file, bytes, like)
     restore(deps, {yes: true}).catch(() => {})
-    await settle()
+    await kill.reached
     fs.write = write
     freshLock(deps)
     assert.equal(text(fs, CRED), credentials)
