@@ -132,7 +132,7 @@ export function unfinishedRotations(userDir: string): string[] {
 }
 
 /** This av's importer; uninstall prefers the installed tree's own copy (root-owned, readable by every user). */
-export const IMPORTER = fileURLToPath(new URL('keychain-import-main.js', import.meta.url))
+export const IMPORTER = fileURLToPath(new URL('../main/keychain-import-main.js', import.meta.url))
 
 /** Hand one user's items to their keychain. Returns null on success, else why not (no secret in it). */
 function returnToUser(uid: number, items: Record<string, string>, world: ReturnWorld): null | string {
