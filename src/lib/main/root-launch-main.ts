@@ -49,7 +49,10 @@ export function realRootLaunchDeps(): RootLaunchDeps {
       }),
     audit(uid) {
       const store = new FileCustodyStore(custodyDir(uid), trustFs)
-      return new FileAuditLog(store.dir, () => clock.now(), {processChain: (pid: number) => procProcessChain(pid), store})
+      return new FileAuditLog(store.dir, () => clock.now(), {
+        processChain: (pid: number) => procProcessChain(pid),
+        store,
+      })
     },
     classify: classifyArgv,
     clock,
