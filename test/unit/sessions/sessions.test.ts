@@ -8,15 +8,13 @@ import type {Policy} from '../../../src/lib/core/policy.js'
 
 import {AvError} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY, validatePolicy} from '../../../src/lib/core/policy.js'
+import {isMfaSession, sessionModeOf, stsEndpointOf} from '../../../src/lib/sessions/session-settings.js'
 import {
   type AwsProfiles,
   clearSessions,
   credentialProcessDocument,
   getSessionCredentials,
-  isMfaSession,
   type SessionDeps,
-  sessionModeOf,
-  stsEndpointOf,
 } from '../../../src/lib/sessions/sessions.js'
 import {encodeKeyPair, profileAccount} from '../../../src/lib/store/credentials.js'
 import {FakeClock, FakeSts, sdkError} from '../../fakes/fake-sts.js'
