@@ -2,13 +2,9 @@ import path from 'node:path'
 
 import {AvCommand} from '../base-command.js'
 import {EXIT} from '../lib/core/errors.js'
-import {
-  type DoctorReport,
-  formatDoctorReport,
-  runDoctor,
-  runtimeToCheck,
-  systemMachineFacts,
-} from '../lib/inspect/doctor.js'
+import {runtimeToCheck} from '../lib/inspect/doctor-install.js'
+import {systemMachineFacts} from '../lib/inspect/doctor-machine.js'
+import {type DoctorReport, formatDoctorReport, runDoctor} from '../lib/inspect/doctor.js'
 import {userAuditDir} from '../lib/world/context.js'
 
 export default class Doctor extends AvCommand {

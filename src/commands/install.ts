@@ -3,7 +3,9 @@ import {Flags} from '@oclif/core'
 import {AvCommand} from '../base-command.js'
 import {findAwsRuntime} from '../lib/aws/aws-runtime.js'
 import {CUSTODY_LINE, KEYCHAIN_LINE} from '../lib/core/mode.js'
-import {checkSudoersFile, DEFAULTS, installAv, type InstallResult} from '../lib/install/install.js'
+import {checkSudoersFile} from '../lib/install/install-custody.js'
+import {DEFAULTS} from '../lib/install/install-manifest.js'
+import {installAv, type InstallResult} from '../lib/install/install.js'
 
 export default class Install extends AvCommand {
   static summary = 'Install av root-owned (sudo): the av command, the aws launcher, custody (Linux), the policy.'

@@ -1,4 +1,4 @@
-import type {SessionMode} from '../lib/sessions/sessions.js'
+import type {SessionMode} from '../lib/sessions/session-settings.js'
 
 import {AvCommand} from '../base-command.js'
 import {KEYCHAIN_LINE} from '../lib/core/mode.js'

@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {AvCommand} from '../base-command.js'
-import {DEFAULTS, uninstallAv, type UninstallResult} from '../lib/install/install.js'
+import {DEFAULTS} from '../lib/install/install-manifest.js'
+import {uninstallAv, type UninstallResult} from '../lib/install/uninstall.js'
 
 export default class Uninstall extends AvCommand {
   static summary = 'Remove what `sudo av install` wrote.'

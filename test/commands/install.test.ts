@@ -21,7 +21,9 @@ import {fileURLToPath} from 'node:url'
 import type {AwsRuntime} from '../../src/lib/aws/aws-runtime.js'
 
 import {AvError, EXIT} from '../../src/lib/core/errors.js'
-import {installAv, type InstallOptions, uninstallAv} from '../../src/lib/install/install.js'
+import {type InstallOptions} from '../../src/lib/install/install-manifest.js'
+import {installAv} from '../../src/lib/install/install.js'
+import {uninstallAv} from '../../src/lib/install/uninstall.js'
 
 const RUNTIME: AwsRuntime = {argv: ['/usr/bin/python3', '-I', '/usr/bin/aws'], source: 'debian'}
 const REPO = fileURLToPath(new URL('../..', import.meta.url))

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {sha256Hex} from '../../src/lib/audit/audit.js'
+import {sha256Hex} from '../../src/lib/audit/audit-chain.js'
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
 
 const WRITERS = 20

@@ -12,10 +12,12 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+import type {SessionDeps} from '../../src/lib/sessions/session-types.js'
+
 import {sdkSts} from '../../src/lib/aws/sts-client.js'
 import {AvError} from '../../src/lib/core/errors.js'
 import {DEFAULT_POLICY} from '../../src/lib/core/policy.js'
-import {credentialProcessDocument, getSessionCredentials, type SessionDeps} from '../../src/lib/sessions/sessions.js'
+import {credentialProcessDocument, getSessionCredentials} from '../../src/lib/sessions/sessions.js'
 import {encodeKeyPair, profileAccount} from '../../src/lib/store/credentials.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'

@@ -6,7 +6,7 @@ import * as nodeFs from 'node:fs'
 import path from 'node:path'
 
 import {AvError} from '../core/errors.js'
-import {AUDIT_FILE, listAuditFiles} from './audit.js'
+import {AUDIT_FILE, listAuditFiles} from './audit-rotation.js'
 
 export interface AuditEntry {
   [field: string]: unknown

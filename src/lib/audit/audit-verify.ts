@@ -15,18 +15,8 @@ import path from 'node:path'
 
 import type {SecretStore} from '../store/secret-store.js'
 
-import {
-  AUDIT_FILE,
-  AUDIT_HEAD_ACCOUNT,
-  DEFAULT_KEEP,
-  GENESIS,
-  listAuditFiles,
-  loadAuditKey,
-  macOf,
-  parseHead,
-  sha256Hex,
-  splitMac,
-} from './audit.js'
+import {AUDIT_HEAD_ACCOUNT, GENESIS, loadAuditKey, macOf, parseHead, sha256Hex, splitMac} from './audit-chain.js'
+import {AUDIT_FILE, DEFAULT_KEEP, listAuditFiles} from './audit-rotation.js'
 
 export interface BrokenLine {
   /** File name inside the audit dir (e.g. audit.1.jsonl). */

@@ -2,23 +2,27 @@
  * The audit trail: append-only JSON lines under the state dir, one per release, refusal and gate decision,
  * written *before* a secret is released. Never a secret, token or signature in it (see audit-scrub.ts).
  *
- * Tamper evidence: every line carries `seq` (1, 2, 3… across rotated files), `prev` (sha256 of the previous line's
- * bytes) and `mac` (HMAC-SHA256 of the line without its mac, keyed by 32 random bytes kept in the secret store under
- * `audit-key`). The latest chain head {seq, hash} is kept in the secret store under `audit-head`, so a truncated
- * tail shows too. `verifyAuditLog` (audit-verify.ts) checks all of it.
- *
- * Concurrency: several helpers may record at once. Each write takes an exclusive lock file (O_EXCL, bounded
- * backoff, stale locks of dead processes broken under a second lock) around read-head → append → save-head, so
- * the chain stays one line of descent and lines never interleave. Rotation by size keeps `keep` older files
- * (audit.1.jsonl is the newest of them); the chain carries across files.
+ * FileAuditLog is the writer: under the lock (audit-lock.ts) it reads the chain head, appends the next chained
+ * line (audit-chain.ts) and saves the head, rotating by size first (audit-rotation.ts).
  */
-import {createHash, createHmac, randomBytes} from 'node:crypto'
 import * as nodeFs from 'node:fs'
 import path from 'node:path'
 
 import type {SecretStore} from '../store/secret-store.js'
 
 import {AvError} from '../core/errors.js'
+import {
+  AUDIT_HEAD_ACCOUNT,
+  chainedLine,
+  type ChainHead,
+  GENESIS,
+  loadAuditKey,
+  macOf,
+  parseHead,
+  sha256Hex,
+} from './audit-chain.js'
+import {AuditLock, type AuditLockOptions} from './audit-lock.js'
+import {AUDIT_FILE, auditFileName, DEFAULT_KEEP, DEFAULT_MAX_BYTES, rotateAuditFiles} from './audit-rotation.js'
 import {scrubValue} from './audit-scrub.js'
 
 /** Every event a log line may name (`approval`, `checkout` and `custody-remove` only in root custody's own log). */
@@ -56,23 +60,11 @@ export interface ChainLink {
   pid: number
 }
 
-export const AUDIT_FILE = 'audit.jsonl'
-export const AUDIT_LOCK = 'audit.lock'
-export const AUDIT_KEY_ACCOUNT = 'audit-key'
-export const AUDIT_HEAD_ACCOUNT = 'audit-head'
-export const DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-export const DEFAULT_KEEP = 5
-/** A record takes ~80 ms with a real keychain (three store calls); 20 s covers a queue of ~200 writers. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 20_000
-/** `prev` of the very first line. */
-export const GENESIS = '0'.repeat(64)
-
 /** Fields the log owns; a caller's values for them are ignored. */
 const RESERVED = new Set(['mac', 'prev', 'seq', 'time', 'unkeyed'])
 /** Longest string kept in a field; longer values are cut (lines stay far below the tail-read window). */
 const MAX_STRING = 4096
 const TAIL_WINDOW = 256 * 1024
-const MAC_SUFFIX = /,"mac":"([\da-f]{64})"\}$/
 
 /** The file-system calls the log makes, so tests can make any of them fail. */
 export type AuditFs = Pick<
@@ -92,7 +84,7 @@ export type AuditFs = Pick<
   | 'writeSync'
 >
 
-export interface AuditLogOptions {
+export interface AuditLogOptions extends AuditLockOptions {
   /** Holds the chain key and head. Without one the lines are chained but unkeyed (verify reports them). */
   store?: SecretStore
   /** Who asked, when the caller does not pass a `chain` field (e.g. a /proc walk from the writing process). */
@@ -102,79 +94,6 @@ export interface AuditLogOptions {
   /** How many rotated files to keep. */
   keep?: number
   fs?: AuditFs
-  pid?: number
-  /** Give up waiting for the lock after this long (ms). */
-  lockTimeoutMs?: number
-  /** Whether a process is alive (for stale-lock recovery). */
-  isAlive?: (pid: number) => boolean
-}
-
-export interface ChainHead {
-  hash: string
-  seq: number
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex')
-}
-
-export function macOf(key: Buffer, body: string): string {
-  return createHmac('sha256', key).update(body, 'utf8').digest('hex')
-}
-
-/** Split a written line into the body the mac covers and the mac itself (null when it has none). */
-export function splitMac(line: string): {body: string; mac: null | string} {
-  const match = MAC_SUFFIX.exec(line)
-  if (!match) return {body: line, mac: null}
-  return {body: line.slice(0, match.index) + '}', mac: match[1]!}
-}
-
-/** File name of rotation index `n`: 0 is the current file, 1 the newest rotated one. */
-export function auditFileName(n: number): string {
-  return n === 0 ? AUDIT_FILE : `audit.${n}.jsonl`
-}
-
-/** The log's files present in `dir`, oldest first: [{name, index}], index 0 (current) last. */
-export function listAuditFiles(
-  dir: string,
-  fs: Pick<AuditFs, 'readdirSync'> = nodeFs,
-): Array<{index: number; name: string}> {
-  let names: string[]
-  try {
-    names = fs.readdirSync(dir) as string[]
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw error
-  }
-
-  const files: Array<{index: number; name: string}> = []
-  for (const name of names) {
-    if (name === AUDIT_FILE) files.push({index: 0, name})
-    const match = /^audit\.([1-9]\d{0,3})\.jsonl$/.exec(name)
-    if (match) files.push({index: Number(match[1]), name})
-  }
-
-  return files.sort((a, b) => (a.index === 0 ? 1 : b.index === 0 ? -1 : b.index - a.index))
-}
-
-export function parseHead(raw: null | string): ChainHead | null {
-  if (raw === null) return null
-  try {
-    const value = JSON.parse(raw) as Partial<ChainHead>
-    if (Number.isInteger(value.seq) && typeof value.hash === 'string') return {hash: value.hash, seq: value.seq!}
-  } catch {}
-
-  return null
-}
-
-/** The audit key from the secret store; created (32 random bytes) when `create` and none is stored yet. */
-export async function loadAuditKey(store: SecretStore, options: {create: boolean}): Promise<Buffer | null> {
-  const raw = await store.get(AUDIT_KEY_ACCOUNT)
-  if (raw !== null) return Buffer.from(raw, 'base64')
-  if (!options.create) return null
-  const key = randomBytes(32)
-  await store.set(AUDIT_KEY_ACCOUNT, key.toString('base64'))
-  return key
 }
 
 /** Default process chain on Linux: names and pids from /proc/<pid>/stat, up to `depth` processes. */
@@ -206,15 +125,6 @@ export function procProcessChain(
   return chain
 }
 
-function defaultIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
-  }
-}
-
 function cutLongStrings(value: unknown): unknown {
   if (typeof value === 'string') return value.length > MAX_STRING ? value.slice(0, MAX_STRING) + '…[cut]' : value
   if (Array.isArray(value)) return value.map((v) => cutLongStrings(v))
@@ -223,12 +133,6 @@ function cutLongStrings(value: unknown): unknown {
   }
 
   return value
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms)
-  })
 }
 
 interface Tail {
@@ -244,6 +148,7 @@ export class FileAuditLog implements AuditSink {
   readonly file: string
   private readonly fs: AuditFs
   private readonly keep: number
+  private readonly lock: AuditLock
   private readonly maxBytes: number
   private queue: Promise<void> = Promise.resolve()
 
@@ -256,6 +161,7 @@ export class FileAuditLog implements AuditSink {
     this.fs = options.fs ?? nodeFs
     this.keep = options.keep ?? DEFAULT_KEEP
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
+    this.lock = new AuditLock(dir, this.file, this.fs, options)
   }
 
   async record(event: AuditEvent): Promise<void> {
@@ -296,7 +202,7 @@ export class FileAuditLog implements AuditSink {
     let release: (() => void) | undefined
     try {
       this.ensureDir()
-      release = await this.lock()
+      release = await this.lock.take()
       const {head, key, unkeyed} = await this.chainState()
       const tail = this.readTail()
       // Chain on from the file, unless the store's head is ahead of it (a truncated tail): then chain on from the
@@ -314,7 +220,7 @@ export class FileAuditLog implements AuditSink {
       const bytes = Buffer.byteLength(line) + 1
       let {needsNewline} = tail
       if (tail.size > 0 && tail.size + bytes > this.maxBytes) {
-        this.rotate()
+        rotateAuditFiles(this.dir, this.keep, this.fs)
         needsNewline = false
       }
 
@@ -387,26 +293,6 @@ export class FileAuditLog implements AuditSink {
     }
   }
 
-  /** Shift audit.jsonl → audit.1.jsonl → … → audit.<keep>.jsonl (the oldest is dropped), then sync the dir. */
-  private rotate(): void {
-    for (let n = this.keep; n >= 1; n--) {
-      const from = path.join(this.dir, auditFileName(n - 1))
-      const to = path.join(this.dir, auditFileName(n))
-      try {
-        this.fs.renameSync(from, to)
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      }
-    }
-
-    const fd = this.fs.openSync(this.dir, 'r')
-    try {
-      this.fs.fsyncSync(fd)
-    } finally {
-      this.fs.closeSync(fd)
-    }
-  }
-
   /** The last chained line of the log (current file, else the newest rotated one) and the current file's size. */
   private readTail(): Tail {
     let size = 0
@@ -453,101 +339,4 @@ export class FileAuditLog implements AuditSink {
       this.fs.closeSync(fd)
     }
   }
-
-  /** Take the lock file; returns its release. Waits with bounded backoff; breaks locks of dead processes. */
-  private async lock(): Promise<() => void> {
-    const file = path.join(this.dir, AUDIT_LOCK)
-    const owner = `${this.options.pid ?? process.pid} ${randomBytes(8).toString('hex')}`
-    const deadline = Date.now() + (this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)
-    let delay = 1
-    for (;;) {
-      if (this.tryCreate(file, owner)) {
-        return () => {
-          try {
-            if (this.fs.readFileSync(file, 'utf8') === owner) this.fs.unlinkSync(file)
-          } catch {}
-        }
-      }
-
-      this.breakIfStale(file)
-      if (Date.now() > deadline) {
-        throw new AvError('audit-failed', `the audit log ${this.file} stayed locked by another process (${file})`, {
-          suggestion: `If no av process is running, delete ${file}.`,
-        })
-      }
-
-      // eslint-disable-next-line no-await-in-loop -- a bounded retry: each try depends on the previous one
-      await sleep(delay + Math.random() * delay)
-      delay = Math.min(delay * 2, 50)
-    }
-  }
-
-  private tryCreate(file: string, content: string): boolean {
-    let fd: number
-    try {
-      fd = this.fs.openSync(file, 'wx', 0o600)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw error
-    }
-
-    try {
-      this.fs.writeSync(fd, content)
-    } finally {
-      this.fs.closeSync(fd)
-    }
-
-    return true
-  }
-
-  /**
-   * A lock whose owner is dead is removed — under a second, short-lived lock, and only if it still holds the
-   * content we judged stale, so two waiters never remove each other's fresh lock. A lock with no readable owner
-   * (its creator died between open and write) is stale after 5 s; so is a breaker lock.
-   */
-  private breakIfStale(file: string): void {
-    const isAlive = this.options.isAlive ?? defaultIsAlive
-    const seen = this.readLock(file)
-    if (seen === null) return
-    const pid = Number(seen.content.split(' ')[0])
-    const stale = Number.isInteger(pid) && pid > 0 ? !isAlive(pid) : Date.now() - seen.mtimeMs > 5000
-    if (!stale) return
-    const breaker = `${file}.break`
-    if (!this.tryCreate(breaker, String(process.pid))) {
-      const old = this.readLock(breaker)
-      if (old && Date.now() - old.mtimeMs > 5000) this.unlinkQuietly(breaker)
-      return
-    }
-
-    try {
-      if (this.readLock(file)?.content === seen.content) this.unlinkQuietly(file)
-    } finally {
-      this.unlinkQuietly(breaker)
-    }
-  }
-
-  private readLock(file: string): {content: string; mtimeMs: number} | null {
-    try {
-      return {content: this.fs.readFileSync(file, 'utf8'), mtimeMs: this.fs.statSync(file).mtimeMs}
-    } catch {
-      return null
-    }
-  }
-
-  private unlinkQuietly(file: string): void {
-    try {
-      this.fs.unlinkSync(file)
-    } catch {}
-  }
-}
-
-/** {seq, hash} of a line if it is a chained audit line, else null. */
-export function chainedLine(line: string): ChainHead | null {
-  if (!line.startsWith('{')) return null
-  try {
-    const value = JSON.parse(line) as {seq?: unknown}
-    if (typeof value.seq === 'number' && Number.isInteger(value.seq)) return {hash: sha256Hex(line), seq: value.seq}
-  } catch {}
-
-  return null
 }

@@ -38,7 +38,7 @@ import {approvalRequestFor} from '../gate/approver.js'
 import {isElevatedRun} from '../gate/rules.js'
 import {pinInputFile, waitFor} from '../run/launcher.js'
 import {hashArgv, RUN_TOKEN_LIFETIME_MS} from '../run/token.js'
-import {isMfaSession} from '../sessions/sessions.js'
+import {isMfaSession} from '../sessions/session-settings.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
 import {findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
 

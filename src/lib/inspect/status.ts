@@ -6,7 +6,7 @@
  */
 import type {AwsFileSystem} from '../aws/aws-files.js'
 import type {IniDocument, IniSection} from '../aws/ini-document.js'
-import type {SessionMode} from '../sessions/sessions.js'
+import type {SessionMode} from '../sessions/session-settings.js'
 import type {SecretStore} from '../store/secret-store.js'
 
 import {documentOf} from '../aws/aws-files.js'
@@ -14,7 +14,7 @@ import {parseAwsProfiles} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js'
 import {avEntry, CREDENTIAL_KEYS} from '../keys/migration-record.js'
-import {sessionModeOf} from '../sessions/sessions.js'
+import {sessionModeOf} from '../sessions/session-settings.js'
 import {profileOfAccount} from '../store/credentials.js'
 import {storeLabel} from '../store/secret-store.js'
 

@@ -25,7 +25,8 @@ import type {SecretStore} from '../store/secret-store.js'
 
 import {iamEndpointOf} from '../aws/iam-client.js'
 import {AvError} from '../core/errors.js'
-import {roleAccount, sessionAccount, stsEndpointOf} from '../sessions/sessions.js'
+import {roleAccount, sessionAccount} from '../sessions/session-cache.js'
+import {stsEndpointOf} from '../sessions/session-settings.js'
 import {type AwsKeyPair, decodeKeyPair, profileAccount} from '../store/credentials.js'
 
 export const JOURNAL_SCHEMA = 1

@@ -17,7 +17,7 @@ import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {ProcessSnapshot, ProcessTable} from '../core/process-table.js'
 import type {TrustFs} from '../core/trust.js'
-import type {CodeRequest, ReleasedCredentials} from '../sessions/sessions.js'
+import type {CodeRequest, ReleasedCredentials} from '../sessions/session-types.js'
 import type {SecretStore} from '../store/secret-store.js'
 import type {Output} from '../world/process-world.js'
 

@@ -31,7 +31,7 @@ import {runtimeDir} from '../core/paths.js'
 import {exitOf, relaySignals, signalExit, type SignalSource} from '../core/relay.js'
 import {traceFrom} from '../core/trace.js'
 import {isElevatedRun} from '../gate/rules.js'
-import {isMfaSession} from '../sessions/sessions.js'
+import {isMfaSession} from '../sessions/session-settings.js'
 import {RUN_TOKEN_LIFETIME_MS} from './token.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */

@@ -12,7 +12,7 @@ import {execFile} from 'node:child_process'
 import {closeSync, constants, existsSync, openSync, readSync, writeSync} from 'node:fs'
 
 import type {ApproverSpec} from '../core/policy.js'
-import type {CodeRequest} from './sessions.js'
+import type {CodeRequest} from './session-types.js'
 
 import {AvError} from '../core/errors.js'
 import {checkRootOwned, realTrustFs, type TrustFs} from '../core/trust.js'

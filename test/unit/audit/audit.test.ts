@@ -5,19 +5,12 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
+import {AUDIT_HEAD_ACCOUNT, AUDIT_KEY_ACCOUNT, GENESIS, sha256Hex} from '../../../src/lib/audit/audit-chain.js'
+import {AUDIT_LOCK} from '../../../src/lib/audit/audit-lock.js'
+import {AUDIT_FILE} from '../../../src/lib/audit/audit-rotation.js'
 import {secretKindsIn} from '../../../src/lib/audit/audit-scrub.js'
 import {verifyAuditLog} from '../../../src/lib/audit/audit-verify.js'
-import {
-  AUDIT_FILE,
-  AUDIT_HEAD_ACCOUNT,
-  AUDIT_KEY_ACCOUNT,
-  AUDIT_LOCK,
-  type AuditFs,
-  FileAuditLog,
-  GENESIS,
-  procProcessChain,
-  sha256Hex,
-} from '../../../src/lib/audit/audit.js'
+import {type AuditFs, FileAuditLog, procProcessChain} from '../../../src/lib/audit/audit.js'
 import {AvError} from '../../../src/lib/core/errors.js'
 import {MemoryStore} from '../../fakes/memory-store.js'
 

@@ -6,15 +6,10 @@ import {after, describe, it} from 'node:test'
 
 import {FileAuditLog} from '../../../src/lib/audit/audit.js'
 import {type CustodyCall} from '../../../src/lib/custody/custody-client.js'
-import {
-  type CheckStatus,
-  type DoctorDeps,
-  formatDoctorReport,
-  type MachineFacts,
-  runDoctor,
-  runtimeToCheck,
-} from '../../../src/lib/inspect/doctor.js'
-import {shimText} from '../../../src/lib/install/install.js'
+import {type CheckStatus, type DoctorDeps, type MachineFacts} from '../../../src/lib/inspect/doctor-check.js'
+import {runtimeToCheck} from '../../../src/lib/inspect/doctor-install.js'
+import {formatDoctorReport, runDoctor} from '../../../src/lib/inspect/doctor.js'
+import {shimText} from '../../../src/lib/install/shims.js'
 import {MemoryStore} from '../../fakes/memory-store.js'
 
 const CANARY_ID = 'AKIAAVCANARY0000XXXX'

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {IniDocument} from '../../../src/lib/aws/ini-document.js'
-import {planMigration, type StoreView} from '../../../src/lib/keys/migrate.js'
+import {planMigration, type StoreView} from '../../../src/lib/keys/migration-plan.js'
 import {encodeStoredProfile, helperLine} from '../../../src/lib/keys/migration-record.js'
 
 const AV = '/opt/av/bin/run.js'

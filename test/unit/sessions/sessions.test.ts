@@ -5,18 +5,16 @@ import {describe, it} from 'node:test'
 import type {AuditEvent} from '../../../src/lib/audit/audit.js'
 import type {AssumeRoleInput, GetSessionTokenInput} from '../../../src/lib/aws/sts-client.js'
 import type {Policy} from '../../../src/lib/core/policy.js'
+import type {SessionDeps} from '../../../src/lib/sessions/session-types.js'
 
 import {AvError} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY, validatePolicy} from '../../../src/lib/core/policy.js'
+import {isMfaSession, sessionModeOf, stsEndpointOf} from '../../../src/lib/sessions/session-settings.js'
 import {
   type AwsProfiles,
   clearSessions,
   credentialProcessDocument,
   getSessionCredentials,
-  isMfaSession,
-  type SessionDeps,
-  sessionModeOf,
-  stsEndpointOf,
 } from '../../../src/lib/sessions/sessions.js'
 import {encodeKeyPair, profileAccount} from '../../../src/lib/store/credentials.js'
 import {FakeClock, FakeSts, sdkError} from '../../fakes/fake-sts.js'
