@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Bundle each entry point av starts as a process of its own (the launcher, the credential helper, the root launcher,
+// the custody entry point) into one file, in place of tsc's output: Node then reads one file instead of resolving
+// and loading some sixty modules on every `aws` call. Packages stay external (loaded from node_modules when used,
+// which for the AWS SDK is only when STS is called), and the bundle keeps its path, so every reference to it (the
+// install's entry scripts, bin/run.js, the caller check) and its own relative URLs stay as they were.
+// Run by `npm run build` after tsc.
+import {build} from 'esbuild'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ENTRY_POINTS = ['run-main', 'helper-main', 'root-launch-main', 'custody-main']
+
+for (const name of ENTRY_POINTS) {
+  const file = path.join(root, 'dist', 'lib', 'main', `${name}.js`)
+  // eslint-disable-next-line no-await-in-loop -- four small builds, one after another
+  await build({
+    allowOverwrite: true,
+    bundle: true,
+    entryPoints: [file],
+    format: 'esm',
+    logLevel: 'warning',
+    outfile: file,
+    packages: 'external',
+    platform: 'node',
+    target: 'node20',
+  })
+}
