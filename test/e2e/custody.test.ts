@@ -240,13 +240,17 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
   })
 
   /** The user's processes of this suite holding the durable canary in environment or argv; and root custody's. */
-  function scanProcesses(): {custodyRoot: number; leaks: number[]; user: number} {
-    const found = {custodyRoot: 0, leaks: [] as number[], user: 0}
+  function scanProcesses(): {custodyNode: number; custodyRoot: number; leaks: number[]; user: number} {
+    const found = {custodyNode: 0, custodyRoot: 0, leaks: [] as number[], user: 0}
     for (const pid of descendants(process.pid)) {
       try {
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
         if (uidOf(pid) !== sandbox.user.uid) {
-          if (cmdline.includes('custody-main.js\0release')) found.custodyRoot++
+          // The entry script run by sudo for the CLI's release (its fast path, answered by the root launcher), or the
+          // entry point it execs when no launcher serves the run.
+          if (cmdline.includes('av-custody\0release') || cmdline.includes('custody-main.js\0release'))
+            found.custodyRoot++
+          if (cmdline.includes('custody-main.js\0release')) found.custodyNode++
           continue
         }
 
@@ -276,6 +280,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     const r = await running
     assert.equal(r.code, 0, r.stderr)
     assert.equal(duringSts.custodyRoot, 1, 'root custody was releasing during the first scan')
+    // One root Node process per call: the root launcher answers the release, no second one starts for it.
+    assert.equal(duringSts.custodyNode, 0, 'the release was answered by the root launcher, not a new entry point')
     assert.ok(duringSts.user >= 3, 'av run, sudo and the CLI were inspected')
     assert.ok(duringCli.user >= 3, 'av run, sudo and the CLI were inspected')
     assert.deepEqual([duringSts.leaks, duringCli.leaks], [[], []])
@@ -387,6 +393,13 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     )
     const write = await sandbox.sh(`echo x >> ${config}`)
     assert.notEqual(write.code, 0)
+    // The directory where the launcher takes this run's releases is root's alone: the user can neither list it nor
+    // leave a FIFO of their own there for the launcher to answer.
+    const serve = path.join(runHome, `serve-${id}`)
+    const squat = await sandbox.sh(`ls ${serve} && echo listed; mkfifo ${serve}/4242 && echo made`)
+    assert.doesNotMatch(squat.stdout, /listed|made/)
+    assert.equal(statSync(serve).uid, 0)
+    assert.equal(statSync(serve).mode & 0o777, 0o700)
     // The user cannot open the CLI's (or the launcher's) environment, memory map or memory, nor trace either.
     const peek = await sandbox.sh(
       `for f in environ maps mem; do cat /proc/${cli.pid}/$f >/dev/null 2>&1 && echo "read $f"; done; ` +

@@ -75,6 +75,11 @@ export class MemoryRunStore extends RunStore {
     this.configs.delete(home)
   }
 
+  serveDir(id: string): string {
+    this.calls.push(`serveDir ${id}`)
+    return `${this.dir}/serve-${id}`
+  }
+
   writeConfig(home: string, text: string): string {
     this.calls.push('writeConfig')
     this.configs.set(home, text)

@@ -112,6 +112,11 @@ export interface RootLaunchDeps extends SudoCallerDeps {
   ): ChildProcess
   signals: SignalSource
   signalReachedChild(signal: NodeJS.Signals): boolean
+  /**
+   * Answer this run's credential_process from this process (the entry script's fast path finds `dir`), so a release
+   * costs no second root Node process; without it the entry point answers as it always can.
+   */
+  serveReleases?(dir: string, run: {id: string; profile: string}): {stop(): void}
   /** AV_TRACE=1: each phase's milliseconds on stderr (trace.ts). */
   trace?: Trace
 }
@@ -337,6 +342,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
   const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
   const run = runs.createRun()
   const started = deps.clock.now()
+  let server: undefined | {stop(): void}
   try {
     const config = buildSealedConfig(userConfig === null ? {} : parseAwsProfiles(userConfig), {
       avEntry: '',
@@ -357,6 +363,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
       uid: user.uid,
       userConfigFile,
     })
+    server = deps.serveReleases?.(runs.serveDir(run.id), {id: run.id, profile})
     const childEnv = buildChildEnv(env, {configFile, home: run.home, profile})
     if (relay.pending) return signalExit(relay.pending)
     deps.trace?.mark('run-record')
@@ -377,6 +384,7 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
     deps.trace?.mark('audit')
     return code
   } finally {
+    server?.stop()
     relay.stop()
     runs.removeRun(run.id)
   }

@@ -189,6 +189,16 @@ export class RunStore {
   removeRun(id: string): void {
     rmSync(path.join(this.dir, 'runs', `${id}.json`), {force: true})
     rmSync(path.join(this.dir, `home-${id}`), {force: true, recursive: true})
+    rmSync(path.join(this.dir, `serve-${id}`), {force: true, recursive: true})
+  }
+
+  /**
+   * `<runDir>/<uid>/serve-<id>`, root-only (0700): where the custody entry script, run by sudo for this run's AWS
+   * CLI, leaves a FIFO named by its pid for the root launcher to answer (release-server.ts).
+   */
+  serveDir(id: string): string {
+    if (!isRunId(id)) throw new AvError('internal', `not a run id: ${id}`)
+    return rootDir(path.join(this.userDir(), `serve-${id}`), 0o700)
   }
 
   /** A held command waiting for the user's password; the id is what `av approve` names. */

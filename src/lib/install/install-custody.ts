@@ -78,8 +78,9 @@ export function planCustody(
 
   const script = path.join(where.tree, 'dist', 'lib', 'main', 'custody-main.js')
   const authEntry = `${entry}-auth`
-  const entryText = (extra: string, how: string) =>
+  const entryText = (extra: string, how: string, prologue = '') =>
     `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`. Run through ${how} by av.\n` +
+    prologue +
     `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(where.policyFile)}${extra} \${AV_TRACE+"AV_TRACE=$AV_TRACE"} ${shQuote(where.node)} ${shQuote(script)} "$@"\n`
   const sudoersText =
     "# Written by `sudo av install`: any user may run av's root launcher and custody entry point as root.\n" +
@@ -107,7 +108,7 @@ export function planCustody(
             },
           ]
         : []),
-      {content: entryText('', '`sudo -n`'), kind: 'file', path: entry},
+      {content: entryText('', '`sudo -n`', releaseFastPath(runDir)), kind: 'file', path: entry},
       {content: entryText(' AV_CUSTODY_AUTHENTICATED=1', 'sudo, after the password'), kind: 'file', path: authEntry},
       {
         content: launchEntryText({
@@ -125,6 +126,39 @@ export function planCustody(
     sudoersFile,
     sudoersText,
   }
+}
+
+/**
+ * The entry script's fast path for `release` (main/release-server.ts): while the root launcher that started this
+ * run's AWS CLI still runs, it answers the release itself. The script, root through sudo, makes a FIFO named by its
+ * pid in the run's root-only serve directory and prints what the launcher writes there: the credential_process
+ * document on stdout, or `<exit code> <refusal line>` on stderr. Shell builtins and three coreutils; no Node. With no
+ * serve directory (no launcher for that run, or an older one) the entry point answers, as it always could.
+ */
+function releaseFastPath(runDir: string): string {
+  return [
+    'if [ $# -eq 5 ] && [ "$1" = release ] && [ "$2" = --profile ] && [ "$4" = --run ]; then',
+    '  case "$SUDO_UID:$5" in',
+    '  *[!0-9a-f:]* | :* | *:) ;;',
+    '  *)',
+    `    serve=${shQuote(runDir)}/"$SUDO_UID"/serve-"$5"`,
+    '    PATH=/usr/bin:/bin',
+    '    if [ -d "$serve" ] && mkfifo -m 600 "$serve/$$" 2>/dev/null; then',
+    '      reply=$(timeout 300 cat "$serve/$$")',
+    '      rm -f "$serve/$$"',
+    '      case "$reply" in',
+    String.raw`      '{'*) printf '%s\n' "$reply"; exit 0 ;;`,
+    // eslint-disable-next-line no-template-curly-in-string -- shell parameter expansion, not a template
+    '      [0-9]*\' \'*) printf \'%s\\n\' "${reply#* }" >&2; exit "${reply%% *}" ;;',
+    '      esac',
+    "      echo 'av custody: failed (internal): the root launcher did not answer this release.' >&2",
+    '      exit 125',
+    '    fi',
+    '    ;;',
+    '  esac',
+    'fi',
+    '',
+  ].join('\n')
 }
 
 /** The CLI runtime's Python interpreter and where its execute-only copy goes; null for another kind of runtime. */

@@ -21,9 +21,8 @@
  * or, through the password-guarded `<entry>-auth` alone, the durable key for `av restore` (checkout) or for one
  * run the gate held as elevated, a person approved, and the user then confirmed with their password (mint).
  */
-import {readFileSync, readSync, realpathSync, statSync} from 'node:fs'
+import {readFileSync, readSync, statSync} from 'node:fs'
 import path from 'node:path'
-import {pathToFileURL} from 'node:url'
 
 import type {Clock} from '../core/clock.js'
 import type {ProcessTable} from '../core/process-table.js'
@@ -50,6 +49,7 @@ import {mergeStored, proofMatches, sealValue} from '../store/custody-keys.js'
 import {FileCustodyStore} from '../store/custody-store.js'
 import {processWorld} from '../world/process-world.js'
 import {type HelperDeps, helperDeps} from './helper-main.js'
+import {startedAs} from './started-as.js'
 
 const STDIN_MAX_BYTES = 16 * 1024
 
@@ -307,10 +307,17 @@ function parseReleaseArgs(args: string[]): {profile: string; run: string} {
  * session logic runs over the custody store and the credential_process document is printed. The user's AWS config
  * is read with the user's rights, never root's.
  */
-async function releaseVerb(args: string[], deps: CustodyDeps, {caller: cli, uid}: SudoCaller): Promise<string> {
+async function releaseVerb(args: string[], deps: CustodyDeps, sudo: SudoCaller): Promise<string> {
+  return releaseRun(deps, sudo, parseReleaseArgs(args))
+}
+
+async function releaseRun(
+  deps: CustodyDeps,
+  {caller: cli, uid}: SudoCaller,
+  {profile, run}: {profile: string; run: string},
+): Promise<string> {
   const trace = traceFrom(deps.env, 'root-release', (text) => deps.stderr.write(text))
   trace.mark('start')
-  const {profile, run} = parseReleaseArgs(args)
   const policy = custodyPolicy(deps)
   const record = runsFor(deps, uid).readRecord(run)
   const facts = {cli, launcher: deps.table.snapshot(cli.ppid), now: deps.clock.now(), profile, record, uid}
@@ -521,24 +528,54 @@ export async function custodyMain(argv: string[], deps: CustodyDeps): Promise<nu
     deps.stdout.write(await run(deps, sudo, rest))
     return EXIT.ok
   } catch (error) {
-    if (error instanceof AvError && error.refusal) {
-      if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason!, verb})
-      const told = error.reason === 'usage' ? refusal('usage', error.message, {suggestion: USAGE}) : error
-      deps.stderr.write(formatError(told, {oneLine: true, program: 'av custody'}) + '\n')
-      return error.exit
-    }
-
-    return reportFailure(error, deps)
+    const {code, line} = await reportError(error, deps, sudo, verb)
+    deps.stderr.write(line + '\n')
+    return code
   }
 }
 
-/** One stderr line for an AvError (never a secret: AvError messages hold none), and its exit code. */
-function reportFailure(error: unknown, deps: CustodyDeps): number {
+/**
+ * The root launcher's own answer to its run's credential_process (release-server.ts): `pid` is the entry script
+ * that sudo started for the AWS CLI, waiting on the launcher's fast path. The same checks and answer as
+ * `av-custody release`, made about that process: the credential_process document, or `<exit code> <refusal line>`.
+ */
+export async function serveRelease(
+  deps: CustodyDeps,
+  pid: number,
+  run: {id: string; profile: string},
+): Promise<string> {
+  let sudo: null | SudoCaller = null
+  try {
+    const env = deps.table.environ(pid) ?? {}
+    sudo = findSudoCaller({...deps, env: {SUDO_UID: env.SUDO_UID}, pid})
+    return await releaseRun(deps, sudo, {profile: run.profile, run: run.id})
+  } catch (error) {
+    const {code, line} = await reportError(error, deps, sudo, 'release')
+    return `${code} ${line}`
+  }
+}
+
+/**
+ * The one stderr line for a refusal (audited when the caller is known) or a failure (an AvError's words, never a
+ * secret: AvError messages hold none), and its exit code.
+ */
+async function reportError(
+  error: unknown,
+  deps: CustodyDeps,
+  sudo: null | SudoCaller,
+  verb: string | undefined,
+): Promise<{code: number; line: string}> {
+  if (error instanceof AvError && error.refusal) {
+    if (sudo) await auditRefusal(deps, sudo, {detail: error.message, reason: error.reason!, verb})
+    const told = error.reason === 'usage' ? refusal('usage', error.message, {suggestion: USAGE}) : error
+    return {code: error.exit, line: formatError(told, {oneLine: true, program: 'av custody'})}
+  }
+
   const av = error instanceof AvError ? error : null
   const message = av ? av.message : 'internal error'
   const suggestion = av?.suggestion ? ` ${av.suggestion}` : ''
-  deps.stderr.write(`av custody: failed (${av?.code ?? 'internal'}): ${message}.${suggestion}\n`)
-  return av?.code === 'conflict' || av?.code === 'refused' ? EXIT.refused : EXIT.failed
+  const code = av?.code === 'conflict' || av?.code === 'refused' ? EXIT.refused : EXIT.failed
+  return {code, line: `av custody: failed (${av?.code ?? 'internal'}): ${message}.${suggestion}`}
 }
 
 /** Read at most STDIN_MAX_BYTES of stdin. */
@@ -628,7 +665,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run directly by the entry script: `node <av>/dist/lib/main/custody-main.js <verb> …`.
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+if (startedAs(import.meta.url, 'custody-main')) {
   process.on('SIGUSR1', () => {})
   process.exitCode = await main(process.argv.slice(2))
 }

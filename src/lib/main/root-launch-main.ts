@@ -3,9 +3,7 @@
  * file with sudo's reset environment narrowed to SUDO_UID, AV_POLICY and the launch variables (root-launcher.ts
  * LAUNCH_ENV). This file is the one place that wires the real world into the root launcher.
  */
-import {realpathSync} from 'node:fs'
 import path from 'node:path'
-import {pathToFileURL} from 'node:url'
 
 import type {RootLaunchDeps} from '../custody/root-launcher.js'
 
@@ -22,6 +20,9 @@ import {RunStore} from '../custody/run-record.js'
 import {classifyArgv, loadUserDecisions} from '../gate/classify.js'
 import {FileCustodyStore} from '../store/custody-store.js'
 import {processWorld} from '../world/process-world.js'
+import {realCustodyDeps} from './custody-main.js'
+import {serveReleases} from './release-server.js'
+import {startedAs} from './started-as.js'
 
 export function realRootLaunchDeps(): RootLaunchDeps {
   const {clock, env, euid, pid, stderr, trustFs} = processWorld()
@@ -72,6 +73,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     signalReachedChild: signalReachedOwnGroup,
     signals: process,
     spawnAsUser: (argv, options) => spawnAsUser(argv, options),
+    serveReleases: (dir, run) => serveReleases(dir, run, realCustodyDeps()),
     stderr,
     table: linuxProcessTable(),
     trace: traceFrom(env, 'root-launcher', (text) => stderr.write(text)),
@@ -96,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run directly by the entry script: `node <av>/dist/lib/main/root-launch-main.js aws …`.
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+if (startedAs(import.meta.url, 'root-launch-main')) {
   // No inspector on SIGUSR1 (only root could send it here, but the rule holds for every av process).
   process.on('SIGUSR1', () => {})
   process.exitCode = await main(process.argv.slice(2))
