@@ -69,7 +69,8 @@ const ROLES = [
   ['user launcher (keychain)', /run\.js\0run\0/],
   ['AWS CLI', /\/usr\/bin\/aws\0/],
   ['sudo → release', /^\/usr\/bin\/sudo\0-n\0[^\0]*av-custody\0release/],
-  ['root release', /custody-main\.js\0release/],
+  // The entry script run by sudo (its fast path: the root launcher answers), or the entry point it execs otherwise.
+  ['root release', /(?:^\/(?:usr\/)?bin\/(?:da)?sh\0[^\0]*av-custody|custody-main\.js)\0release/],
   ['helper (keychain)', /credential-helper\0aws/],
 ]
 
@@ -214,7 +215,7 @@ try {
   row('sudo -n /usr/bin/true (as the user)', m.sudoTrue, m.nodeClean)
   row('node: import root-launch-main.js (module graph)', m.launcherGraph, m.nodeClean)
   row('node: import custody-main.js (module graph)', m.releaseGraph, m.nodeClean)
-  row('sudo -n av-custody release, refused (caller check)', m.release, m.nodeClean)
+  row('sudo -n av-custody release, no live run (entry point)', m.release, m.nodeClean)
   console.log('custody phases (aws --version runs no credential_process)')
   row('python3 -I /usr/bin/aws --version', m.cliPlainVersion)
   row('0711 copy aws-python3 -I /usr/bin/aws --version', m.cliCopyVersion)
@@ -257,8 +258,8 @@ try {
       ['shim start → root launcher node (sh, sudo, entry)', '', 'root launcher<'],
       ['root launcher node → CLI exec (Node, graph, gate…)', 'root launcher<', 'AWS CLI<'],
       ['CLI start → credential_process sudo', 'AWS CLI<', 'sudo → release<'],
-      ['sudo → root release node', 'sudo → release<', 'root release<'],
-      ['root release node lifetime', 'root release<', 'root release>'],
+      ['sudo → root release (entry script)', 'sudo → release<', 'root release<'],
+      ['root release lifetime (the launcher answers)', 'root release<', 'root release>'],
       ['release end → CLI end (request, output)', 'root release>', 'AWS CLI>'],
       ['CLI end → shim end (launcher, sudo exit)', 'AWS CLI>', 'end'],
     ],
