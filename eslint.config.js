@@ -30,7 +30,6 @@ export default [
       'oclif.manifest.json',
       'src/lib/gate/rules.generated.ts',
       'src/lib/gate/doc-rules.generated.ts',
-      'src/lib/gate/aws-commands.generated.ts',
     ],
   },
   ...oclif,

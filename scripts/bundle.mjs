@@ -4,8 +4,9 @@
 // and loading some sixty modules on every `aws` call. Packages stay external (loaded from node_modules when used,
 // which for the AWS SDK is only when STS is called), and the bundle keeps its path, so every reference to it (the
 // install's entry scripts, bin/run.js, the caller check) and its own relative URLs stay as they were.
-// Run by `npm run build` after tsc.
+// Run by `npm run build` after tsc; it also copies the data files tsc leaves out.
 import {build} from 'esbuild'
+import {copyFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -27,3 +28,6 @@ for (const name of ENTRY_POINTS) {
     target: 'node20',
   })
 }
+
+// Data files tsc does not copy: the AWS CLI's command tree, read by the gate (gate/aws-commands.ts).
+copyFileSync(path.join(root, 'src', 'lib', 'gate', 'aws-commands.data'), path.join(root, 'dist', 'lib', 'gate', 'aws-commands.data'))

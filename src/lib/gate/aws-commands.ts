@@ -1,9 +1,22 @@
 /**
  * The AWS CLI's command tree (services, operations, customization commands and each one's options), generated
- * from the installed CLI by scripts/generate-aws-commands.py and committed as data. Nothing here reads the CLI
- * at run time.
+ * from the installed CLI by scripts/generate-aws-commands.py and committed as data: aws-commands.data, one command a
+ * line, read when the gate first needs it and parsed one command at a time. A data file rather than a module: the
+ * launcher then reads 1.3 MB of text instead of compiling it on every `aws` call. Nothing here reads the CLI at run
+ * time.
  */
-import {awsCli, awsCommands, awsGlobals} from './aws-commands.generated.js'
+import {readFileSync} from 'node:fs'
+
+import {AvError} from '../core/errors.js'
+
+/**
+ * Beside this module in src/ and dist/, and reached the same way from a bundled entry point in dist/lib/main/ (the
+ * build copies it there; scripts/bundle.mjs).
+ */
+const DATA = new URL('../gate/aws-commands.data', import.meta.url)
+const NEWLINE = 0x0a
+const TAB = 0x09
+const HASH = 0x23
 
 export interface CommandNode {
   /** svc: a service (operations below); op: an API operation; cmd: a customization command; other: unknown shape. */
@@ -57,25 +70,75 @@ export function commandTreeFrom(raw: {
   }
 }
 
+/** The data file's lines: `# comment`, `@cli<TAB>…`, `@globals<TAB>…`, then `<command><TAB><compacted JSON>`. */
+export interface CommandData {
+  cli: string
+  globals: string
+  names: string[]
+  /** A command's compacted JSON, sliced out of the text only when asked for. */
+  text(name: string): string | undefined
+}
+
+/**
+ * Index the data without decoding it: each command's line is found once in the bytes and decoded only when an argv
+ * names it. The data is ASCII (the generator escapes anything else), so latin1 decodes it as it is.
+ */
+export function parseCommandData(data: Buffer): CommandData {
+  const lines = new Map<string, [number, number]>()
+  let cli = ''
+  let globals = ''
+  for (let start = 0; start < data.length;) {
+    let end = data.indexOf(NEWLINE, start)
+    if (end === -1) end = data.length
+    if (end > start && data[start] !== HASH) {
+      const tab = data.indexOf(TAB, start)
+      if (tab <= start || tab > end) {
+        const line = data.toString('latin1', start, Math.min(end, start + 40))
+        throw new AvError('internal', `the AWS CLI command data has a line without a name: ${line}`)
+      }
+
+      const name = data.toString('latin1', start, tab)
+      if (name === '@cli') cli = data.toString('latin1', tab + 1, end)
+      else if (name === '@globals') globals = data.toString('latin1', tab + 1, end)
+      else lines.set(name, [tab + 1, end])
+    }
+
+    start = end + 1
+  }
+
+  if (!cli || lines.size === 0) throw new AvError('internal', 'the AWS CLI command data is empty or has no @cli line')
+  return {
+    cli,
+    globals,
+    names: [...lines.keys()],
+    text(name) {
+      const at = lines.get(name)
+      return at && data.toString('latin1', at[0], at[1])
+    },
+  }
+}
+
 let cached: CommandTree | undefined
 
 export function awsCommandTree(): CommandTree {
   if (cached) return cached
+  const data = parseCommandData(readFileSync(DATA))
   const parsed = new Map<string, CommandNode>()
   cached = {
-    cli: awsCli,
+    cli: data.cli,
     command(name) {
-      if (!Object.hasOwn(awsCommands, name)) return
       let node = parsed.get(name)
       if (!node) {
-        node = expand(awsCommands[name]!)
+        const text = data.text(name)
+        if (text === undefined) return
+        node = expand(text)
         parsed.set(name, node)
       }
 
       return node
     },
-    globals: awsGlobals,
-    names: Object.keys(awsCommands),
+    globals: data.globals,
+    names: data.names,
   }
   return cached
 }

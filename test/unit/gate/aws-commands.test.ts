@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+
+import {AvError} from '../../../src/lib/core/errors.js'
+import {awsCommandTree, parseCommandData} from '../../../src/lib/gate/aws-commands.js'
+
+describe('the AWS CLI command data', () => {
+  it('the committed data holds the CLI it came from, its globals and every command, each parsed when named', () => {
+    const tree = awsCommandTree()
+    assert.match(tree.cli, /^aws-cli\/2\./)
+    assert.match(tree.globals, /\bprofile: /)
+    assert.ok(tree.names.length > 300, String(tree.names.length))
+    assert.ok(tree.names.includes('sts') && tree.names.includes('s3') && tree.names.includes('configure'))
+    const sts = tree.command('sts')
+    assert.equal(sts?.t, 'svc')
+    assert.equal(sts?.s?.['get-caller-identity']?.t, 'op')
+    assert.equal(tree.command('no-such-service'), undefined)
+    assert.equal(tree.command('@cli'), undefined)
+  })
+
+  const BAD: Array<[string, string]> = [
+    ['a line without a tab', '@cli\taws-cli/2.0.0\nsts'],
+    ['a line with an empty name', '@cli\taws-cli/2.0.0\n\t{}'],
+    ['no @cli line', 'sts\t{}'],
+    ['no command', '# only a comment\n@cli\taws-cli/2.0.0\n'],
+  ]
+  for (const [what, text] of BAD) {
+    it(`refuses data with ${what} (the gate fails closed rather than parse argv against a wrong tree)`, () => {
+      assert.throws(
+        () => parseCommandData(Buffer.from(text)),
+        (error: unknown) => error instanceof AvError && error.code === 'internal',
+      )
+    })
+  }
+
+  it('reads comments, the two header lines and command lines', () => {
+    const data = parseCommandData(Buffer.from('# x\n@cli\taws-cli/2.0.0\n@globals\tdebug!\ns3\t{"t":"cmd"}\n'))
+    assert.deepEqual([data.cli, data.globals, data.names], ['aws-cli/2.0.0', 'debug!', ['s3']])
+    assert.deepEqual([data.text('s3'), data.text('sts'), data.text('@cli')], ['{"t":"cmd"}', undefined, undefined])
+  })
+})
