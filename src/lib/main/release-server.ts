@@ -7,7 +7,7 @@
  * CLI, nothing traced or changed), and writes the answer into the FIFO, which only root can open. When the
  * launcher is not there to answer (its run is over), the entry script runs the entry point as before.
  */
-import {closeSync, constants, openSync, watch, writeSync} from 'node:fs'
+import {closeSync, constants, existsSync, openSync, watch, writeSync} from 'node:fs'
 import path from 'node:path'
 
 import {type CustodyDeps, serveRelease} from './custody-main.js'
@@ -19,7 +19,14 @@ export function serveReleases(dir: string, run: {id: string; profile: string}, d
   const seen = new Set<string>()
   const watcher = watch(dir, (_event, name) => {
     const file = typeof name === 'string' ? name : ''
-    if (!/^\d{1,10}$/.test(file) || seen.has(file)) return
+    if (!/^\d{1,10}$/.test(file)) return
+    // A FIFO's removal (the entry script's, after reading) frees its name: a later process may reuse that pid.
+    if (!existsSync(path.join(dir, file))) {
+      seen.delete(file)
+      return
+    }
+
+    if (seen.has(file)) return
     seen.add(file)
     answer(path.join(dir, file), Number(file), run, deps).catch((error: unknown) => {
       deps.stderr.write(`av: warning: a release for run ${run.id} was not answered: ${(error as Error).message}\n`)
