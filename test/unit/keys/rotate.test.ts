@@ -138,7 +138,7 @@ describe('rotateProfile', () => {
 
   it('stops and changes nothing when the IAM user already has two keys', async () => {
     const w = world()
-    w.iam.keys.set('AKIAOTHER00000000001', {created: 5, secret: 's', validFrom: 0})
+    w.iam.keys.set('AKIAAVCANARY0000OTH1', {created: 5, secret: 's', validFrom: 0})
     const before = new Map(w.store.items)
     await assert.rejects(
       rotateProfile(w.deps(), 'dev'),
