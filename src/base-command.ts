@@ -1,9 +1,9 @@
 /**
  * The one place oclif meets av: a command's world comes from `world()` (the real one, built once per command by
  * world/context.ts; a test replaces the method to run the command in-process with fakes), what it prints goes
- * through that world's stdout, and every AvError becomes
- * oclif's error with av's exit code and its "Try this:" line (`oclifError`, used by the hooks too). `--json` is
- * enabled on every non-streaming command through `enableJsonFlag`.
+ * through that world's stdout, and every AvError becomes oclif's error with av's exit code and its "Try this:" line
+ * (`oclifError`, used by the hooks too). `--json` is enabled on every non-streaming command through
+ * `enableJsonFlag`.
  */
 import {Command, Errors, ux} from '@oclif/core'
 import {format, inspect} from 'node:util'

@@ -99,15 +99,10 @@ export class AvError extends Error {
 
 /**
  * A refusal with its reason code: what happened (`detail`) and what to do, by default the reason's line in
- * REFUSAL_HINTS. `usage` refusals exit 2, the rest 126, unless told otherwise.
+ * REFUSAL_HINTS. `usage` refusals exit 2, the rest 126.
  */
-export function refusal(
-  reason: RefusalReason,
-  detail: string,
-  options: {exit?: ExitCode; suggestion?: string} = {},
-): AvError {
+export function refusal(reason: RefusalReason, detail: string, options: {suggestion?: string} = {}): AvError {
   return new AvError(reason === 'usage' ? 'usage' : 'refused', detail, {
-    exit: options.exit,
     reason,
     refusal: true,
     suggestion: options.suggestion ?? REFUSAL_HINTS[reason],

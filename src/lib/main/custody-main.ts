@@ -12,14 +12,16 @@
  *                     one (rotate.ts); only through the -auth entry; answers key ids, never a secret
  *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
  *   drop-sessions     deletes cached session / role credentials (av session clear); never a durable key
- *   mint              the per-run token (claims JSON on stdin), only for av's genuine root-owned launcher
- *   release --profile P   the token on stdin; the whole caller check (helper → AWS CLI → launcher) run as
- *                     root one sudo hop further up, then the STS session logic over the custody store; prints
- *                     the credential_process document
+ *   pending           the calling user's held runs; approve <id> (only through the -auth entry), deny <id>
+ *   release --profile P --run ID
+ *                     the AWS CLI's credential_process: its caller must be the run's CLI, child of the run's root
+ *                     launcher (verifyRunCaller), then the STS session logic over the custody store; prints the
+ *                     credential_process document. While the run's launcher lives it answers this itself
+ *                     (serveRelease, through the entry script's fast path), with the same checks
  *
  * The durable key never enters a process of the user's uid: only STS session credentials leave this process —
  * or, through the password-guarded `<entry>-auth` alone, the durable key for `av restore` (checkout) or for one
- * run the gate held as elevated, a person approved, and the user then confirmed with their password (mint).
+ * run the gate held as elevated and the user approved with their password.
  */
 import {readFileSync, readSync, statSync} from 'node:fs'
 import path from 'node:path'
@@ -77,7 +79,6 @@ export interface CustodyDeps {
   terminalOf(pid: number, uid: number): null | string
 }
 
-/** The custody directory named in the install's policy (AV_POLICY baked into the root-owned entry script). */
 /** The policy each entry-point run reads once (it names the store, the run records and the STS endpoint). */
 const POLICIES = new WeakMap<object, ReturnType<typeof loadPolicy>>()
 
