@@ -27,6 +27,7 @@ import {scrubValue} from './audit-scrub.js'
 
 /** Every event a log line may name (`approval`, `checkout` and `custody-remove` only in root custody's own log). */
 export const AUDIT_EVENTS = [
+  'add',
   'approval',
   'checkout',
   'custody-remove',

@@ -13,6 +13,7 @@
 import {isDeepStrictEqual} from 'node:util'
 
 import type {AuditSink} from '../audit/audit.js'
+import type {Clock} from '../core/clock.js'
 import type {StepReporter} from '../core/progress.js'
 import type {SecretStore} from '../store/secret-store.js'
 
@@ -43,6 +44,8 @@ export interface ApplyDeps {
   store: SecretStore
   fs: AwsFileSystem
   report?: StepReporter
+  /** Stamps each item with when it was stored (`av status` and `av doctor` tell a key's age from it). */
+  clock?: Clock
 }
 
 export interface Snapshots {
@@ -99,7 +102,8 @@ export async function applyMigration(plan: MigrationPlan, files: Snapshots, deps
     for (const move of plan.moves) {
       report.start(step)
       const account = profileAccount(move.profile)
-      const value = encodeStoredProfile(move.pair, move.record)
+      const storedAt = deps.clock ? new Date(deps.clock.now()).toISOString() : undefined
+      const value = encodeStoredProfile(move.pair, move.record, storedAt)
       await deps.store.set(account, value)
       stored.push(move)
       if (!(await readsBack(deps.store, account, value))) {

@@ -182,7 +182,8 @@ export function planMigration(files: MigrationFiles, store: StoreView, options: 
   return plan
 }
 
-function blockerOf(
+/** Why a profile's config section keeps av from taking it over (null: nothing does). */
+export function blockerOf(
   config: IniDocument,
   section: ReturnType<IniDocument['section']>,
   profile: string,
@@ -209,7 +210,7 @@ function blockerOf(
 }
 
 /** Point the profile's config section at av's helper; returns how to undo it. Mutates `config`. */
-function editConfig(
+export function editConfig(
   config: IniDocument,
   profile: string,
   context: {avPath: string; configExists: boolean; previous: null | string},

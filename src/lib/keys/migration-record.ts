@@ -54,8 +54,13 @@ export interface StoredProfile {
   record: null | RestoreRecord
 }
 
-export function encodeStoredProfile(pair: AwsKeyPair, record: RestoreRecord): string {
-  return JSON.stringify({...(JSON.parse(encodeKeyPair(pair)) as object), restore: record})
+/** The item: the key, its restore record and, when known, when av stored it (`storedAt`, ISO: the key's age). */
+export function encodeStoredProfile(pair: AwsKeyPair, record: RestoreRecord, storedAt?: string): string {
+  return JSON.stringify({
+    ...(JSON.parse(encodeKeyPair(pair)) as object),
+    restore: record,
+    ...(storedAt ? {storedAt} : {}),
+  })
 }
 
 export function decodeStoredProfile(account: string, raw: string): StoredProfile {

@@ -1,8 +1,10 @@
 /** The real world for migrate, restore and status, built from a Context. */
 import path from 'node:path'
 
+import type {StsTarget} from '../aws/sts-client.js'
 import type {Policy} from '../core/policy.js'
 import type {StatusDeps} from '../inspect/status.js'
+import type {AddDeps} from '../keys/add.js'
 import type {MigrateDeps} from '../keys/migrate.js'
 import type {RotateRunDeps} from '../keys/rotate-run.js'
 import type {SecretStore} from '../store/secret-store.js'
@@ -13,7 +15,7 @@ import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {stateDir} from '../core/paths.js'
 import {silentReporter} from '../core/progress.js'
 import {CustodyClientStore, custodyEntryOf} from '../custody/custody-client.js'
-import {askYesNo, lineReporter, listrReporter} from '../keys/step-display.js'
+import {askHidden, askYesNo, lineReporter, listrReporter} from '../keys/step-display.js'
 
 export const LOCK_FILE = 'migrate.lock'
 
@@ -42,6 +44,7 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
   const store = durableStore(ctx)
   return {
     audit: ctx.audit,
+    clock: ctx.clock,
     confirm: askYesNo,
     fs: realAwsFileSystem,
     interactive: ctx.interactive,
@@ -50,6 +53,38 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
     report,
     store,
     ...(store === ctx.store ? {} : {keychain: ctx.store}),
+  }
+}
+
+/** GetCallerIdentity through the SDK, loaded only when called. */
+function callerIdentityOf(ctx: Context): (target: StsTarget) => Promise<{arn: string}> {
+  return async (target) => {
+    ctx.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+    const {sdkCallerIdentity} = await import('../aws/sts-client.js')
+    return sdkCallerIdentity(target)
+  }
+}
+
+/** The real world for `av add`: the mode's store, the echo-off prompt, GetCallerIdentity to check the key. */
+export function addDeps(ctx: Context, options: {avPath: string; json: boolean}): AddDeps {
+  const {policy} = ctx.policy()
+  const store = durableStore(ctx, policy)
+  const profiles = readAwsProfiles(awsFilePaths(ctx).config)
+  let report = silentReporter
+  if (!options.json) report = ctx.stdoutIsTerminal ? listrReporter() : lineReporter(ctx.stderr)
+  return {
+    askHidden: (questions) => askHidden(questions, ctx.stderr),
+    audit: ctx.audit,
+    avPath: options.avPath,
+    callerIdentity: callerIdentityOf(ctx),
+    clock: ctx.clock,
+    fs: realAwsFileSystem,
+    lockFile: path.join(stateDir(ctx), LOCK_FILE),
+    paths: awsFilePaths(ctx),
+    policy,
+    regionOf: (profile) => profiles[profile]?.region,
+    report,
+    store,
   }
 }
 
@@ -63,11 +98,7 @@ export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDep
     custodyEntry: store instanceof CustodyClientStore ? store.entry : null,
     engine: {
       audit: ctx.audit,
-      async callerIdentity(target) {
-        ctx.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-        const {sdkCallerIdentity} = await import('../aws/sts-client.js')
-        return sdkCallerIdentity(target)
-      },
+      callerIdentity: callerIdentityOf(ctx),
       clock: ctx.clock,
       async iam() {
         const {queryIam} = await import('../aws/iam-client.js')
