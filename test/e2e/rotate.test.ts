@@ -23,6 +23,7 @@ import {
   REPO_ROOT,
   sweepStaleDropIns,
 } from './support/install.js'
+import {processesHolding} from './support/procfs.js'
 import {typing} from './support/pty.js'
 import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
 import {type KeyringSandbox, type RunResult, sleep, startKeyringSandbox} from './support/user-sandbox.js'
@@ -232,22 +233,6 @@ describe('av rotate in keychain mode', () => {
   })
 })
 
-/** `pid argv` or `pid environ` of every process whose argv, or (for `uid`'s processes) environment, holds `text`. */
-function processesHolding(text: string, uid: number): string[] {
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`).includes(text)) found.push(`${pid} argv`)
-      const owner = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-      if (owner === uid && readFileSync(`/proc/${pid}/environ`).includes(text)) found.push(`${pid} environ`)
-    } catch {
-      // gone meanwhile
-    }
-  }
-
-  return found
-}
-
 const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
 
 describe('av rotate in custody mode: root rotates, after the user’s password', () => {
@@ -272,6 +257,37 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>)
+  /** The steps root's audit log recorded for `rotate` since line `mark`. */
+  const rotateSteps = (mark: number) =>
+    rootAudit()
+      .slice(mark)
+      .filter((e) => e.event === 'rotate')
+      .map((e) => e.step)
+
+  /** `av rotate` with the password, and root's rotate process killed with SIGKILL once `request` reaches IAM. */
+  async function killRootAt(request: (q: RecordedRequest) => boolean, options: {lose?: boolean} = {}) {
+    endpoint.hold(request, options)
+    const running = rotate(PASSWORD)
+    try {
+      await endpoint.waitForRequest(request, 60_000)
+      const root = readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .filter((pid) => {
+          try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+            return argv.some((a) => a.endsWith('/custody-main.js')) && argv.includes('rotate')
+          } catch {
+            return false
+          }
+        })
+      assert.equal(root.length, 1, `root's rotate process: ${root.join(', ')}`)
+      process.kill(Number(root[0]), 'SIGKILL')
+    } finally {
+      endpoint.release()
+    }
+
+    return running
+  }
 
   before(async () => {
     endpoint = await startEndpoint({credentials: [KEY], keyDelayMs: 1500})
@@ -314,6 +330,7 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     // While root waits on DeleteAccessKey, the new key exists: no process's argv, and no environment of the
     // user's processes, holds its secret.
     const mark = endpoint.requests.length
+    const auditMark = rootAudit().length
     const deleting = (q: RecordedRequest) => q.operation === 'DeleteAccessKey' && endpoint.requests.indexOf(q) >= mark
     endpoint.hold(deleting)
     const running = rotate(PASSWORD)
@@ -330,8 +347,11 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     const r = await running
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.deepEqual(seen, [])
-    const steps = stepsOf(r.stdout)
+    // On a terminal the steps show as a listr2 list, each step under its profile; root's audit has them in order.
+    const steps = rotateSteps(auditMark)
     assert.deepEqual(steps, STEPS)
+    assert.match(r.stdout, /✔ Rotate the key of default/)
+    for (const step of STEPS) assert.match(r.stdout, new RegExp(`${step} +\\S`))
     const now = held()
     assert.notEqual(now.accessKeyId, KEY.accessKeyId)
     assert.match(now.secretAccessKey, /^avCanarySecretRotated\//)
@@ -347,11 +367,6 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     const search = await sandbox.run(['/usr/bin/secret-tool', 'search', '--all', 'service', 'av'])
     assertNoSecret({search: search.stdout + search.stderr}, [now.secretAccessKey])
     assert.ok(!existsSync(item('rotate:default')), 'the journal is gone')
-    const audit = rootAudit().filter((e) => e.event === 'rotate')
-    assert.deepEqual(
-      audit.map((e) => e.step),
-      steps,
-    )
     assertNoSecret({audit: JSON.stringify(rootAudit())}, [now.secretAccessKey])
     const afterRun = await callerIdentity(sandbox, install, endpoint)
     assert.deepEqual(afterRun[0], ['GetSessionToken', now.accessKeyId, true])
@@ -379,35 +394,16 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     const mark = endpoint.requests.length
     const verifying = (q: RecordedRequest) =>
       q.operation === 'GetCallerIdentity' && q.accessKeyId !== old.accessKeyId && endpoint.requests.indexOf(q) >= mark
-    endpoint.hold(verifying)
-    const running = rotate(PASSWORD)
-    try {
-      await endpoint.waitForRequest(verifying, 60_000)
-      const root = readdirSync('/proc')
-        .filter((name) => /^\d+$/.test(name))
-        .filter((pid) => {
-          try {
-            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-            return argv.some((a) => a.endsWith('/custody-main.js')) && argv.includes('rotate')
-          } catch {
-            return false
-          }
-        })
-      assert.equal(root.length, 1, `root's rotate process: ${root.join(', ')}`)
-      process.kill(Number(root[0]), 'SIGKILL')
-    } finally {
-      endpoint.release()
-    }
-
-    const killed = await running
+    const killed = await killRootAt(verifying)
     assert.notEqual(killed.code, 0)
     assert.ok(existsSync(item('rotate:default')), 'root left its journal')
     const mid = held()
     assert.notEqual(mid.accessKeyId, old.accessKeyId)
     assert.equal(endpoint.iamKeys().length, 2)
+    const auditMark = rootAudit().length
     const r = await rotate(PASSWORD)
     assert.equal(r.code, 0, r.stdout + r.stderr)
-    assert.deepEqual(stepsOf(r.stdout), ['resume', 'verify', 'delete', 'sessions'])
+    assert.deepEqual(rotateSteps(auditMark), ['resume', 'verify', 'delete', 'sessions'])
     assert.equal(held().accessKeyId, mid.accessKeyId)
     assert.deepEqual(
       endpoint.iamKeys().map((k) => k.accessKeyId),
@@ -417,5 +413,49 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     assert.equal(await works(endpoint, old), false)
     const afterRun = await callerIdentity(sandbox, install, endpoint)
     assert.deepEqual(afterRun[0], ['GetSessionToken', mid.accessKeyId, true])
+  })
+
+  it('root killed after IAM made the new key but before root learned it: the next av rotate deletes that key and rotates', async () => {
+    const old = held()
+    const mark = endpoint.requests.length
+    const creating = (q: RecordedRequest) => q.operation === 'CreateAccessKey' && endpoint.requests.indexOf(q) >= mark
+    // IAM carries the request out, and root is killed before the answer (with the new secret) reaches it.
+    const killed = await killRootAt(creating, {lose: true})
+    assert.notEqual(killed.code, 0)
+    const journal = JSON.parse(readFileSync(item('rotate:default'), 'utf8')) as {
+      new?: unknown
+      old: {accessKeyId: string}
+    }
+    assert.equal(journal.old.accessKeyId, old.accessKeyId)
+    assert.equal(journal.new, undefined, 'root never learned the new key')
+    const orphan = endpoint.iamKeys().find((k) => k.accessKeyId !== old.accessKeyId)
+    assert.ok(orphan, 'IAM made a key nobody holds')
+    assert.equal(held().accessKeyId, old.accessKeyId)
+
+    const auditMark = rootAudit().length
+    const r = await rotate(PASSWORD)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.deepEqual(rotateSteps(auditMark), [
+      'resume',
+      'list',
+      'orphan',
+      'create',
+      'store',
+      'verify',
+      'delete',
+      'sessions',
+    ])
+    assert.ok(endpoint.deleted.includes(orphan.accessKeyId), 'the key nobody holds was deleted')
+    const now = held()
+    assert.ok(![old.accessKeyId, orphan.accessKeyId].includes(now.accessKeyId))
+    assert.deepEqual(
+      endpoint.iamKeys().map((k) => k.accessKeyId),
+      [now.accessKeyId],
+    )
+    assert.ok(!existsSync(item('rotate:default')))
+    assert.equal(await works(endpoint, old), false)
+    assertNoSecret({stderr: r.stderr, stdout: r.stdout}, [now.secretAccessKey])
+    const afterRun = await callerIdentity(sandbox, install, endpoint)
+    assert.deepEqual(afterRun[0], ['GetSessionToken', now.accessKeyId, true])
   })
 })

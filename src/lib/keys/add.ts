@@ -131,7 +131,7 @@ export function addBlocker(
   const referenced = avEntry(config, section, profile) !== undefined
   if (store[profile] && referenced) {
     return {
-      error: new AvError('conflict', `av already holds a key for profile ${profile}; nothing was changed`, {
+      error: new AvError('refused', `av already holds a key for profile ${profile}; nothing was changed`, {
         suggestion: `Run \`av rotate --profile ${profile}\` to replace it with a new one, or \`av restore --profile ${profile}\` first.`,
       }),
       resumed: false,
@@ -145,7 +145,7 @@ export function addBlocker(
         ? 'Pass --force to replace it (`av restore` puts it back).'
         : 'Use another profile name for the key.'
     return {
-      error: new AvError('conflict', `${blocker.detail}; nothing was changed`, {suggestion: hint}),
+      error: new AvError('refused', `${blocker.detail}; nothing was changed`, {suggestion: hint}),
       resumed: false,
     }
   }

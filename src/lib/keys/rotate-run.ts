@@ -11,6 +11,7 @@ import {AvError} from '../core/errors.js'
 import {type CustodyStep, rotateInCustody} from '../custody/custody-client.js'
 import {profileAccount, profileOfAccount} from '../store/credentials.js'
 import {type RotateDeps, rotateProfile, type RotateResult, rotateSummary} from './rotate.js'
+import {type ProfileProgress} from './step-display.js'
 
 export interface RotateRunDeps {
   /** The custody entry point (custody mode), or null (keychain mode: `engine` runs here). */
@@ -25,6 +26,8 @@ export interface RotateRunDeps {
   lockFile: string
   /** One line per step (nothing with --json). */
   line: (text: string) => void
+  /** On a terminal: a listr2 list instead of the lines. */
+  progress?: ProfileProgress
   rotateInCustody?: typeof rotateInCustody
   policy?: Policy
 }
@@ -70,8 +73,13 @@ export async function rotateKeys(
   const release = await acquireLock(deps.lockFile, 'migrate, restore or rotate')
   try {
     const profiles = await durableProfiles(deps.store, options.profiles)
-    const show = (s: CustodyStep | {profile: string; step: string; text: string}) =>
-      deps.line(`${s.profile}: ${s.step.padEnd(8)} ${s.text}`)
+    const {progress} = deps
+    const show = (s: CustodyStep | {profile: string; step: string; text: string}) => {
+      const line = `${s.step.padEnd(8)} ${s.text}`
+      if (progress) progress.step(profiles, s.profile, line, s.step === 'sessions')
+      else deps.line(`${s.profile}: ${line}`)
+    }
+
     let results: RotateResult[]
     if (deps.custodyEntry === null) {
       if (!options.yes) {
@@ -108,6 +116,8 @@ export async function rotateKeys(
       results = await (deps.rotateInCustody ?? rotateInCustody)<RotateResult>(deps.custodyEntry, profiles, show)
     }
 
+    await progress?.end()
+
     const lines = results.map((r) => rotateSummary(r))
     const restoreNote = '`av restore` now writes back the new key (the old one no longer exists).'
     return {
@@ -115,6 +125,9 @@ export async function rotateKeys(
       results,
       summary: `Rotated ${results.length} key(s):\n${lines.join('\n')}\n${restoreNote}`,
     }
+  } catch (error) {
+    await deps.progress?.end(error as Error)
+    throw error
   } finally {
     await release()
   }

@@ -55,6 +55,55 @@ export function listrReporter(): StepReporter {
   }
 }
 
+/** What `av rotate` shows on a terminal while it works: one line per profile, its steps beneath. */
+export interface ProfileProgress {
+  /** A step of `profile` happened (`last`: the profile is done). Starts the display on the first call. */
+  step(profiles: string[], profile: string, text: string, last: boolean): void
+  /** Resolves once the display has finished drawing; marks the profile under way as failed. */
+  end(error?: Error): Promise<void>
+}
+
+/** listr2: a task per profile whose output lists its steps as they happen, ✔ once the profile is done. */
+export function listrProfiles(): ProfileProgress {
+  const entries = new Map<string, {deferred: Deferred; lines: string[]; task?: {output: string}}>()
+  let running: null | Promise<unknown> = null
+  return {
+    step(profiles, profile, text, last) {
+      if (running === null) {
+        for (const p of profiles) entries.set(p, {deferred: defer(), lines: []})
+        const list = new Listr(
+          profiles.map((p) => ({
+            rendererOptions: {bottomBar: Infinity, persistentOutput: true},
+            task(_ctx: unknown, task: {output: string}) {
+              const entry = entries.get(p)!
+              entry.task = task
+              if (entry.lines.length > 0) task.output = entry.lines.join('\n')
+              return entry.deferred.promise
+            },
+            title: `Rotate the key of ${p}`,
+          })),
+          {concurrent: false, exitOnError: true, rendererOptions: {collapseErrors: false}},
+        )
+        running = list.run().catch(() => {})
+      }
+
+      const entry = entries.get(profile)
+      if (!entry) return
+      entry.lines.push(text)
+      if (entry.task) entry.task.output = entry.lines.join('\n')
+      if (last) entry.deferred.resolve()
+    },
+    async end(error) {
+      for (const entry of entries.values()) {
+        if (error) entry.deferred.reject(error)
+        else entry.deferred.resolve()
+      }
+
+      await running
+    },
+  }
+}
+
 /** Plain lines for logs: `ok   <step>` / `FAIL <step>: <why>`. */
 export function lineReporter(out: Output): StepReporter {
   let titles: string[] = []
@@ -99,10 +148,11 @@ export async function askHidden(questions: string[], output: Output = process.st
 
   const answers: string[] = []
   let current = ''
-  output.write(questions[0]!)
+  // Echo goes off before the question shows, so nothing typed at the prompt can be echoed.
   input.setRawMode(true)
   input.setEncoding('utf8')
   input.resume()
+  output.write(questions[0]!)
   try {
     return await new Promise<string[]>((resolve, reject) => {
       const finish = (error?: Error) => {

@@ -36,6 +36,8 @@ export function accountOfFileName(name: string): null | string {
 }
 
 export class FileCustodyStore implements SecretStore {
+  readonly label = 'root custody'
+
   constructor(
     /** `<custody dir>/<uid>`: created 0700 on first write; its parent must exist and pass the trust rule. */
     readonly dir: string,

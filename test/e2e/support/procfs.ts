@@ -90,3 +90,19 @@ export function descendants(root: number): number[] {
     return false
   })
 }
+
+/** `pid argv` or `pid environ` of every process whose argv, or (for `uid`'s processes) environment, holds `text`. */
+export function processesHolding(text: string, uid: number): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`).includes(text)) found.push(`${pid} argv`)
+      const owner = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+      if (owner === uid && readFileSync(`/proc/${pid}/environ`).includes(text)) found.push(`${pid} environ`)
+    } catch {
+      // gone meanwhile
+    }
+  }
+
+  return found
+}

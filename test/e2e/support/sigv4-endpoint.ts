@@ -18,7 +18,13 @@
 import {Sha256} from '@aws-crypto/sha256-js'
 import {SignatureV4} from '@smithy/signature-v4'
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  ServerResponse as ServerResponseClass,
+} from 'node:http'
 import {type AddressInfo} from 'node:net'
 
 export interface CanaryCredentials {
@@ -170,6 +176,7 @@ export class SigV4Endpoint {
   private server?: Server
   private holding: ((r: RecordedRequest) => boolean) | false = false
   private held: Array<() => void> = []
+  private losing = false
   private waiters: Array<{predicate: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void}> = []
 
   constructor(options: EndpointOptions) {
@@ -239,10 +246,12 @@ export class SigV4Endpoint {
 
   /**
    * From now on, answers to requests that match `predicate` (default: all) wait until `release()` (requests are
-   * still recorded on arrival).
+   * still recorded on arrival). `lose`: the request is carried out at once, and on release its connection is cut
+   * instead of answered: the caller never learns what happened (a CreateAccessKey whose new key is never seen).
    */
-  hold(predicate: (r: RecordedRequest) => boolean = () => true): void {
+  hold(predicate: (r: RecordedRequest) => boolean = () => true, options: {lose?: boolean} = {}): void {
     this.holding = predicate
+    this.losing = options.lose === true
   }
 
   release(): void {
@@ -319,9 +328,15 @@ export class SigV4Endpoint {
     }
 
     if (this.holding && this.holding(record)) {
+      const lose = this.losing
+      if (lose) this.answer(new ServerResponseClass(req), record, params)
       await new Promise<void>((resolve) => {
         this.held.push(resolve)
       })
+      if (lose) {
+        res.destroy()
+        return
+      }
     }
 
     if (res.destroyed) return

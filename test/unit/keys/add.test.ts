@@ -8,7 +8,7 @@ import type {AuditEvent} from '../../../src/lib/audit/audit.js'
 import type {StsTarget} from '../../../src/lib/aws/sts-client.js'
 
 import {AvError} from '../../../src/lib/core/errors.js'
-import {addKey, type AddDeps, checkTypedKey} from '../../../src/lib/keys/add.js'
+import {type AddDeps, addKey, checkTypedKey} from '../../../src/lib/keys/add.js'
 import {restore} from '../../../src/lib/keys/restore.js'
 import {readKeyPair} from '../../../src/lib/store/credentials.js'
 import {MemoryFs} from '../../fakes/memory-fs.js'
@@ -55,7 +55,7 @@ function world(files: Record<string, string>, typed: string[] = [ID, SECRET]) {
     fs,
     lockFile: path.join(mkdtempSync(path.join(dir, 'state-')), 'migrate.lock'),
     paths: {config: CONF, credentials: CRED},
-    policy: {sts: {endpoint: 'http://127.0.0.1:9'}},
+    policy: {approvers: [], decisions: {}, endpoints: [], sts: {endpoint: 'http://127.0.0.1:9'}},
     regionOf: () => 'eu-west-1',
     store,
   }
