@@ -53,7 +53,8 @@ export default class Status extends AvCommand {
       else if (p.source === 'other') where = `${WHERE.other}: ${p.detail}`
       else where = WHERE[p.source]
       const releases = p.releases ? `; av releases ${describeRelease(p.releases)}` : ''
-      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}`)
+      const age = p.keyAge ? `; key age ${p.keyAge.text}` : ''
+      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}${age}`)
       for (const w of p.warnings) this.log(`  warning: ${w}`)
     }
 

@@ -148,9 +148,18 @@ describe("the user's audit trail lives where the account database says", () => {
     assert.match(verify.stdout, /^audit log intact: \d+ lines in 1 file\(s\) under /)
     const refusals = (await world.av(['log', '--json', '--event', 'refusal'])).stdout.trim().split('\n')
     assert.equal(JSON.parse(refusals.at(-1)!).reason, 'token-missing')
-    const doctor = JSON.parse((await world.av(['doctor', '--json'])).stdout)
+    const doctorRun = await world.av(['doctor', '--json'])
+    const doctor = JSON.parse(doctorRun.stdout)
     assert.equal(doctor.checks.find((c: {id: string}) => c.id === 'audit-chain')?.status, 'ok')
-    world.assertNoLeak({refused: refused.stderr, verify: verify.stdout})
+    // av asked IAM with the key from the keychain: the endpoint's keys were made on 2026-01-02.
+    const keyAge = doctor.checks.find((c: {id: string}) => c.id === 'key-age')
+    assert.match(keyAge?.message, /^a key is over 90 days old: default \d+ days \(IAM's CreateDate\)$/)
+    const offline = JSON.parse((await world.av(['doctor', '--json', '--offline'])).stdout)
+    assert.equal(
+      offline.checks.find((c: {id: string}) => c.id === 'key-age')?.message,
+      'every key is at most 90 days old: default 0 days (stored by av; the key may be older)',
+    )
+    world.assertNoLeak({doctor: doctorRun.stdout + doctorRun.stderr, refused: refused.stderr, verify: verify.stdout})
   })
 
   it('a line really removed is found, by av log --verify and by av doctor', async () => {

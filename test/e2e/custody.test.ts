@@ -126,7 +126,12 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     // It answers MFA code requests with a code, approval requests with its exit status.
     writeFileSync(approver, `#!/bin/sh\ncat >/dev/null\necho 123456\ntest -e '${approveFlag}'\n`, {mode: 0o755})
     install = installAv(
-      {approvers: [{program: approver}], custody: {approvalTimeoutSeconds: 8}, sts: {endpoint: endpoint.url}},
+      {
+        approvers: [{program: approver}],
+        custody: {approvalTimeoutSeconds: 8},
+        iam: {endpoint: endpoint.url},
+        sts: {endpoint: endpoint.url},
+      },
       REPO_ROOT,
       installArgs(),
     )
@@ -212,6 +217,8 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.equal(status.code, 0, status.stderr)
     assert.match(status.stdout, /^mode: custody /m)
     assert.match(status.stdout, /^default: root custody, config runs av/m)
+    // The sealed item still says when av stored the key.
+    assert.match(status.stdout, /^default: .*; key age 0 days \(stored by av; the key may be older\)$/m)
     assertClean(status)
     // A key a keychain-mode migrate would have left (not the canary: a made-up one).
     const leftover = await sandbox.sh(
@@ -229,9 +236,21 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
         ]),
       )
       assert.deepEqual(
-        ['mode', 'custody-entry', 'custody-view', 'keychain-leftover:old'].map((id) => checks.get(id)),
-        ['ok', 'ok', 'ok', 'fail'],
+        ['mode', 'custody-entry', 'custody-view', 'keychain-leftover:old', 'key-age'].map((id) => checks.get(id)),
+        ['ok', 'ok', 'ok', 'fail', 'warn'],
       )
+      // Root asked IAM with the key it holds: the endpoint's keys were made on 2026-01-02, long over 90 days.
+      const keyAge = (
+        JSON.parse(doctor.stdout) as {checks: Array<{id: string; message: string; fix?: string}>}
+      ).checks.find((c) => c.id === 'key-age')!
+      // Both profiles of this suite hold the same durable key; each is named with IAM's age.
+      assert.match(
+        keyAge.message,
+        /^keys are over 90 days old: default \d+ days \(IAM's CreateDate\); mfa \d+ days \(IAM's CreateDate\)$/,
+      )
+      assert.match(keyAge.fix!, /av rotate --profile default/)
+      const listed = endpoint.requests.filter((q) => q.operation === 'ListAccessKeys')
+      assert.ok(listed.length > 0 && listed.every((q) => q.accessKeyId === DURABLE.accessKeyId && q.verified))
       const warned = await av(['status'])
       assert.match(warned.stdout, /durable key of old is still in your OS keychain/)
     } finally {

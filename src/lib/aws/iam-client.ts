@@ -19,6 +19,8 @@ export interface IamTarget {
   endpoint: string
   /** SigV4 signing region (IAM is global: us-east-1, or its partition's). */
   region: string
+  /** How long one attempt may wait for IAM's answer (10 s unless a caller, like `av doctor`, wants less). */
+  timeoutMs?: number
 }
 
 export interface AccessKeyInfo {
@@ -109,10 +111,15 @@ function tag(xml: string, name: string): string | undefined {
   return m ? unescapeXml(m[1]!) : undefined
 }
 
-function post(url: URL, headers: Record<string, string>, body: string): Promise<{body: string; status: number}> {
+function post(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<{body: string; status: number}> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-    const req = send(url, {headers, method: 'POST', timeout: TIMEOUT_MS}, (res) => {
+    const req = send(url, {headers, method: 'POST', timeout: timeoutMs}, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({body: Buffer.concat(chunks).toString('utf8'), status: res.statusCode ?? 0}))
@@ -148,7 +155,7 @@ async function call(target: IamTarget, action: string, params: Record<string, st
       query: {},
     })
     // eslint-disable-next-line no-await-in-loop
-    const answer = await post(url, signed.headers as Record<string, string>, body)
+    const answer = await post(url, signed.headers as Record<string, string>, body, target.timeoutMs ?? TIMEOUT_MS)
     if (answer.status >= 200 && answer.status < 300) return answer.body
     const code = tag(answer.body, 'Code') ?? `HTTP${answer.status}`
     if ((RETRIED.has(code) || answer.status >= 500) && attempt < MAX_ATTEMPTS) {

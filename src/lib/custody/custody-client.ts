@@ -400,3 +400,13 @@ export async function rotateInCustody<T>(
   if (result.code !== 0) throw passwordFailed('rotate', result, why)
   return parseAnswer<{results: T[]}>('rotate', result).results
 }
+
+/** `av doctor` in custody mode: root dates each durable key it holds for the user (asking IAM unless offline). */
+export async function keyAgesInCustody<T>(
+  entry: string,
+  options: {offline: boolean},
+  call: typeof callCustody = callCustody,
+): Promise<T[]> {
+  const args = options.offline ? ['key-ages', '--offline'] : ['key-ages']
+  return parseAnswer<{ages: T[]}>('key-ages', await call(entry, args, '')).ages
+}

@@ -6,6 +6,7 @@ import * as nodeFs from 'node:fs'
 
 import type {Policy} from '../core/policy.js'
 import type {callCustody} from '../custody/custody-client.js'
+import type {KeyAge} from '../keys/key-age.js'
 import type {SecretStore} from '../store/secret-store.js'
 
 import {type VerifyResult} from '../audit/audit-verify.js'
@@ -50,6 +51,8 @@ export interface DoctorDeps extends PathEnv {
   machine: MachineFacts
   trustFs?: TrustFs
   verify?: (dir: string, store: SecretStore) => Promise<VerifyResult>
+  /** The durable keys' ages (keys/key-age.ts) and now: the `key-age` check; absent, no such check. */
+  keyAges?: {now: number; read: () => Promise<KeyAge[]>}
 }
 
 export function readText(file: string): null | string {

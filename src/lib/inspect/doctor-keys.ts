@@ -1,12 +1,14 @@
 /**
  * `av doctor`, plaintext keys: AWS keys left in the credentials or config file, in the environment, or in the
- * AWS CLI's credential caches. Names files, profiles and variables, never values.
+ * AWS CLI's credential caches. Names files, profiles and variables, never values. And the age of the keys av holds.
  */
 import * as nodeFs from 'node:fs'
 import path from 'node:path'
 
+import {AvError} from '../core/errors.js'
 import {awsConfigFile, awsCredentialsFile} from '../core/paths.js'
-import {type Check, type DoctorDeps, fail, type IniData, ok, readText, tilde} from './doctor-check.js'
+import {describeAge, dueForRotation, type KeyAge, ROTATE_AFTER_DAYS} from '../keys/key-age.js'
+import {type Check, type DoctorDeps, fail, type IniData, ok, readText, tilde, warn} from './doctor-check.js'
 
 const KEY_SETTINGS = ['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token']
 
@@ -63,5 +65,33 @@ export function checkCache(id: string, dir: string, home: string, fix: string): 
     id,
     `${holding.length} file(s) in ${tilde(dir, home)} hold credentials or tokens in plaintext: ${holding.slice(0, 5).join(', ')}${holding.length > 5 ? ', …' : ''}`,
     fix,
+  )
+}
+
+/**
+ * How old each durable key av holds is (IAM's CreateDate when IAM answers, else when av stored or created it), and
+ * `av rotate` for those past ROTATE_AFTER_DAYS. A warning at worst: an old key is a risk, not an exposure.
+ */
+export async function checkKeyAge(keyAges: NonNullable<DoctorDeps['keyAges']>): Promise<Check> {
+  let ages: KeyAge[]
+  try {
+    ages = await keyAges.read()
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    return warn('key-age', `the keys' ages could not be read: ${error.message}`, error.suggestion ?? 'Run `av status`.')
+  }
+
+  if (ages.length === 0) return ok('key-age', 'av holds no durable IAM user key')
+  const {now} = keyAges
+  const list = ages
+    .sort((a, b) => a.profile.localeCompare(b.profile))
+    .map((age) => `${age.profile} ${describeAge(age, now)}`)
+    .join('; ')
+  const due = ages.filter((age) => dueForRotation(age, now)).map((age) => age.profile)
+  if (due.length === 0) return ok('key-age', `every key is at most ${ROTATE_AFTER_DAYS} days old: ${list}`)
+  return warn(
+    'key-age',
+    `${due.length === 1 ? 'a key is' : 'keys are'} over ${ROTATE_AFTER_DAYS} days old: ${list}`,
+    `Run ${due.map((p) => `\`av rotate --profile ${p}\``).join(', ')}: av makes a new key that no file or agent has seen and deletes the old one.`,
   )
 }

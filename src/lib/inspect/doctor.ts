@@ -19,7 +19,7 @@ import {type Check, type CheckStatus, type DoctorDeps, type IniData} from './doc
 import {checkCliExtras} from './doctor-cli.js'
 import {checkCustodyEntry, checkKeychainLeftovers, checkMode} from './doctor-custody.js'
 import {checkAvInstall, checkAwsOnPath, checkProfiles, checkRuntime} from './doctor-install.js'
-import {checkCache, checkEnvironment, checkPlaintextKeys} from './doctor-keys.js'
+import {checkCache, checkEnvironment, checkKeyAge, checkPlaintextKeys} from './doctor-keys.js'
 import {checkCoreDumps, checkPtrace} from './doctor-machine.js'
 import {checkAuditChain, checkStore} from './doctor-store.js'
 
@@ -90,6 +90,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     checkMode(deps),
     ...storeChecks,
     ...custody,
+    ...(deps.keyAges ? [await checkKeyAge(deps.keyAges)] : []),
     checkPtrace(deps.platform, deps.machine),
     checkCoreDumps(deps.platform, deps.machine),
     await checkAuditChain(deps, store.usable),

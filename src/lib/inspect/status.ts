@@ -13,6 +13,7 @@ import {documentOf} from '../aws/aws-files.js'
 import {parseAwsProfiles} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js'
+import {ageInDays, describeAge, dueForRotation, type KeyAge, keyAges, ROTATE_AFTER_DAYS} from '../keys/key-age.js'
 import {avEntry, CREDENTIAL_KEYS} from '../keys/migration-record.js'
 import {sessionModeOf} from '../sessions/session-settings.js'
 import {profileOfAccount} from '../store/credentials.js'
@@ -42,6 +43,8 @@ export interface ProfileStatus {
   keyIn?: KeyMode
   /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
   releases?: SessionMode
+  /** The stored key's age, from its item (`av doctor` asks IAM as well). */
+  keyAge?: {days: null | number; since: null | string; source: KeyAge['source']; text: string}
   warnings: string[]
 }
 
@@ -75,6 +78,8 @@ export interface StatusDeps {
   store: SecretStore
   /** Custody mode: the entry point, and the user's own OS keychain, listed (never read) for keys left behind. */
   custody?: {entry: string; keychain: SecretStore}
+  /** Now, in milliseconds since the epoch: each stored key's age is told from it. */
+  now: number
 }
 
 /** Profiles with a durable item (`aws:<profile>`) in `store`, by name only; null (and a warning) when it cannot be asked. */
@@ -95,6 +100,20 @@ async function durableProfiles(
   }
 }
 
+/** Each stored IAM user key's age from its item (a custody item comes sealed: its dates are still there). */
+async function storedAges(store: SecretStore, stored: null | Set<string>, warnings: string[]) {
+  const ages = new Map<string, KeyAge>()
+  if (stored === null || stored.size === 0) return ages
+  try {
+    for (const age of await keyAges(store)) ages.set(age.profile, age)
+  } catch (error) {
+    if (!(error instanceof AvError)) throw error
+    warnings.push(`the keys' ages could not be read from ${storeLabel(store)}: ${error.message}`)
+  }
+
+  return ages
+}
+
 export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   const credentials = documentOf(await deps.fs.read(deps.paths.credentials, 'credentials'))
   const configFile = await deps.fs.read(deps.paths.config, 'config')
@@ -112,6 +131,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   }
 
   for (const name of [...(stored ?? []), ...(leftOver ?? [])]) if (!names.includes(name)) names.push(name)
+  const ages = await storedAges(deps.store, stored, warnings)
   const profiles = names.map((profile): ProfileStatus => {
     const credSection = credentials.section(profile)
     const configSection = config.section(profile)
@@ -149,6 +169,22 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
       status.warnings.push(
         `${deps.paths.config} runs av for ${profile} but ${storeLabel(deps.store)} holds no keys for it`,
       )
+    }
+
+    const age = ages.get(profile)
+    if (age) {
+      const {now} = deps
+      status.keyAge = {
+        days: ageInDays(age, now),
+        since: age.since === null ? null : new Date(age.since).toISOString(),
+        source: age.source,
+        text: describeAge(age, now),
+      }
+      if (dueForRotation(age, now)) {
+        status.warnings.push(
+          `its key is ${status.keyAge.days} days old (over ${ROTATE_AFTER_DAYS}): run \`av rotate --profile ${profile}\``,
+        )
+      }
     }
 
     if (rotating.has(profile)) {

@@ -28,6 +28,7 @@ import {AvError} from '../core/errors.js'
 import {roleAccount, sessionAccount} from '../sessions/session-cache.js'
 import {stsEndpointOf} from '../sessions/session-settings.js'
 import {type AwsKeyPair, decodeKeyPair, profileAccount} from '../store/credentials.js'
+import {storeLabel} from '../store/secret-store.js'
 
 export const JOURNAL_SCHEMA = 1
 /** A key IAM lists that was created this long before the journal still counts as the crashed run's own. */
@@ -189,17 +190,21 @@ class Rotation {
     if (current.accessKeyId !== fresh.accessKeyId) {
       const doc = JSON.parse(raw) as Record<string, unknown>
       // `rotated` tells `av restore` that the key it writes back is not the one migrate took (that one is gone).
-      const rotated = {at: new Date(clock.now()).toISOString(), from: journal.old.accessKeyId}
+      const now = new Date(clock.now()).toISOString()
+      const rotated = {at: now, from: journal.old.accessKeyId}
+      // keyCreated: the new key's age for `av status` and `av doctor` (CreateAccessKey ran moments ago).
       const value = JSON.stringify({
         ...doc,
         accessKeyId: fresh.accessKeyId,
+        keyCreated: new Date(journal.started).toISOString(),
         rotated,
         secretAccessKey: fresh.secretAccessKey,
+        storedAt: now,
       })
       await store.set(account, value)
       if ((await store.get(account)) !== value)
         throw new AvError('store-unavailable', `${account} was not kept as written`)
-      await this.note('store', `new key ${fresh.accessKeyId} stored in ${store.label ?? 'the OS keychain'}`)
+      await this.note('store', `new key ${fresh.accessKeyId} stored in ${storeLabel(store)}`)
     }
 
     const verifyStart = clock.now()

@@ -10,6 +10,9 @@
  *   checkout P…       the durable items of the profiles, unsealed (av restore); only through the -auth entry
  *   rotate P…         root creates a new IAM key with the held one, stores it, checks it works, deletes the old
  *                     one (rotate.ts); only through the -auth entry; answers key ids, never a secret
+ *   key-ages [--offline]
+ *                     how old each durable key is: IAM's CreateDate (root asks with the held key), else the item's
+ *                     dates; answers names and dates, never a key
  *   remove            deletes a profile's key (and its cached sessions) given the proof that the caller holds it
  *   drop-sessions     deletes cached session / role credentials (av session clear); never a durable key
  *   pending           the calling user's held runs; approve <id> (only through the -auth entry), deny <id>
@@ -43,6 +46,7 @@ import {traceFrom} from '../core/trace.js'
 import {readAsUser} from '../custody/as-user.js'
 import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCaller} from '../custody/run-record.js'
 import {findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
+import {iamCreateDate, keyAges} from '../keys/key-age.js'
 import {rotateProfile, type RotateResult} from '../keys/rotate.js'
 import {askTty} from '../sessions/code-prompt.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from '../sessions/sessions.js'
@@ -263,6 +267,26 @@ async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]):
   return JSON.stringify({results}) + '\n'
 }
 
+/**
+ * `key-ages [--offline]`: how old each durable key the calling user keeps here is — IAM's CreateDate, asked by root
+ * with the held key (ListAccessKeys), else the item's dates (`--offline`, or IAM refused). Answers profile names,
+ * dates and IAM's error codes: never a key. Any process of the user may ask: it learns nothing secret.
+ */
+async function keyAgesVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]): Promise<string> {
+  if (args.length > 1 || (args.length === 1 && args[0] !== '--offline')) {
+    throw refusal('usage', 'key-ages takes no argument but --offline')
+  }
+
+  const store = storeFor(deps, uid)
+  if (args[0] === '--offline') return JSON.stringify({ages: await keyAges(store)}) + '\n'
+  const {gid, home} = deps.homeOf(uid)
+  const userProfiles = readAwsProfiles(path.join(home, '.aws', 'config'), (file) =>
+    deps.readAsUser(uid, gid, file).toString('utf8'),
+  )
+  const askIam = iamCreateDate(deps.rotateApis().iam, custodyPolicy(deps), (p) => userProfiles[p]?.region)
+  return JSON.stringify({ages: await keyAges(store, askIam)}) + '\n'
+}
+
 /** `remove`: delete a profile's key and its cached sessions, for a caller that proves it holds that key. */
 async function removeVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
   const doc = readJson(deps)
@@ -471,14 +495,15 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 }
 
 const USAGE =
-  'Usage: av-custody view | store | checkout | rotate | remove | drop-sessions | pending | approve <id> | deny <id> | ' +
-  'release --profile <name> --run <id>   (run through sudo by av)'
+  'Usage: av-custody view | store | checkout | rotate | key-ages [--offline] | remove | drop-sessions | pending | ' +
+  'approve <id> | deny <id> | release --profile <name> --run <id>   (run through sudo by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
   approve: approveVerb,
   checkout: checkoutVerb,
   deny: denyVerb,
   'drop-sessions': dropSessionsVerb,
+  'key-ages': keyAgesVerb,
   pending: pendingVerb,
   release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,

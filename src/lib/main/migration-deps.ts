@@ -1,4 +1,4 @@
-/** The real world for migrate, restore and status, built from a Context. */
+/** The real world for migrate, restore, add, rotate, status and doctor's key ages, built from a Context. */
 import path from 'node:path'
 
 import type {StsTarget} from '../aws/sts-client.js'
@@ -12,10 +12,12 @@ import type {Context} from '../world/context.js'
 
 import {awsFilePaths, realAwsFileSystem} from '../aws/aws-files.js'
 import {readAwsProfiles} from '../aws/aws-profiles.js'
+import {queryIam} from '../aws/iam-client.js'
 import {stateDir} from '../core/paths.js'
 import {silentReporter} from '../core/progress.js'
-import {CustodyClientStore, custodyEntryOf} from '../custody/custody-client.js'
-import {askHidden, askYesNo, lineReporter, listrReporter} from '../keys/step-display.js'
+import {CustodyClientStore, custodyEntryOf, keyAgesInCustody} from '../custody/custody-client.js'
+import {iamCreateDate, type KeyAge, keyAges} from '../keys/key-age.js'
+import {askHidden, askYesNo, lineReporter, listrProfiles, listrReporter} from '../keys/step-display.js'
 
 export const LOCK_FILE = 'migrate.lock'
 
@@ -32,9 +34,26 @@ export function durableStore(ctx: Context, policy: Policy = ctx.policy().policy)
 export function statusDeps(ctx: Context): StatusDeps {
   const {policy} = ctx.policy()
   const store = durableStore(ctx, policy)
-  const deps: StatusDeps = {fs: realAwsFileSystem, paths: awsFilePaths(ctx), policy, store}
+  const deps: StatusDeps = {fs: realAwsFileSystem, now: ctx.clock.now(), paths: awsFilePaths(ctx), policy, store}
   if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
   return deps
+}
+
+/**
+ * The durable keys' ages for `av doctor`: root dates the keys it holds (custody), else av reads the keychain and
+ * asks IAM with each key; `offline`: the items' own dates only.
+ */
+export function keyAgesOf(ctx: Context, options: {offline: boolean}): () => Promise<KeyAge[]> {
+  const {policy} = ctx.policy()
+  const store = durableStore(ctx, policy)
+  if (store instanceof CustodyClientStore) return () => keyAgesInCustody<KeyAge>(store.entry, options)
+  if (options.offline) return () => keyAges(store)
+  const profiles = readAwsProfiles(awsFilePaths(ctx).config)
+  return () =>
+    keyAges(
+      store,
+      iamCreateDate(queryIam, policy, (p) => profiles[p]?.region),
+    )
 }
 
 /** `json`: no progress output (stdout carries the JSON document). */
@@ -100,10 +119,7 @@ export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDep
       audit: ctx.audit,
       callerIdentity: callerIdentityOf(ctx),
       clock: ctx.clock,
-      async iam() {
-        const {queryIam} = await import('../aws/iam-client.js')
-        return queryIam
-      },
+      iam: async () => queryIam,
       policy,
       regionOf: (profile) => profiles[profile]?.region,
       sleep: (ms) =>
@@ -114,6 +130,7 @@ export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDep
     interactive: ctx.interactive,
     line: options.json ? () => {} : (text) => ctx.stdout.write(`${text}\n`),
     lockFile: path.join(stateDir(ctx), LOCK_FILE),
+    ...(options.json || !ctx.stdoutIsTerminal ? {} : {progress: listrProfiles()}),
     store,
   }
 }

@@ -39,7 +39,7 @@ export async function startAvWorld(options: {keySuffix: string; policy?: Record<
   let install: Installed | undefined
   let sandbox: KeyringSandbox | undefined
   try {
-    install = installAv({sts: {endpoint: endpoint.url}, ...options.policy})
+    install = installAv({iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}, ...options.policy})
     // A user of its own, whose home in the account database is the sandbox's HOME (where av keeps the audit trail).
     sandbox = await startKeyringSandbox()
     const world = makeWorld(sandbox, install, endpoint, key)

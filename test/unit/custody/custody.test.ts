@@ -159,7 +159,7 @@ describe('custody entry point verbs', () => {
       126,
       /refused \(custody-not-sudo\)/,
     ],
-    ...(['store', 'view', 'remove', 'drop-sessions', 'pending', 'deny', 'release'] as const).map(
+    ...(['store', 'view', 'key-ages', 'remove', 'drop-sessions', 'pending', 'deny', 'release'] as const).map(
       (verb): [string, string[], Partial<CustodyDeps>, number, RegExp] => [
         `the password-guarded entry used for ${verb}`,
         [verb],
@@ -227,6 +227,8 @@ describe('custody entry point verbs', () => {
       /refused \(usage\): name 1 to 100 profiles: rotate <profile>/,
     ],
     ['rotate a bad profile name', ['rotate', 'a/b'], {env: AUTH}, 2, /refused \(usage\): the profile name/],
+    ['key-ages with a stray argument', ['key-ages', 'x'], {}, 2, /refused \(usage\): key-ages takes no argument/],
+    ['key-ages --offline twice', ['key-ages', '--offline', '--offline'], {}, 2, /refused \(usage\): key-ages takes/],
     [
       'store without a policy naming custody',
       ['store'],

@@ -5,11 +5,13 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
 import {FileAuditLog} from '../../../src/lib/audit/audit.js'
+import {AvError} from '../../../src/lib/core/errors.js'
 import {type CustodyCall} from '../../../src/lib/custody/custody-client.js'
 import {type CheckStatus, type DoctorDeps, type MachineFacts} from '../../../src/lib/inspect/doctor-check.js'
 import {runtimeToCheck} from '../../../src/lib/inspect/doctor-install.js'
 import {formatDoctorReport, runDoctor} from '../../../src/lib/inspect/doctor.js'
 import {shimText} from '../../../src/lib/install/shims.js'
+import {type KeyAge} from '../../../src/lib/keys/key-age.js'
 import {MemoryStore} from '../../fakes/memory-store.js'
 
 const CANARY_ID = 'AKIAAVCANARY0000XXXX'
@@ -463,6 +465,41 @@ describe('av doctor', () => {
         (c) => JSON.stringify(c) === JSON.stringify(builtin),
       ),
       JSON.stringify(builtin),
+    )
+  })
+
+  it('dates each durable key and suggests av rotate past 90 days; no key, or ages unreadable, say so', async () => {
+    const {deps} = await sandbox()
+    const now = Date.parse('2026-12-01T00:00:00Z')
+    const day = 24 * 60 * 60 * 1000
+    const keyAge = async (read: () => Promise<KeyAge[]>) =>
+      (await runDoctor({...deps, keyAges: {now, read}})).checks.find((c) => c.id === 'key-age')
+    const old: KeyAge = {profile: 'dev', since: now - 200 * day, source: 'iam'}
+    const fresh: KeyAge = {iamError: 'AccessDenied', profile: 'default', since: now - 2 * day, source: 'stored'}
+
+    const due = await keyAge(async () => [old, fresh])
+    assert.equal(due?.status, 'warn')
+    assert.equal(
+      due?.message,
+      "a key is over 90 days old: default 2 days (stored by av; the key may be older; IAM not asked: AccessDenied); dev 200 days (IAM's CreateDate)",
+    )
+    assert.match(due!.fix!, /^Run `av rotate --profile dev`:/)
+
+    assert.equal((await keyAge(async () => [fresh]))?.status, 'ok')
+    assert.deepEqual(await keyAge(async () => []), {
+      id: 'key-age',
+      message: 'av holds no durable IAM user key',
+      status: 'ok',
+    })
+    const unreadable = await keyAge(async () => {
+      throw new AvError('store-unavailable', 'the OS keychain is locked')
+    })
+    assert.equal(unreadable?.status, 'warn')
+    assert.match(unreadable!.message, /could not be read: the OS keychain is locked/)
+    // Without the deps (a test, or a caller that does not date keys) there is no such check.
+    assert.equal(
+      (await runDoctor(deps)).checks.find((c) => c.id === 'key-age'),
+      undefined,
     )
   })
 

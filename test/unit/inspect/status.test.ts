@@ -13,6 +13,7 @@ const CONF = '/h/.aws/config'
 const AV = '/opt/av/bin/run.js'
 const runsAv = (p: string) => `credential_process = ${AV} credential-helper aws --profile ${p}\n`
 const ENTRY = '/opt/av/libexec/av-custody'
+const NOW = Date.parse('2026-12-01T00:00:00Z')
 const keyItem = (n: number) =>
   JSON.stringify({accessKeyId: `AKIAAVCANARY0000000${n}`, secretAccessKey: `avCanarySecret${n}`, v: 1})
 
@@ -62,7 +63,7 @@ describe('av status', () => {
     })
     const store = new MemoryStore()
     await store.set('aws:moved', '{}')
-    const report = await readStatus({fs, paths: {config: CONF, credentials: CRED}, store})
+    const report = await readStatus({fs, paths: {config: CONF, credentials: CRED}, store, now: NOW})
     assert.deepEqual(
       report.profiles.map((p) => [p.profile, p.source, p.detail ?? null, p.referencesAv, p.stored, p.warnings.length]),
       [
@@ -99,7 +100,7 @@ describe('av status', () => {
     const fs = new MemoryFs({[CRED]: '[a]\nregion = x\n'})
     const store = new MemoryStore()
     store.unavailable = true
-    const report = await readStatus({fs, paths: {config: CONF, credentials: CRED}, store})
+    const report = await readStatus({fs, paths: {config: CONF, credentials: CRED}, store, now: NOW})
     assert.deepEqual(
       report.profiles.map((p) => p.stored),
       [null],
@@ -120,7 +121,7 @@ describe('av status', () => {
     const paths = {config: CONF, credentials: CRED}
     const modes = async (policy?: Parameters<typeof readStatus>[0]['policy']) =>
       Object.fromEntries(
-        (await readStatus({fs, paths, policy, store: new MemoryStore()})).profiles.map((p) => [
+        (await readStatus({fs, paths, policy, store: new MemoryStore(), now: NOW})).profiles.map((p) => [
           p.profile,
           p.releases ?? null,
         ]),
@@ -135,6 +136,32 @@ describe('av status', () => {
 
     const allowed = await modes({...DEFAULT_POLICY, sessions: {allowOptOut: true}})
     assert.equal((allowed.optout as {mode: string}).mode, 'durable')
+  })
+
+  it("shows each stored key's age and suggests av rotate past 90 days", async () => {
+    const fs = new MemoryFs({[CONF]: [`[profile old]\n${runsAv('old')}`, `[profile new]\n${runsAv('new')}`].join('\n')})
+    const store = new MemoryStore()
+    const day = 24 * 60 * 60 * 1000
+    await store.set(
+      'aws:old',
+      JSON.stringify({...JSON.parse(keyItem(1)), storedAt: new Date(NOW - 100 * day).toISOString()}),
+    )
+    await store.set(
+      'aws:new',
+      JSON.stringify({...JSON.parse(keyItem(2)), keyCreated: new Date(NOW - 3 * day).toISOString()}),
+    )
+    const report = await readStatus({fs, now: NOW, paths: {config: CONF, credentials: CRED}, store})
+    const byProfile = Object.fromEntries(report.profiles.map((p) => [p.profile, p]))
+    assert.deepEqual(byProfile.old!.keyAge, {
+      days: 100,
+      since: '2026-08-23T00:00:00.000Z',
+      source: 'stored',
+      text: '100 days (stored by av; the key may be older)',
+    })
+    assert.deepEqual(byProfile.old!.warnings, ['its key is 100 days old (over 90): run `av rotate --profile old`'])
+    assert.equal(byProfile.new!.keyAge!.text, '3 days (created by av rotate)')
+    assert.deepEqual(byProfile.new!.warnings, [])
+    assert.ok(!JSON.stringify(report).includes('avCanarySecret'))
   })
 
   describe('custody mode', () => {
@@ -153,7 +180,7 @@ describe('av status', () => {
       await keychain.set('aws:new', keyItem(2))
       await keychain.set('aws:gone', keyItem(3))
       await keychain.set('token-key', 'avCanarySecretTokenKey')
-      const report = await readStatus({custody: {entry: ENTRY, keychain}, fs, paths, store: custody.store})
+      const report = await readStatus({custody: {entry: ENTRY, keychain}, fs, paths, store: custody.store, now: NOW})
 
       assert.equal(report.mode, 'custody')
       assert.equal(report.custodyEntry, ENTRY)
@@ -189,6 +216,7 @@ describe('av status', () => {
       const report = await readStatus({
         custody: {entry: ENTRY, keychain},
         fs,
+        now: NOW,
         paths,
         store: fakeCustody(['aws:dev']).store,
       })
@@ -207,6 +235,7 @@ describe('av status', () => {
       const report = await readStatus({
         custody: {entry: ENTRY, keychain},
         fs,
+        now: NOW,
         paths,
         store: fakeCustody([], {fail: true}).store,
       })

@@ -13,7 +13,7 @@ import {encodeKeyPair, profileAccount} from '../../../src/lib/store/credentials.
 import {FakeClock, sdkError} from '../../fakes/fake-sts.js'
 import {MemoryStore} from '../../fakes/memory-store.js'
 
-const OLD = {accessKeyId: 'AKIAOLD0000000000001', secretAccessKey: 'avCanarySecret/old'}
+const OLD = {accessKeyId: 'AKIAAVCANARY0000OLD1', secretAccessKey: 'avCanarySecret/old'}
 const RECORD = {
   v: 1,
   credentials: {lines: [], remaining: 0},
@@ -118,8 +118,10 @@ describe('rotateProfile', () => {
       v: 1,
       accessKeyId: 'AKIAAVCANARY0000NEW1',
       secretAccessKey: 'avCanarySecret/new1',
+      keyCreated: new Date(1_000_000).toISOString(),
       restore: RECORD,
       rotated: {at: new Date(1_000_000).toISOString(), from: OLD.accessKeyId},
+      storedAt: new Date(1_000_000).toISOString(),
     })
     assert.deepEqual([...w.store.items.keys()], [profileAccount('dev')])
     assert.deepEqual(w.steps, ['list', 'journal', 'create', 'store', 'verify', 'delete', 'sessions'])
