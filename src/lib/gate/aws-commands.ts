@@ -2,10 +2,11 @@
  * The AWS CLI's command tree (services, operations, customization commands and each one's options), generated
  * from the installed CLI by scripts/generate-aws-commands.py and committed as data: aws-commands.data, one command a
  * line, read when the gate first needs it and parsed one command at a time. A data file rather than a module: the
- * launcher then reads 1.3 MB of text instead of compiling it on every `aws` call. Nothing here reads the CLI at run
- * time.
+ * launcher then reads 1.3 MB of text instead of compiling it on every `aws` call. The build also writes an index of
+ * that file (aws-commands.index.json: where each command's line is), so a built av reads only the index and the
+ * one line an argv names. Nothing here reads the CLI at run time.
  */
-import {readFileSync} from 'node:fs'
+import {closeSync, fstatSync, openSync, readFileSync, readSync} from 'node:fs'
 
 import {AvError} from '../core/errors.js'
 
@@ -14,6 +15,8 @@ import {AvError} from '../core/errors.js'
  * build copies it there; scripts/bundle.mjs).
  */
 const DATA = new URL('../gate/aws-commands.data', import.meta.url)
+/** Written by the build beside the data (scripts/bundle.mjs); absent when running from src/. */
+const INDEX = new URL('../gate/aws-commands.index.json', import.meta.url)
 const NEWLINE = 0x0a
 const TAB = 0x09
 const HASH = 0x23
@@ -84,7 +87,32 @@ export interface CommandData {
  * names it. The data is ASCII (the generator escapes anything else), so latin1 decodes it as it is.
  */
 export function parseCommandData(data: Buffer): CommandData {
-  const lines = new Map<string, [number, number]>()
+  return dataThrough(indexCommandData(data), (start, end) => data.toString('latin1', start, end))
+}
+
+/** Commands found through `index`, each line's text read by `slice` when asked for. */
+function dataThrough(index: CommandIndex, slice: (start: number, end: number, name: string) => string): CommandData {
+  return {
+    cli: index.cli,
+    globals: index.globals,
+    names: Object.keys(index.lines),
+    text(name) {
+      const at = Object.hasOwn(index.lines, name) ? index.lines[name] : undefined
+      return at && slice(at[0], at[1], name)
+    },
+  }
+}
+
+/** Where each command's line is in the data (byte offsets of its JSON), and the size the offsets are valid for. */
+export interface CommandIndex {
+  cli: string
+  globals: string
+  lines: Record<string, [number, number]>
+  size: number
+}
+
+export function indexCommandData(data: Buffer): CommandIndex {
+  const lines: Record<string, [number, number]> = {}
   let cli = ''
   let globals = ''
   for (let start = 0; start < data.length;) {
@@ -100,21 +128,53 @@ export function parseCommandData(data: Buffer): CommandData {
       const name = data.toString('latin1', start, tab)
       if (name === '@cli') cli = data.toString('latin1', tab + 1, end)
       else if (name === '@globals') globals = data.toString('latin1', tab + 1, end)
-      else lines.set(name, [tab + 1, end])
+      else lines[name] = [tab + 1, end]
     }
 
     start = end + 1
   }
 
-  if (!cli || lines.size === 0) throw new AvError('internal', 'the AWS CLI command data is empty or has no @cli line')
-  return {
-    cli,
-    globals,
-    names: [...lines.keys()],
-    text(name) {
-      const at = lines.get(name)
-      return at && data.toString('latin1', at[0], at[1])
-    },
+  if (!cli || Object.keys(lines).length === 0) {
+    throw new AvError('internal', 'the AWS CLI command data is empty or has no @cli line')
+  }
+
+  return {cli, globals, lines, size: data.length}
+}
+
+/**
+ * The data through its index: the index, then one read of the named line. Null when there is no index, or it was
+ * made for data of another size (then the caller reads the whole file).
+ */
+export function indexedCommandData(dataFile: URL | string, indexText: null | string): CommandData | null {
+  if (indexText === null) return null
+  const index = JSON.parse(indexText) as CommandIndex
+  const fd = openSync(dataFile, 'r')
+  try {
+    if (fstatSync(fd).size !== index.size) return null
+  } finally {
+    closeSync(fd)
+  }
+
+  return dataThrough(index, (start, end, name) => {
+    const bytes = Buffer.alloc(end - start)
+    const read = openSync(dataFile, 'r')
+    try {
+      if (readSync(read, bytes, 0, bytes.length, start) !== bytes.length) {
+        throw new AvError('internal', `the AWS CLI command data ended inside ${name}'s line`)
+      }
+    } finally {
+      closeSync(read)
+    }
+
+    return bytes.toString('latin1')
+  })
+}
+
+function readIndex(): null | string {
+  try {
+    return readFileSync(INDEX, 'utf8')
+  } catch {
+    return null
   }
 }
 
@@ -122,7 +182,7 @@ let cached: CommandTree | undefined
 
 export function awsCommandTree(): CommandTree {
   if (cached) return cached
-  const data = parseCommandData(readFileSync(DATA))
+  const data = indexedCommandData(DATA, readIndex()) ?? parseCommandData(readFileSync(DATA))
   const parsed = new Map<string, CommandNode>()
   cached = {
     cli: data.cli,
