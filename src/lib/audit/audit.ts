@@ -152,6 +152,8 @@ export class FileAuditLog implements AuditSink {
   private readonly lock: AuditLock
   private readonly maxBytes: number
   private queue: Promise<void> = Promise.resolve()
+  /** The chain key once read: it never changes, so a launcher's second line costs the store one call fewer. */
+  private key: Buffer | null = null
 
   constructor(
     readonly dir: string,
@@ -247,8 +249,8 @@ export class FileAuditLog implements AuditSink {
     const {store} = this.options
     if (!store) return {head: null, key: null, unkeyed: 'no-store'}
     try {
-      const key = await loadAuditKey(store, {create: true})
-      return {head: parseHead(await store.get(AUDIT_HEAD_ACCOUNT)), key}
+      this.key ??= await loadAuditKey(store, {create: true})
+      return {head: parseHead(await store.get(AUDIT_HEAD_ACCOUNT)), key: this.key}
     } catch (error) {
       if (error instanceof AvError && error.code === 'store-unavailable') {
         return {head: null, key: null, unkeyed: 'store-unavailable'}

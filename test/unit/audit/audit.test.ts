@@ -86,6 +86,21 @@ describe('audit log: writing', () => {
     assert.deepEqual(await verifyAuditLog(dir, store), {files: [AUDIT_FILE], lines: 3, ok: true})
   })
 
+  it('reads the chain key from the store once per log, the head on every line', async () => {
+    const store = new MemoryStore()
+    const reads: string[] = []
+    const get = store.get.bind(store)
+    store.get = async (account) => {
+      reads.push(account)
+      return get(account)
+    }
+
+    const log = new FileAuditLog(tempDir(), () => T0, {store})
+    await log.record({event: 'gate'})
+    await log.record({event: 'run'})
+    assert.deepEqual(reads, [AUDIT_KEY_ACCOUNT, AUDIT_HEAD_ACCOUNT, AUDIT_HEAD_ACCOUNT])
+  })
+
   it('tightens an existing state dir to 0700', async () => {
     const dir = tempDir()
     fs.mkdirSync(dir, {mode: 0o755, recursive: true})
