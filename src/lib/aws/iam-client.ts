@@ -7,8 +7,6 @@
  * explicit: genuine IAM, or the root policy's `iam.endpoint` (tests), never anything from the user's environment.
  */
 import {createHash, createHmac, type Hash, type Hmac} from 'node:crypto'
-import {request as httpRequest} from 'node:http'
-import {request as httpsRequest} from 'node:https'
 
 import type {Policy} from '../core/policy.js'
 import type {AwsKeyPair} from '../store/credentials.js'
@@ -111,14 +109,16 @@ function tag(xml: string, name: string): string | undefined {
   return m ? unescapeXml(m[1]!) : undefined
 }
 
-function post(
+async function post(
   url: URL,
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
 ): Promise<{body: string; status: number}> {
+  // Loaded here, not at the top: node:https costs every process that bundles this module ~10 ms at start, and only
+  // rotate and doctor call IAM (the root launcher and custody entry bundle it for them).
+  const {request: send} = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
     const req = send(url, {headers, method: 'POST', timeout: timeoutMs}, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
