@@ -139,7 +139,7 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
     const entry = path.join(options.prefix, 'lib', 'av', 'bin', 'run.js')
     assert.equal(
       readFileSync(path.join(options.prefix, 'bin', 'aws'), 'utf8'),
-      `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec /usr/bin/node ${entry} run -- aws "$@"\n`,
+      `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec /usr/bin/env -u NODE_EXTRA_CA_CERTS /usr/bin/node ${entry} run -- aws "$@"\n`,
     )
     assert.match(
       readFileSync(path.join(options.binDir, 'av'), 'utf8'),

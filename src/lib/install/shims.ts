@@ -10,9 +10,15 @@ export function shQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`
 }
 
-export function shimText(node: string, entry: string, fixedArgs: string[]): string {
+/**
+ * `unset`: variables Node would act on at start that the started av never needs. The keychain `aws` shim drops
+ * NODE_EXTRA_CA_CERTS: Node reads and parses that CA file before av's first line (~40 ms on every call), while the
+ * launcher makes no TLS connection and never passes the variable on (the CLI's environment is an allowlist).
+ */
+export function shimText(node: string, entry: string, fixedArgs: string[], unset: string[] = []): string {
   const argv = [node, entry, ...fixedArgs].map((w) => shQuote(w)).join(' ')
-  return `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec ${argv} "$@"\n`
+  const env = unset.length === 0 ? '' : `/usr/bin/env ${unset.map((name) => `-u ${name}`).join(' ')} `
+  return `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec ${env}${argv} "$@"\n`
 }
 
 /** The root launcher's entry script: an empty environment but SUDO_UID, the policy and the launch variables. */
