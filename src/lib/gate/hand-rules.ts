@@ -23,6 +23,18 @@ export const HAND_RULES: Rule[] = [
   hand('configure *', 'credential', 'reads or writes credentials and settings of the profile', {
     except: ['configure list-profiles'],
   }),
+  // IAM Identity Center and console sign-in: both write a refresh token (and the CLI's client secret or DPoP key) that
+  // mints role credentials for hours, for every account and role the user can reach.
+  hand(
+    'sso login',
+    'token',
+    'signs in to IAM Identity Center and writes the access token and refresh token to a cache the run can read',
+  ),
+  hand(
+    'login',
+    'token',
+    'signs in with console credentials (AWS CLI 2.32+) and writes a refresh token and its signing key to a cache the run can read',
+  ),
   hand('history show', 'credential', 'prints recorded requests and responses, which may hold secrets'),
   hand('history list', 'credential', 'lists recorded commands, which may hold secrets in their arguments'),
   hand(

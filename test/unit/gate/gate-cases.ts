@@ -192,6 +192,12 @@ export const GATE_TABLES: GateTable[] = [
       ['aws configure sso', 'approve', 'credential'],
       ['aws history show', 'approve', 'credential'],
       ['aws history list', 'approve', 'credential'],
+      // Sign-ins write refresh tokens; signing out and listing with a token one already has print none.
+      ['aws sso login', 'approve', 'token'],
+      ['aws sso login --sso-session corp --no-browser', 'approve', 'token'],
+      ['aws login', 'approve', 'token'],
+      ['aws login --profile dev', 'approve', 'token'],
+      ['aws sso logout', 'allow', null],
       ['aws --debug s3 ls', 'approve', 'debug'],
       ['aws s3 ls --debug', 'approve', 'debug'],
       ['aws s3 --debug ls', 'approve', 'debug'],
