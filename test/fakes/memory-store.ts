@@ -26,7 +26,7 @@ export class MemoryStore implements SecretStore {
     this.check()
   }
 
-  async set(account: string, value: string): Promise<void> {
+  async set(account: string, value: string, _options?: {durable?: boolean}): Promise<void> {
     this.check()
     this.items.set(account, value)
   }

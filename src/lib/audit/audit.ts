@@ -228,7 +228,12 @@ export class FileAuditLog implements AuditSink {
       }
 
       this.append((needsNewline ? '\n' : '') + line + '\n')
-      if (key) await this.options.store!.set(AUDIT_HEAD_ACCOUNT, JSON.stringify({seq, hash: sha256Hex(line)}))
+      // The line is on disk (append fsyncs it) before the head names it, so a head lost to a power cut is only ever
+      // behind the file, which verify accepts: the head need not be flushed itself (two fsyncs fewer per line).
+      if (key) {
+        const head = JSON.stringify({seq, hash: sha256Hex(line)})
+        await this.options.store!.set(AUDIT_HEAD_ACCOUNT, head, {durable: false})
+      }
     } catch (error) {
       throw this.failure(error)
     } finally {

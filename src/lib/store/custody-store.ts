@@ -37,6 +37,8 @@ export function accountOfFileName(name: string): null | string {
 
 export class FileCustodyStore implements SecretStore {
   readonly label = 'root custody'
+  /** The directory passed the trust rule in this process (see usable). */
+  private trusted = false
 
   constructor(
     /** `<custody dir>/<uid>`: created 0700 on first write; its parent must exist and pass the trust rule. */
@@ -78,8 +80,9 @@ export class FileCustodyStore implements SecretStore {
     this.usable({create: true})
   }
 
-  async set(account: string, value: string): Promise<void> {
+  async set(account: string, value: string, options: {durable?: boolean} = {}): Promise<void> {
     this.usable({create: true})
+    const durable = options.durable ?? true
     const file = this.file(account)
     const temp = path.join(this.dir, `.${path.basename(file)}.${process.pid}.tmp`)
     try {
@@ -87,13 +90,13 @@ export class FileCustodyStore implements SecretStore {
       const fd = openSync(temp, 'wx', 0o600)
       try {
         writeSync(fd, value)
-        fsyncSync(fd)
+        if (durable) fsyncSync(fd)
       } finally {
         closeSync(fd)
       }
 
       renameSync(temp, file)
-      this.syncDir()
+      if (durable) this.syncDir()
     } catch (error) {
       rmSync(temp, {force: true})
       throw this.unavailable(error)
@@ -126,6 +129,9 @@ export class FileCustodyStore implements SecretStore {
    * False when it does not exist yet and `create` is off (nothing stored); throws when it is not trustworthy.
    */
   private usable(options: {create: boolean}): boolean {
+    // Once the whole path is root's, only root could change that: one check per store suffices (an audit line
+    // costs three store calls, each of which walked the path again).
+    if (this.trusted) return true
     const parent = checkRootOwned(path.dirname(this.dir), this.fs, {directory: true})
     if (!parent.ok) throw this.untrusted(`${parent.path} ${parent.reason}`)
     let verdict = checkRootOwned(this.dir, this.fs, {directory: true})
@@ -137,6 +143,7 @@ export class FileCustodyStore implements SecretStore {
 
     if (!verdict.ok) throw this.untrusted(`${verdict.path} ${verdict.reason}`)
     if ((this.fs.stat(this.dir).mode & 0o077) !== 0) throw this.untrusted(`${this.dir} is readable by others`)
+    this.trusted = true
     return true
   }
 

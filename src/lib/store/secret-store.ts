@@ -16,7 +16,12 @@ export const SERVICE = 'av'
 export interface SecretStore {
   /** The item's value, or null when nothing is stored under that account. */
   get(account: string): Promise<null | string>
-  set(account: string, value: string): Promise<void>
+  /**
+   * `durable: false`: the store may skip flushing to disk (root custody then writes and renames without fsync), so
+   * a power cut may lose the new value but never leaves a torn one. Only for what is cheap to lose: the audit
+   * chain's head, written after its line is already on disk.
+   */
+  set(account: string, value: string, options?: {durable?: boolean}): Promise<void>
   /** True when an item was deleted, false when there was none. */
   delete(account: string): Promise<boolean>
   /** Accounts of av's items (never their values). */

@@ -86,19 +86,32 @@ describe('audit log: writing', () => {
     assert.deepEqual(await verifyAuditLog(dir, store), {files: [AUDIT_FILE], lines: 3, ok: true})
   })
 
-  it('reads the chain key from the store once per log, the head on every line', async () => {
+  it('reads the chain key from the store once per log, the head on every line; the head is written unflushed', async () => {
     const store = new MemoryStore()
-    const reads: string[] = []
+    const calls: string[] = []
     const get = store.get.bind(store)
+    const set = store.set.bind(store)
     store.get = async (account) => {
-      reads.push(account)
+      calls.push(`get ${account}`)
       return get(account)
+    }
+
+    store.set = async (account, value, options) => {
+      calls.push(`set ${account} ${JSON.stringify(options)}`)
+      return set(account, value)
     }
 
     const log = new FileAuditLog(tempDir(), () => T0, {store})
     await log.record({event: 'gate'})
     await log.record({event: 'run'})
-    assert.deepEqual(reads, [AUDIT_KEY_ACCOUNT, AUDIT_HEAD_ACCOUNT, AUDIT_HEAD_ACCOUNT])
+    assert.deepEqual(calls, [
+      `get ${AUDIT_KEY_ACCOUNT}`,
+      `set ${AUDIT_KEY_ACCOUNT} undefined`,
+      `get ${AUDIT_HEAD_ACCOUNT}`,
+      `set ${AUDIT_HEAD_ACCOUNT} {"durable":false}`,
+      `get ${AUDIT_HEAD_ACCOUNT}`,
+      `set ${AUDIT_HEAD_ACCOUNT} {"durable":false}`,
+    ])
   })
 
   it('tightens an existing state dir to 0700', async () => {
