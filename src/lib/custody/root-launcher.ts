@@ -31,7 +31,7 @@ import type {RunBinding, RunStore} from './run-record.js'
 import {parseAwsProfiles} from '../aws/aws-profiles.js'
 import {buildChildEnv, buildSealedConfig, checkProfileName, ignoredSettingsNotice} from '../aws/sealed-runtime.js'
 import {AvError, refusal} from '../core/errors.js'
-import {awsConfigFile} from '../core/paths.js'
+import {userConfigFile as avSettingsFile, awsConfigFile} from '../core/paths.js'
 import {relaySignals, signalExit} from '../core/relay.js'
 import {checkRootOwned, type TrustFs} from '../core/trust.js'
 import {approvalRequestFor} from '../gate/approver.js'
@@ -41,6 +41,9 @@ import {hashArgv, RUN_TOKEN_LIFETIME_MS} from '../run/token.js'
 import {isMfaSession} from '../sessions/session-settings.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
 import {findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
+
+/** The AWS CLI's alias file under the user's home: its settings are not honoured in a sealed run (a notice says so). */
+const ALIAS_FILE = '.aws/cli/alias'
 
 /**
  * The user's variables the launch entry passes on (sudo's env_keep for it names exactly these, install.ts): they
@@ -98,6 +101,11 @@ export interface RootLaunchDeps extends SudoCallerDeps {
   account(uid: number): UserAccount
   /** Read a file with the user's rights, never root's (null when it cannot be read). */
   readAsUser(user: UserAccount, file: string): Buffer | null
+  /**
+   * Read these files with the user's rights in one go, for readAsUser and userDecisions to answer from later in
+   * this run (each switch of ids costs the root launcher a few ms).
+   */
+  prefetchAsUser?(user: UserAccount, files: string[]): void
   /** The launcher's working directory (the user's, sudo keeps it). */
   cwd: string
   classify: Classify
@@ -216,6 +224,7 @@ async function gateAsRoot(argv: string[], deps: RootLaunchDeps): Promise<Prepare
     return bytes.toString('utf8')
   }
 
+  const userConfigFile = prefetchUserFiles(deps, user, env)
   const user_ = deps.userDecisions(user)
   for (const warning of user_.warnings) deps.stderr.write(`av: warning: ${warning}\n`)
   const {decision, parsed, warnings} = deps.classify(rawArgs, {
@@ -233,7 +242,6 @@ async function gateAsRoot(argv: string[], deps: RootLaunchDeps): Promise<Prepare
   const binding: RunBinding = {argvHash: hashArgv(rawArgs), launcherPid: deps.pid, launcherStart: self.startTime}
   // A command session credentials cannot perform gets the durable key for this run (after the password); IAM on a
   // profile whose session av gets with MFA runs on that session.
-  const userConfigFile = path.resolve(deps.cwd, awsConfigFile({env, home: user.home, platform: 'linux'}))
   const userConfig = deps.readAsUser(user, userConfigFile)?.toString('utf8') ?? null
   const mfaSession = isMfaSession(profile, parseAwsProfiles(userConfig ?? ''), policy)
   const elevated = isElevatedRun(decision, {mfaSession})
@@ -316,6 +324,17 @@ async function approveAsRoot(prepared: Prepared, request: ApprovalRequest, deps:
   })
 }
 
+/** The files a run reads as the user, read in one go: the AWS config (its path is returned), the alias file, av's settings. */
+function prefetchUserFiles(deps: RootLaunchDeps, user: UserAccount, env: NodeJS.ProcessEnv): string {
+  const userConfigFile = path.resolve(deps.cwd, awsConfigFile({env, home: user.home, platform: 'linux'}))
+  deps.prefetchAsUser?.(user, [
+    userConfigFile,
+    path.join(user.home, ALIAS_FILE),
+    avSettingsFile({env: {}, home: user.home, platform: 'linux'}),
+  ])
+  return userConfigFile
+}
+
 /** The whole root launcher: gate, approval, sealed run as the user. Resolves to the CLI's exit code. */
 export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promise<number> {
   if (deps.euid !== 0) throw refusal('custody-not-sudo', 'av-launch must run as root through sudo')
@@ -333,10 +352,7 @@ export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promis
 async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<number> {
   const {args, audit, binding, custody, elevated, env, profile, runs, runtime, user, userConfig, userConfigFile} =
     prepared
-  const notice = ignoredSettingsNotice(
-    userConfig,
-    deps.readAsUser(user, path.join(user.home, '.aws/cli/alias')) !== null,
-  )
+  const notice = ignoredSettingsNotice(userConfig, deps.readAsUser(user, path.join(user.home, ALIAS_FILE)) !== null)
   if (notice) deps.stderr.write(notice + '\n')
 
   const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))

@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 
-import type {RootLaunchDeps} from '../custody/root-launcher.js'
+import type {RootLaunchDeps, UserAccount} from '../custody/root-launcher.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {exitCodeOf, formatError} from '../core/errors.js'
@@ -13,7 +13,7 @@ import {loadPolicy} from '../core/policy.js'
 import {linuxProcessTable} from '../core/process-table.js'
 import {signalReachedOwnGroup} from '../core/relay.js'
 import {traceFrom} from '../core/trace.js'
-import {accountOf, readAsUser, spawnAsUser} from '../custody/as-user.js'
+import {accountOf, readAllAsUser, readAsUser, spawnAsUser} from '../custody/as-user.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from '../custody/root-approval.js'
 import {launchAsRoot, launchEnv} from '../custody/root-launcher.js'
 import {RunStore} from '../custody/run-record.js'
@@ -30,6 +30,14 @@ export function realRootLaunchDeps(): RootLaunchDeps {
   const custodyDir = (uid: number) => {
     if (!loaded.policy.custody) throw new Error('custody is not configured')
     return path.join(loaded.policy.custody.dir, String(uid))
+  }
+
+  // What prefetchAsUser read in one switch of ids; a file it did not read is read on its own.
+  const prefetched = new Map<string, Buffer | Error>()
+  const readFor = (user: UserAccount, file: string): Buffer => {
+    const read = prefetched.get(file) ?? readAsUser(user.uid, user.gid, file)
+    if (read instanceof Error) throw read
+    return read
   }
 
   return {
@@ -62,9 +70,12 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     euid,
     loadPolicy: () => loaded,
     pid,
+    prefetchAsUser(user, files) {
+      for (const [i, read] of readAllAsUser(user.uid, user.gid, files).entries()) prefetched.set(files[i]!, read)
+    },
     readAsUser(user, file) {
       try {
-        return readAsUser(user.uid, user.gid, file)
+        return readFor(user, file)
       } catch {
         return null
       }
@@ -83,7 +94,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
       loadUserDecisions({
         env: {},
         home: user.home,
-        readFile: (file) => readAsUser(user.uid, user.gid, file).toString('utf8'),
+        readFile: (file) => readFor(user, file).toString('utf8'),
       }),
   }
 }
@@ -101,5 +112,9 @@ export async function main(argv: string[]): Promise<number> {
 if (startedAs(import.meta.url, 'root-launch-main')) {
   // No inspector on SIGUSR1 (only root could send it here, but the rule holds for every av process).
   process.on('SIGUSR1', () => {})
-  process.exitCode = await main(process.argv.slice(2))
+  // Exit at once rather than let Node tear its heap down (~3 ms a call, and sudo and the user's shell wait for it):
+  // everything is written by then (the run's audit line is awaited; stderr to a pipe, file or tty is synchronous on
+  // Linux, where alone the root launcher runs).
+  // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit -- see above: a process entry, all written
+  process.exit(await main(process.argv.slice(2)))
 }

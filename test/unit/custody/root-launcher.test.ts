@@ -87,6 +87,8 @@ interface Harness {
   events: Array<AuditEvent & {uid: number}>
   /** The parse root's gate made of the last argv (pinned --cli-input-* files come from it). */
   parsed: () => ParsedArgv | undefined
+  /** Each prefetchAsUser call's files. */
+  prefetched: string[][]
   runs: MemoryRunStore
   spawned: Array<{
     argv: string[]
@@ -111,6 +113,7 @@ function harness(
   const events: Harness['events'] = []
   const spawned: Harness['spawned'] = []
   const stderr: string[] = []
+  const prefetched: string[][] = []
   const runs = new MemoryRunStore(path.join(base, 'run'), USER.uid)
   let parsed: ParsedArgv | undefined
   const policy: Policy = {
@@ -147,6 +150,9 @@ function harness(
     euid: options.euid ?? 0,
     loadPolicy: () => ({policy, warnings: []}),
     pid: LAUNCHER.pid,
+    prefetchAsUser(_user, files) {
+      prefetched.push(files)
+    },
     readAsUser(_user, name) {
       try {
         return readFileSync(name)
@@ -173,7 +179,7 @@ function harness(
     trustFs: TRUST_FS,
     userDecisions: () => ({decisions: LOOSENING_USER_DECISIONS, warnings: []}),
   }
-  return {approvals, deps, events, parsed: () => parsed, runs, spawned, stderr}
+  return {approvals, deps, events, parsed: () => parsed, prefetched, runs, spawned, stderr}
 }
 
 /** How a launch ended: the exit code and, for a refusal, its reason; for another failure, its code. */
@@ -374,6 +380,20 @@ describe('root launcher: refused before the gate', () => {
       assert.deepEqual([h.spawned, h.approvals, h.runs.calls, h.events], [[], [], [], []])
     })
   }
+})
+
+describe('root launcher: the user files it reads', () => {
+  it('reads the AWS config, the alias file and av settings as the user in one go, before the gate', async () => {
+    const h = harness()
+    assert.equal(await launchAsRoot(words('aws s3 ls --profile dev'), h.deps), 0)
+    assert.deepEqual(h.prefetched, [
+      [
+        path.join(home, '.aws', 'config'),
+        path.join(home, '.aws', 'cli', 'alias'),
+        path.join(home, '.config', 'av', 'config.json'),
+      ],
+    ])
+  })
 })
 
 describe('root launcher: the run record binds the CLI to this launcher', () => {
