@@ -172,20 +172,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
     }
 
     const age = ages.get(profile)
-    if (age) {
-      const {now} = deps
-      status.keyAge = {
-        days: ageInDays(age, now),
-        since: age.since === null ? null : new Date(age.since).toISOString(),
-        source: age.source,
-        text: describeAge(age, now),
-      }
-      if (dueForRotation(age, now)) {
-        status.warnings.push(
-          `its key is ${status.keyAge.days} days old (over ${ROTATE_AFTER_DAYS}): run \`av rotate --profile ${profile}\``,
-        )
-      }
-    }
+    if (age) addKeyAge(status, age, deps.now)
 
     if (rotating.has(profile)) {
       status.warnings.push(
@@ -220,4 +207,19 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   const report: StatusReport = {mode, files: deps.paths, profiles, warnings}
   if (deps.custody) report.custodyEntry = deps.custody.entry
   return report
+}
+
+/** The profile's key age, and a warning once it is due for rotation. */
+function addKeyAge(status: ProfileStatus, age: KeyAge, now: number): void {
+  status.keyAge = {
+    days: ageInDays(age, now),
+    since: age.since === null ? null : new Date(age.since).toISOString(),
+    source: age.source,
+    text: describeAge(age, now),
+  }
+  if (dueForRotation(age, now)) {
+    status.warnings.push(
+      `its key is ${status.keyAge.days} days old (over ${ROTATE_AFTER_DAYS}): run \`av rotate --profile ${status.profile}\``,
+    )
+  }
 }
