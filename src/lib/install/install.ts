@@ -107,7 +107,9 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
         tree,
       })
     : null
-  const shim = custody ? custodyShimText(custody.launch) : shimText(deps.node, entry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS'])
+  const shim = custody
+    ? custodyShimText(custody.launch)
+    : shimText(deps.node, entry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS'])
   const files: InstallManifest['files'] = [
     {content: shim, kind: 'file', path: path.join(prefix, 'bin', 'aws')},
     {content: shimText(deps.node, entry, []), kind: 'file', path: path.join(options.binDir, 'av')},
