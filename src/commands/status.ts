@@ -2,7 +2,7 @@ import type {SessionMode} from '../lib/sessions/session-settings.js'
 
 import {AvCommand} from '../base-command.js'
 import {KEYCHAIN_LINE} from '../lib/core/mode.js'
-import {type KeyMode, readStatus, type StatusReport} from '../lib/inspect/status.js'
+import {type KeyMode, type ProfileStatus, readStatus, type StatusReport} from '../lib/inspect/status.js'
 import {statusDeps} from '../lib/main/migration-deps.js'
 
 const WHERE = {
@@ -33,6 +33,16 @@ function describeRelease(mode: SessionMode): string {
   }
 }
 
+/** `SSO session corp, account 1234, role Admin, token until 2026-…` or `…, no token cached`. */
+function describeSso(sso: NonNullable<ProfileStatus['sso']>): string {
+  const parts = [sso.session === null ? `SSO start URL ${sso.startUrl}` : `SSO session ${sso.session}`]
+  if (sso.account !== undefined) parts.push(`account ${sso.account}`)
+  if (sso.role !== undefined) parts.push(`role ${sso.role}`)
+  if (sso.token === null) parts.push('no token cached')
+  else parts.push(`token until ${sso.token.expiresAt ?? 'an unknown time'}`)
+  return parts.join(', ')
+}
+
 export default class Status extends AvCommand {
   static summary =
     'Show the mode (keys in the OS keychain or root custody), where each AWS profile keeps its credentials, and whether config runs av for it.'
@@ -54,7 +64,8 @@ export default class Status extends AvCommand {
       else where = WHERE[p.source]
       const releases = p.releases ? `; av releases ${describeRelease(p.releases)}` : ''
       const age = p.keyAge ? `; key age ${p.keyAge.text}` : ''
-      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}${age}`)
+      const sso = p.sso ? `; ${describeSso(p.sso)}` : ''
+      this.log(`${p.profile}: ${where}${p.referencesAv ? ', config runs av' : ''}${releases}${age}${sso}`)
       for (const w of p.warnings) this.log(`  warning: ${w}`)
     }
 

@@ -51,6 +51,12 @@ function parseIni(text: string): Map<string, Map<string, string>> {
   return sections
 }
 
+/** The settings of `[sso-session name]`, or null when the file has no such section. */
+export function ssoSessionSettings(text: string, name: string): null | ProfileSettings {
+  const settings = parseIni(text).get(`sso-session.${name}`)
+  return settings ? Object.assign(Object.create(null) as ProfileSettings, Object.fromEntries(settings)) : null
+}
+
 /** `[default]` and `[profile x]` settings by profile name (null-prototype objects: names are user data). */
 export function parseAwsProfiles(text: string): AwsProfiles {
   const profiles: AwsProfiles = Object.create(null)

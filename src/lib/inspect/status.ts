@@ -11,6 +11,7 @@ import type {SecretStore} from '../store/secret-store.js'
 
 import {documentOf} from '../aws/aws-files.js'
 import {parseAwsProfiles} from '../aws/aws-profiles.js'
+import {readSsoTokenCache, ssoCacheFile, type SsoProfile, ssoProfileOf, type SsoTokenCache} from '../aws/sso-cache.js'
 import {AvError} from '../core/errors.js'
 import {DEFAULT_POLICY, type Policy} from '../core/policy.js'
 import {ageInDays, describeAge, dueForRotation, type KeyAge, keyAges, ROTATE_AFTER_DAYS} from '../keys/key-age.js'
@@ -43,6 +44,8 @@ export interface ProfileStatus {
   keyIn?: KeyMode
   /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
   releases?: SessionMode
+  /** IAM Identity Center profiles: the session, account and role, and the AWS CLI's token cache for it. */
+  sso?: SsoProfile & {token: null | SsoTokenCache}
   /** The stored key's age, from its item (`av doctor` asks IAM as well). */
   keyAge?: {days: null | number; since: null | string; source: KeyAge['source']; text: string}
   warnings: string[]
@@ -80,6 +83,8 @@ export interface StatusDeps {
   custody?: {entry: string; keychain: SecretStore}
   /** Now, in milliseconds since the epoch: each stored key's age is told from it. */
   now: number
+  /** The AWS CLI's SSO token cache (`~/.aws/sso/cache`) and how to read a file there (null: not there). */
+  ssoCache?: {dir: string; read(file: string): null | string}
 }
 
 /** Profiles with a durable item (`aws:<profile>`) in `store`, by name only; null (and a warning) when it cannot be asked. */
@@ -124,7 +129,8 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   const stored = await durableProfiles(deps.store, warnings, rotating)
   const leftOver = deps.custody ? await durableProfiles(deps.custody.keychain, warnings) : null
 
-  const settings = parseAwsProfiles(configFile.bytes?.toString('utf8') ?? '')
+  const configText = configFile.bytes?.toString('utf8') ?? ''
+  const settings = parseAwsProfiles(configText)
   const names: string[] = []
   for (const section of [...credentials.sections, ...config.sections]) {
     if (section.profile !== null && !names.includes(section.profile)) names.push(section.profile)
@@ -133,16 +139,8 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
   for (const name of [...(stored ?? []), ...(leftOver ?? [])]) if (!names.includes(name)) names.push(name)
   const ages = await storedAges(deps.store, stored, warnings)
   const profiles = names.map((profile): ProfileStatus => {
-    const credSection = credentials.section(profile)
     const configSection = config.section(profile)
-    const plaintext = [
-      ...(credSection
-        ? CREDENTIAL_KEYS.filter((k) => credentials.get(credSection, k)).map((k) => [credentials, k] as const)
-        : []),
-      ...(configSection
-        ? CREDENTIAL_KEYS.filter((k) => config.get(configSection, k)).map((k) => [config, k] as const)
-        : []),
-    ]
+    const plaintext = plaintextFiles([credentials, config], profile)
     const referencesAv = avEntry(config, configSection, profile) !== undefined
     const isStored = stored === null ? null : stored.has(profile)
     const other = otherSource(config, configSection, profile)
@@ -152,8 +150,9 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
     else if (status.inKeychain) status.keyIn = 'keychain'
     if (plaintext.length > 0) {
       status.source = 'plaintext'
-      const files = [...new Set(plaintext.map(([doc]) => doc.file))]
-      status.warnings.push(`plaintext keys left in ${files.join(' and ')} (run \`av migrate --profile ${profile}\`)`)
+      status.warnings.push(
+        `plaintext keys left in ${plaintext.join(' and ')} (run \`av migrate --profile ${profile}\`)`,
+      )
     } else if (other) {
       status.source = 'other'
       status.detail = other
@@ -173,6 +172,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
 
     const age = ages.get(profile)
     if (age) addKeyAge(status, age, deps.now)
+    addSso(status, ssoProfileOf(settings[profile], configText), deps.ssoCache)
 
     if (rotating.has(profile)) {
       status.warnings.push(
@@ -222,4 +222,29 @@ function addKeyAge(status: ProfileStatus, age: KeyAge, now: number): void {
       `its key is ${status.keyAge.days} days old (over ${ROTATE_AFTER_DAYS}): run \`av rotate --profile ${status.profile}\``,
     )
   }
+}
+
+/** The profile's SSO settings and token cache; a warning when the cache holds tokens any program can read. */
+function addSso(status: ProfileStatus, sso: null | SsoProfile, cache: StatusDeps['ssoCache']): void {
+  if (!sso || !cache) return
+  const file = ssoCacheFile(cache.dir, sso)
+  const token = file === null ? null : readSsoTokenCache(file, (f) => cache.read(f))
+  status.sso = {...sso, token}
+  if (token) {
+    status.warnings.push(
+      `its IAM Identity Center tokens are in plaintext in ${token.file}${token.refreshToken ? ', with a refresh token' : ''}: ` +
+        'any program you run can read them and get role credentials for every account and role you can reach ' +
+        '(av cannot hold SSO tokens yet; run `aws sso logout` when you are done)',
+    )
+  }
+}
+
+/** The files among `docs` whose section for `profile` holds a key or secret in plaintext. */
+function plaintextFiles(docs: IniDocument[], profile: string): string[] {
+  return docs
+    .filter((doc) => {
+      const section = doc.section(profile)
+      return section !== undefined && CREDENTIAL_KEYS.some((k) => doc.get(section, k))
+    })
+    .map((doc) => doc.file)
 }

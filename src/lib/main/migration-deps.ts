@@ -16,6 +16,7 @@ import {queryIam} from '../aws/iam-client.js'
 import {stateDir} from '../core/paths.js'
 import {silentReporter} from '../core/progress.js'
 import {CustodyClientStore, custodyEntryOf, keyAgesInCustody} from '../custody/custody-client.js'
+import {readText} from '../inspect/doctor-check.js'
 import {iamCreateDate, type KeyAge, keyAges} from '../keys/key-age.js'
 import {askHidden, askYesNo, lineReporter, listrProfiles, listrReporter} from '../keys/step-display.js'
 
@@ -34,7 +35,14 @@ export function durableStore(ctx: Context, policy: Policy = ctx.policy().policy)
 export function statusDeps(ctx: Context): StatusDeps {
   const {policy} = ctx.policy()
   const store = durableStore(ctx, policy)
-  const deps: StatusDeps = {fs: realAwsFileSystem, now: ctx.clock.now(), paths: awsFilePaths(ctx), policy, store}
+  const deps: StatusDeps = {
+    fs: realAwsFileSystem,
+    now: ctx.clock.now(),
+    paths: awsFilePaths(ctx),
+    policy,
+    ssoCache: {dir: path.join(ctx.home, '.aws', 'sso', 'cache'), read: readText},
+    store,
+  }
   if (store instanceof CustodyClientStore) deps.custody = {entry: store.entry, keychain: ctx.store}
   return deps
 }

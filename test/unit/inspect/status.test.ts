@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {describe, it} from 'node:test'
 
 import {DEFAULT_POLICY} from '../../../src/lib/core/policy.js'
@@ -14,6 +15,7 @@ const AV = '/opt/av/bin/run.js'
 const runsAv = (p: string) => `credential_process = ${AV} credential-helper aws --profile ${p}\n`
 const ENTRY = '/opt/av/libexec/av-custody'
 const NOW = Date.parse('2026-12-01T00:00:00Z')
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex')
 const keyItem = (n: number) =>
   JSON.stringify({accessKeyId: `AKIAAVCANARY0000000${n}`, secretAccessKey: `avCanarySecret${n}`, v: 1})
 
@@ -162,6 +164,55 @@ describe('av status', () => {
     assert.equal(byProfile.new!.keyAge!.text, '3 days (created by av rotate)')
     assert.deepEqual(byProfile.new!.warnings, [])
     assert.ok(!JSON.stringify(report).includes('avCanarySecret'))
+  })
+
+  it('shows SSO profiles (session, account, role, token expiry) and warns while their tokens sit in plaintext', async () => {
+    const config = [
+      '[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n',
+      '[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n',
+      '[profile legacy]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n',
+      '[profile idle]\nsso_session = idle\n',
+      '[sso-session idle]\nsso_start_url = https://idle.awsapps.com/start\n',
+    ].join('\n')
+    const fs = new MemoryFs({[CONF]: config})
+    const cache: Record<string, string> = {
+      // The AWS CLI names the file by the SHA-1 of the session name, or of the start URL for a legacy profile.
+      [`/h/.aws/sso/cache/${sha1('corp')}.json`]: JSON.stringify({
+        accessToken: 'avCanarySsoAccess',
+        clientSecret: 'avCanarySsoClient',
+        expiresAt: '2026-12-01T08:00:00Z',
+        refreshToken: 'avCanarySsoRefresh',
+      }),
+      [`/h/.aws/sso/cache/${sha1('https://old.awsapps.com/start')}.json`]: JSON.stringify({
+        accessToken: 'avCanarySsoAccess2',
+        expiresAt: '2026-12-01T09:00:00Z',
+      }),
+    }
+    const report = await readStatus({
+      fs,
+      now: NOW,
+      paths: {config: CONF, credentials: CRED},
+      ssoCache: {dir: '/h/.aws/sso/cache', read: (file) => cache[file] ?? null},
+      store: new MemoryStore(),
+    })
+    const byProfile = Object.fromEntries(report.profiles.map((p) => [p.profile, p]))
+    assert.deepEqual(byProfile.corp!.sso, {
+      account: '111122223333',
+      role: 'Admin',
+      session: 'corp',
+      startUrl: 'https://corp.awsapps.com/start',
+      token: {
+        expiresAt: '2026-12-01T08:00:00Z',
+        file: `/h/.aws/sso/cache/${sha1('corp')}.json`,
+        refreshToken: true,
+      },
+    })
+    assert.match(byProfile.corp!.warnings[0]!, /in plaintext in \S+\.json, with a refresh token: any program you run/)
+    assert.equal(byProfile.legacy!.sso!.session, null)
+    assert.equal(byProfile.legacy!.sso!.token!.refreshToken, false)
+    assert.doesNotMatch(byProfile.legacy!.warnings[0]!, /refresh token/)
+    assert.deepEqual([byProfile.idle!.sso!.token, byProfile.idle!.warnings], [null, []])
+    assert.ok(!JSON.stringify(report).includes('avCanarySso'), 'no token in the report')
   })
 
   describe('custody mode', () => {
