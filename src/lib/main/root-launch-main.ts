@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 
-import type {RootLaunchDeps, UserAccount} from '../custody/root-launcher.js'
+import type {RootLaunchDeps} from '../custody/root-launcher.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {exitCodeOf, formatError} from '../core/errors.js'
@@ -34,8 +34,8 @@ export function realRootLaunchDeps(): RootLaunchDeps {
 
   // What prefetchAsUser read in one switch of ids; a file it did not read is read on its own.
   const prefetched = new Map<string, Buffer | Error>()
-  const readFor = (user: UserAccount, file: string): Buffer => {
-    const read = prefetched.get(file) ?? readAsUser(user.uid, user.gid, file)
+  const readFor = (uid: number, gid: number, file: string): Buffer => {
+    const read = prefetched.get(file) ?? readAsUser(uid, gid, file)
     if (read instanceof Error) throw read
     return read
   }
@@ -75,7 +75,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     },
     readAsUser(user, file) {
       try {
-        return readFor(user, file)
+        return readFor(user.uid, user.gid, file)
       } catch {
         return null
       }
@@ -84,7 +84,12 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     signalReachedChild: signalReachedOwnGroup,
     signals: process,
     spawnAsUser: (argv, options) => spawnAsUser(argv, options),
-    serveReleases: (dir, run) => serveReleases(dir, run, realCustodyDeps()),
+    // The release reads the user's AWS config as the gate did: the same bytes, without switching ids again.
+    serveReleases: (dir, run) =>
+      serveReleases(dir, run, {
+        ...realCustodyDeps(),
+        readAsUser: readFor,
+      }),
     stderr,
     table: linuxProcessTable(),
     trace: traceFrom(env, 'root-launcher', (text) => stderr.write(text)),
@@ -94,7 +99,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
       loadUserDecisions({
         env: {},
         home: user.home,
-        readFile: (file) => readFor(user, file).toString('utf8'),
+        readFile: (file) => readFor(user.uid, user.gid, file).toString('utf8'),
       }),
   }
 }
