@@ -36,7 +36,7 @@ import type {Output} from '../world/process-world.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {acquireLock} from '../aws/aws-files.js'
-import {readAwsProfiles} from '../aws/aws-profiles.js'
+import {type AwsProfiles, readAwsProfiles} from '../aws/aws-profiles.js'
 import {type IamApi, queryIam} from '../aws/iam-client.js'
 import {sdkCallerIdentity, type StsTarget} from '../aws/sts-client.js'
 import {AvError, EXIT, formatError, refusal} from '../core/errors.js'
@@ -217,6 +217,15 @@ async function checkoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller, args: 
 }
 
 /**
+ * The profiles of the user's `~/.aws/config` (sudo reset AWS_CONFIG_FILE), read with the user's rights: rotate and
+ * key-ages take each profile's region from it, which picks IAM's partition.
+ */
+function homeProfilesOf(deps: CustodyDeps, uid: number): AwsProfiles {
+  const {gid, home} = deps.homeOf(uid)
+  return readAwsProfiles(path.join(home, '.aws', 'config'), (file) => deps.readAsUser(uid, gid, file).toString('utf8'))
+}
+
+/**
  * `rotate <profile>…`: only through `<entry>-auth` (sudo asked the user's password, as for an elevated run). Root
  * does every IAM call and the store itself (rotate.ts), so the new secret never enters a process of the user's
  * uid; the journal that lets a re-run finish a killed rotation is a root-only item beside the key. Each step goes
@@ -230,11 +239,7 @@ async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]):
   const profiles = profilesOf(args, 'rotate')
   const policy = custodyPolicy(deps)
   const store = storeFor(deps, uid)
-  const {gid, home} = deps.homeOf(uid)
-  // The profile's region picks the partition; read with the user's rights (sudo reset AWS_CONFIG_FILE).
-  const userProfiles = readAwsProfiles(path.join(home, '.aws', 'config'), (file) =>
-    deps.readAsUser(uid, gid, file).toString('utf8'),
-  )
+  const userProfiles = homeProfilesOf(deps, uid)
   const apis = deps.rotateApis()
   const release = await acquireLock(path.join(store.dir, 'rotate.lock'), 'rotate')
   const results: RotateResult[] = []
@@ -279,10 +284,7 @@ async function keyAgesVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[])
 
   const store = storeFor(deps, uid)
   if (args[0] === '--offline') return JSON.stringify({ages: await keyAges(store)}) + '\n'
-  const {gid, home} = deps.homeOf(uid)
-  const userProfiles = readAwsProfiles(path.join(home, '.aws', 'config'), (file) =>
-    deps.readAsUser(uid, gid, file).toString('utf8'),
-  )
+  const userProfiles = homeProfilesOf(deps, uid)
   const askIam = iamCreateDate(deps.rotateApis().iam, custodyPolicy(deps), (p) => userProfiles[p]?.region)
   return JSON.stringify({ages: await keyAges(store, askIam)}) + '\n'
 }
