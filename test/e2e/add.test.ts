@@ -6,22 +6,13 @@
  */
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
-import {
-  custodyArgs,
-  e2eTempDir,
-  installAv,
-  type Installed,
-  newDropIn,
-  removeInstall,
-  REPO_ROOT,
-  sweepStaleDropIns,
-} from './support/install.js'
+import {type CustodyWorld, startCustodyWorld} from './support/custody-world.js'
+import {flat, installAv, type Installed, removeInstall} from './support/install.js'
 import {processesHolding} from './support/procfs.js'
 import {answerOnPty} from './support/pty.js'
 import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
@@ -30,11 +21,6 @@ import {type KeyringSandbox, startKeyringSandbox} from './support/user-sandbox.j
 const REGION = 'eu-west-1'
 /** av add's two hidden questions, its rotate offer, and sudo's password prompt. */
 const PROMPTS = /\(not shown\): |\[y\/N] |password for [^\n:]*:/
-
-/** oclif wraps error lines at the terminal width behind ` ›   `: one line again. */
-function flat(text: string): string {
-  return text.replaceAll(/\s*\n ›\s+/g, ' ')
-}
 
 /** The user's ~/.aws with a config that names the profile's region and no credentials file. */
 function awsDir(sandbox: KeyringSandbox): void {
@@ -156,48 +142,28 @@ describe('av add in keychain mode', () => {
   })
 })
 
-const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
-
 describe('av add in custody mode, then the offered rotation', () => {
   const KEY = canaryKey('ADDC')
+  let world: CustodyWorld
   let endpoint: SigV4Endpoint
   let install: Installed
   let sandbox: KeyringSandbox
-  let custodyBase: string
-  const sudoersFile = newDropIn()
-
-  const item = (account: string) =>
-    path.join(custodyBase, 'custody', String(sandbox.user.uid), `${Buffer.from(account).toString('base64url')}.item`)
+  let password: string
+  const item = (account: string) => world.item(account)
 
   before(async () => {
-    endpoint = await startEndpoint({credentials: [KEY], keyDelayMs: 1000})
-    sweepStaleDropIns()
-    custodyBase = e2eTempDir('custody-add-')
-    install = installAv(
-      {iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}},
-      REPO_ROOT,
-      custodyArgs(custodyBase, sudoersFile),
-    )
-    sandbox = await startKeyringSandbox()
-    const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${sandbox.user.name}:${PASSWORD}\n`})
-    assert.equal(chpasswd.status, 0, chpasswd.stderr)
+    world = await startCustodyWorld({key: KEY, keyDelayMs: 1000, prefix: 'custody-add-'})
+    ;({endpoint, install, password, sandbox} = world)
     awsDir(sandbox)
   })
 
-  after(async () => {
-    if (sandbox) spawnSync('/usr/sbin/usermod', ['-p', '!', sandbox.user.name])
-    await sandbox?.stop()
-    removeInstall(install)
-    rmSync(sudoersFile, {force: true})
-    if (custodyBase) rmSync(custodyBase, {force: true, recursive: true})
-    await endpoint?.stop()
-  })
+  after(() => world?.stop())
 
   it('stores into root custody, rotates after the password, and the live key is one nobody typed', async () => {
     const r = await answerOnPty(
       sandbox,
       `stty cols 120; ${install.av} add --profile default`,
-      [KEY.accessKeyId, KEY.secretAccessKey, 'y', PASSWORD],
+      [KEY.accessKeyId, KEY.secretAccessKey, 'y', password],
       {env: install.env, prompt: PROMPTS, timeoutMs: 90_000},
     )
     assert.equal(r.code, 0, r.stdout + r.stderr)

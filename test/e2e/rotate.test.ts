@@ -6,23 +6,13 @@
  * or no confirmation change nothing; a rotation killed with SIGKILL is finished by the next `av rotate`.
  */
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
-import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {assertNoSecret, canaryKey, type CanaryKey, filesWithSecret} from './support/canary.js'
-import {
-  custodyArgs,
-  e2eTempDir,
-  installAv,
-  type Installed,
-  newDropIn,
-  removeInstall,
-  REPO_ROOT,
-  sweepStaleDropIns,
-} from './support/install.js'
+import {type CustodyWorld, startCustodyWorld} from './support/custody-world.js'
+import {flat, installAv, type Installed, removeInstall} from './support/install.js'
 import {processesHolding} from './support/procfs.js'
 import {typing} from './support/pty.js'
 import {type RecordedRequest, type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
@@ -30,11 +20,6 @@ import {type KeyringSandbox, type RunResult, sleep, startKeyringSandbox} from '.
 
 const REGION = 'eu-west-1'
 const STEPS = ['list', 'journal', 'create', 'store', 'verify', 'delete', 'sessions']
-
-/** oclif wraps error lines at the terminal width behind ` ›   `: one line again. */
-function flat(text: string): string {
-  return text.replaceAll(/\s*\n ›\s+/g, ' ')
-}
 
 /** The step names of `av rotate`'s lines for the default profile. */
 function stepsOf(stdout: string): string[] {
@@ -233,18 +218,15 @@ describe('av rotate in keychain mode', () => {
   })
 })
 
-const PASSWORD = `e2e-${randomBytes(6).toString('hex')}`
-
 describe('av rotate in custody mode: root rotates, after the user’s password', () => {
   const KEY = canaryKey('R07C')
+  let world: CustodyWorld
   let endpoint: SigV4Endpoint
   let install: Installed
   let sandbox: KeyringSandbox
   let custodyBase: string
-  const sudoersFile = newDropIn()
-
-  const item = (account: string) =>
-    path.join(custodyBase, 'custody', String(sandbox.user.uid), `${Buffer.from(account).toString('base64url')}.item`)
+  let password: string
+  const item = (account: string) => world.item(account)
   const held = () =>
     JSON.parse(readFileSync(item('aws:default'), 'utf8')) as {accessKeyId: string; secretAccessKey: string}
   const rotate = (answer: string) =>
@@ -267,7 +249,7 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
   /** `av rotate` with the password, and root's rotate process killed with SIGKILL once `request` reaches IAM. */
   async function killRootAt(request: (q: RecordedRequest) => boolean, options: {lose?: boolean} = {}) {
     endpoint.hold(request, options)
-    const running = rotate(PASSWORD)
+    const running = rotate(password)
     try {
       await endpoint.waitForRequest(request, 60_000)
       const root = readdirSync('/proc')
@@ -290,29 +272,14 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
   }
 
   before(async () => {
-    endpoint = await startEndpoint({credentials: [KEY], keyDelayMs: 1500})
-    sweepStaleDropIns()
-    custodyBase = e2eTempDir('custody-rotate-')
-    install = installAv(
-      {iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}},
-      REPO_ROOT,
-      custodyArgs(custodyBase, sudoersFile),
-    )
-    sandbox = await startKeyringSandbox()
-    const chpasswd = spawnSync('/usr/sbin/chpasswd', {encoding: 'utf8', input: `${sandbox.user.name}:${PASSWORD}\n`})
-    assert.equal(chpasswd.status, 0, chpasswd.stderr)
+    world = await startCustodyWorld({key: KEY, keyDelayMs: 1500, prefix: 'custody-rotate-'})
+    ;({endpoint, install, password, sandbox} = world)
+    custodyBase = world.base
     await migrated(sandbox, install, KEY)
     assert.equal(held().accessKeyId, KEY.accessKeyId)
   })
 
-  after(async () => {
-    if (sandbox) spawnSync('/usr/sbin/usermod', ['-p', '!', sandbox.user.name])
-    await sandbox?.stop()
-    removeInstall(install)
-    rmSync(sudoersFile, {force: true})
-    if (custodyBase) rmSync(custodyBase, {force: true, recursive: true})
-    await endpoint?.stop()
-  })
+  after(() => world?.stop())
 
   it('no terminal for the password, or a wrong one: refused, nothing changed', async () => {
     const none: RunResult = await sandbox.run(['/usr/bin/node', install.av, 'rotate'], {env: install.env})
@@ -333,13 +300,13 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     const auditMark = rootAudit().length
     const deleting = (q: RecordedRequest) => q.operation === 'DeleteAccessKey' && endpoint.requests.indexOf(q) >= mark
     endpoint.hold(deleting)
-    const running = rotate(PASSWORD)
+    const running = rotate(password)
     let seen: string[]
     try {
       await endpoint.waitForRequest(deleting, 60_000)
       seen = processesHolding('avCanarySecretRotated', sandbox.user.uid)
       // The scan does see what is there: the typed password is in the argv of the test's own `sh -c`.
-      assert.notDeepEqual(processesHolding(PASSWORD, sandbox.user.uid), [])
+      assert.notDeepEqual(processesHolding(password, sandbox.user.uid), [])
     } finally {
       endpoint.release()
     }
@@ -378,7 +345,7 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     endpoint.addKey(other)
     try {
       const before = readFileSync(item('aws:default'), 'utf8')
-      const r = await rotate(PASSWORD)
+      const r = await rotate(password)
       assert.notEqual(r.code, 0)
       assert.match(flat(r.stdout + r.stderr), /already has two access keys/)
       assert.equal(readFileSync(item('aws:default'), 'utf8'), before)
@@ -401,7 +368,7 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     assert.notEqual(mid.accessKeyId, old.accessKeyId)
     assert.equal(endpoint.iamKeys().length, 2)
     const auditMark = rootAudit().length
-    const r = await rotate(PASSWORD)
+    const r = await rotate(password)
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.deepEqual(rotateSteps(auditMark), ['resume', 'verify', 'delete', 'sessions'])
     assert.equal(held().accessKeyId, mid.accessKeyId)
@@ -433,7 +400,7 @@ describe('av rotate in custody mode: root rotates, after the user’s password',
     assert.equal(held().accessKeyId, old.accessKeyId)
 
     const auditMark = rootAudit().length
-    const r = await rotate(PASSWORD)
+    const r = await rotate(password)
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.deepEqual(rotateSteps(auditMark), [
       'resume',

@@ -197,3 +197,8 @@ export function sweepStaleDropIns(): void {
     if (!target || !existsSync(target)) rmSync(file, {force: true})
   }
 }
+
+/** oclif wraps error lines at the terminal width behind ` ›   `: one line again. */
+export function flat(text: string): string {
+  return text.replaceAll(/\s*\n ›\s+/g, ' ')
+}
