@@ -40,6 +40,8 @@ export const AUDIT_EVENTS = [
   'rotate',
   'run',
   'session-clear',
+  'sso-login',
+  'sso-logout',
   'uninstall',
 ] as const
 export type AuditEventName = (typeof AUDIT_EVENTS)[number]

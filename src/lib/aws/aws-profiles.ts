@@ -74,6 +74,36 @@ export function parseAwsProfiles(text: string): AwsProfiles {
   return profiles
 }
 
+/** Every `[sso-session name]` section's settings by name (null-prototype: names are user data). */
+export function parseSsoSessions(text: string): AwsProfiles {
+  const sessions: AwsProfiles = Object.create(null)
+  for (const [name, settings] of parseIni(text.replace(/^\uFEFF/, ''))) {
+    if (name.startsWith('sso-session.')) {
+      sessions[name.slice('sso-session.'.length)] = Object.assign(
+        Object.create(null) as ProfileSettings,
+        Object.fromEntries(settings),
+      )
+    }
+  }
+
+  return sessions
+}
+
+/** The config file's profiles and sso-sessions, read once; a missing or unreadable file has none. */
+export function readAwsConfig(
+  file: string,
+  readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
+): {profiles: AwsProfiles; ssoSessions: AwsProfiles} {
+  let text: string
+  try {
+    text = readFile(file).replace(/^\uFEFF/, '')
+  } catch {
+    return {profiles: Object.create(null), ssoSessions: Object.create(null)}
+  }
+
+  return {profiles: parseAwsProfiles(text), ssoSessions: parseSsoSessions(text)}
+}
+
 /** The profiles in `file`; a missing or unreadable file has none. */
 export function readAwsProfiles(
   file: string,

@@ -22,6 +22,8 @@ export interface Policy {
   sts?: {endpoint?: string}
   /** IAM for av's own calls (`av rotate`): replaces the genuine endpoint (tests). */
   iam?: {endpoint?: string}
+  /** IAM Identity Center for av's own sign-in and role credentials: replaces the genuine endpoints (tests). */
+  sso?: {oidcEndpoint?: string; portalEndpoint?: string}
   approvers: ApproverSpec[]
   /** Per category (`signed-url`) or per command (`ssm get-parameter`). */
   decisions: Record<string, Decision>
@@ -141,6 +143,20 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
     if (typeof iam === 'object' && iam !== null && (iam.endpoint === undefined || isUrl(iam.endpoint))) {
       policy.iam = iam.endpoint === undefined ? {} : {endpoint: iam.endpoint as string}
     } else problems.push('iam must be an object with an optional http(s) URL endpoint')
+  }
+
+  if (raw.sso !== undefined) {
+    const sso = raw.sso as Record<string, unknown>
+    const ok =
+      typeof sso === 'object' &&
+      sso !== null &&
+      (sso.oidcEndpoint === undefined || isUrl(sso.oidcEndpoint)) &&
+      (sso.portalEndpoint === undefined || isUrl(sso.portalEndpoint))
+    if (ok) {
+      policy.sso = {}
+      if (sso.oidcEndpoint !== undefined) policy.sso.oidcEndpoint = sso.oidcEndpoint as string
+      if (sso.portalEndpoint !== undefined) policy.sso.portalEndpoint = sso.portalEndpoint as string
+    } else problems.push('sso must be an object with optional http(s) URLs oidcEndpoint and portalEndpoint')
   }
 
   if (raw.approvers !== undefined) {

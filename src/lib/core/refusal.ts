@@ -49,6 +49,10 @@ export const REFUSAL_REASONS = [
   'mfa-unavailable',
   /** The person asked for an MFA code gave none. */
   'mfa-declined',
+  /** An IAM Identity Center profile has no usable sign-in in av's store (none, expired, or revoked). */
+  'sso-login-needed',
+  /** IAM Identity Center did not answer as it should (network, throttling): the message says which. */
+  'sso-failed',
   'store-corrupt',
   'audit-failed',
   'usage',
@@ -116,6 +120,10 @@ export const REFUSAL_HINTS: Readonly<Record<RefusalReason, string>> = {
   'mfa-unavailable':
     'Run the command in a terminal, where av can ask the MFA code, or have root name an approver program in the policy.',
   'mfa-declined': 'Run the command again and enter the MFA code when asked.',
+  'sso-login-needed':
+    'Sign in to IAM Identity Center through av yourself: `av login --profile <name>` shows a URL and a code to approve in your browser.',
+  'sso-failed':
+    'IAM Identity Center did not give role credentials (the message says why): check the network, then run the command again.',
   'store-corrupt':
     'A stored item cannot be read: `av doctor` names it; `av restore` then `av migrate` store the profile afresh.',
   'audit-failed': 'Make your audit directory writable (`av doctor` names it): av releases nothing it cannot record.',

@@ -8,6 +8,7 @@
 import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 
+import type {SignInPrompt} from '../aws/sso-client.js'
 import type {Policy} from '../core/policy.js'
 import type {ApprovalRequest} from '../gate/types.js'
 import type {SecretStore} from '../store/secret-store.js'
@@ -409,4 +410,57 @@ export async function keyAgesInCustody<T>(
 ): Promise<T[]> {
   const args = options.offline ? ['key-ages', '--offline'] : ['key-ages']
   return parseAnswer<{ages: T[]}>('key-ages', await call(entry, args, '')).ages
+}
+
+/** A sign-in code root reported on stderr (`av custody: sso-code <code> <uri> <uri with code>`). */
+export function custodySsoCode(line: string): null | SignInPrompt {
+  const match = /^av custody: sso-code (\S+) (\S+) (\S+)$/.exec(line)
+  return match ? {userCode: match[1]!, verificationUri: match[2]!, verificationUriComplete: match[3]!} : null
+}
+
+/**
+ * `av login` in custody mode: root registers the client, starts the device grant and polls for the token; only the
+ * URL and code come back (to `onCode`), and the tokens stay in root custody. `configFile`: the user's AWS config,
+ * which root reads with the user's own rights.
+ */
+export async function ssoLoginInCustody<T>(
+  entry: string,
+  request: {configFile: string; profile?: string; session?: string},
+  onCode: (authorization: SignInPrompt) => void,
+  call: typeof callCustody = callCustody,
+): Promise<T> {
+  let pending = ''
+  const onStderr = (text: string) => {
+    const lines = (pending + text).split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      const code = custodySsoCode(line)
+      if (code) onCode(code)
+    }
+  }
+
+  return parseAnswer<T>('sso-login', await call(entry, ['sso-login'], JSON.stringify(request), {onStderr}))
+}
+
+/** `av logout` in custody mode: root drops the named sign-ins (`*`: all of the user's). */
+export async function ssoLogoutInCustody(
+  entry: string,
+  keys: string[],
+  call: typeof callCustody = callCustody,
+): Promise<string[]> {
+  return parseAnswer<{removed: string[]}>('sso-logout', await call(entry, ['sso-logout'], JSON.stringify({keys})))
+    .removed
+}
+
+/** Drop cached session or role credentials of the user's in root custody. */
+export async function dropSessionsInCustody(
+  entry: string,
+  accounts: string[],
+  call: typeof callCustody = callCustody,
+): Promise<string[]> {
+  if (accounts.length === 0) return []
+  return parseAnswer<{cleared: string[]}>(
+    'drop-sessions',
+    await call(entry, ['drop-sessions'], JSON.stringify({accounts})),
+  ).cleared
 }

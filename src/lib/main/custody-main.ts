@@ -36,7 +36,7 @@ import type {Output} from '../world/process-world.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
 import {acquireLock} from '../aws/aws-files.js'
-import {type AwsProfiles, readAwsProfiles} from '../aws/aws-profiles.js'
+import {type AwsProfiles, readAwsConfig, readAwsProfiles} from '../aws/aws-profiles.js'
 import {type IamApi, queryIam} from '../aws/iam-client.js'
 import {sdkCallerIdentity, type StsTarget} from '../aws/sts-client.js'
 import {AvError, EXIT, formatError, refusal} from '../core/errors.js'
@@ -48,8 +48,11 @@ import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCalle
 import {findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
 import {iamCreateDate, keyAges} from '../keys/key-age.js'
 import {rotateProfile, type RotateResult} from '../keys/rotate.js'
+import {endPortalSession, type LoginRequest, loginTargetOf} from '../keys/sso-login.js'
 import {askTty} from '../sessions/code-prompt.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from '../sessions/sessions.js'
+import {isSsoAccount, ssoAccount} from '../sessions/sso-settings.js'
+import {decodeSsoItem, encodeSsoItem, fromCliCache, signIn} from '../sessions/sso-tokens.js'
 import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from '../store/credentials.js'
 import {mergeStored, proofMatches, sealValue} from '../store/custody-keys.js'
 import {FileCustodyStore} from '../store/custody-store.js'
@@ -122,6 +125,12 @@ function readJson(deps: CustodyDeps): Record<string, unknown> {
 }
 
 const PROFILE = /^[\w.@+-]{1,128}$/
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => {
+    setTimeout(resolve, ms)
+  })
+}
 
 function profileOf(value: unknown): string {
   if (typeof value !== 'string' || !PROFILE.test(value)) {
@@ -254,10 +263,7 @@ async function rotateVerb(deps: CustodyDeps, {uid}: SudoCaller, args: string[]):
           iam: async () => apis.iam,
           policy,
           regionOf: (p) => userProfiles[p]?.region,
-          sleep: (ms) =>
-            new Promise((resolve) => {
-              setTimeout(resolve, ms)
-            }),
+          sleep,
           step: (p, step, text) => deps.stderr.write(`av custody: step ${p} ${step}: ${text}\n`),
           store,
         },
@@ -355,6 +361,9 @@ async function releaseRun(
   const store = storeFor(deps, uid)
   const {gid} = deps.homeOf(uid)
   const base = deps.helperDeps()
+  const {profiles, ssoSessions} = readAwsConfig(userConfigFile, (file) =>
+    deps.readAsUser(uid, gid, file).toString('utf8'),
+  )
   const released = await getSessionCredentials(
     profile,
     {
@@ -371,7 +380,9 @@ async function releaseRun(
       },
       clock: deps.clock,
       policy,
-      profiles: readAwsProfiles(userConfigFile, (file) => deps.readAsUser(uid, gid, file).toString('utf8')),
+      profiles,
+      sso: () => base.sso(),
+      ssoSessions,
       store,
       sts: () => base.sts(),
     },
@@ -477,6 +488,130 @@ async function pendingVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string
 }
 
 /** `drop-sessions`: cached STS credentials only (the next run asks STS again); any process of the user may. */
+/** The user's AWS config named on stdin (an absolute path), read with the user's own rights. */
+function userConfigText(deps: CustodyDeps, uid: number, file: unknown): string {
+  if (typeof file !== 'string' || !path.isAbsolute(file) || file.length > 4096) {
+    throw refusal('usage', 'configFile must be an absolute path')
+  }
+
+  const {gid} = deps.homeOf(uid)
+  try {
+    return deps
+      .readAsUser(uid, gid, file)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+  } catch {
+    throw new AvError('not-found', `${file} cannot be read as you`, {
+      suggestion: 'Run `aws configure sso` (it writes the profile and its sso-session), then `av login`.',
+    })
+  }
+}
+
+/**
+ * `sso-login`: stdin `{configFile, profile?, session?}`. Root signs in to IAM Identity Center for the calling user
+ * (the device grant, sso-tokens.ts) and keeps the tokens in the user's custody directory; the verification URL and
+ * code go to stderr as one `av custody: sso-code <code> <uri> <uri with code>` line, which the user's av shows.
+ * No token leaves root: stdout answers the start URL, the expiry and whether a refresh token came.
+ */
+async function ssoLoginVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const doc = readJson(deps)
+  const request: LoginRequest = {}
+  if (doc.session !== undefined) request.session = profileOf(doc.session)
+  else if (doc.profile !== undefined) request.profile = profileOf(doc.profile)
+  const policy = custodyPolicy(deps)
+  const target = loginTargetOf(userConfigText(deps, uid, doc.configFile), request, policy)
+  const store = storeFor(deps, uid)
+  const base = deps.helperDeps()
+  const result = await signIn(target, {
+    clock: deps.clock,
+    show(authorization) {
+      const {userCode, verificationUri, verificationUriComplete} = authorization
+      const words = [userCode, verificationUri, verificationUriComplete]
+      if (words.some((w) => !/^\S{1,2048}$/.test(w))) throw new AvError('internal', 'the sign-in code is malformed')
+      deps.stderr.write(`av custody: sso-code ${words.join(' ')}\n`)
+    },
+    sleep,
+    sso: () => base.sso(),
+    store,
+  })
+  await auditOf(deps, store).record({
+    callerPid: caller.pid,
+    custody: true,
+    event: 'sso-login',
+    refreshable: result.refreshToken,
+    session: target.session,
+    startUrl: target.startUrl,
+  })
+  return JSON.stringify(result) + '\n'
+}
+
+/** `sso-logout`: stdin `{keys}` (sign-in keys, or `*` for all of the user's): ends each portal session, drops the tokens. */
+async function ssoLogoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const {keys} = readJson(deps)
+  if (!Array.isArray(keys) || keys.length > 100 || !keys.every((k) => typeof k === 'string' && k.length <= 2048)) {
+    throw refusal('usage', 'stdin must list the sign-in keys to remove')
+  }
+
+  const store = storeFor(deps, uid)
+  const accounts = keys.includes('*')
+    ? (await store.list()).filter((a) => isSsoAccount(a))
+    : (keys as string[]).map((k) => ssoAccount(k))
+  const base = deps.helperDeps()
+  const removed: string[] = []
+  for (const account of accounts) {
+    const item = decodeSsoItem(await store.get(account)) // eslint-disable-line no-await-in-loop -- few small files
+    const policy = custodyPolicy(deps)
+    if (item) await endPortalSession({policy, sso: () => base.sso()}, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
+    if (await store.delete(account)) removed.push(account.slice('sso:'.length)) // eslint-disable-line no-await-in-loop
+  }
+
+  await auditOf(deps, store).record({
+    callerPid: caller.pid,
+    custody: true,
+    event: 'sso-logout',
+    removed: removed.length,
+  })
+  return JSON.stringify({removed}) + '\n'
+}
+
+/**
+ * `sso-import`: stdin `{key, cache}`, the AWS CLI's plaintext cache document for sign-in `key`, which `av migrate`
+ * moves into custody (and then deletes). Stored only where custody holds no live sign-in for the key: a process of
+ * the user may hand root a token, never swap one root got itself. Answers the expiry, never a token.
+ */
+async function ssoImportVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const {cache, key} = readJson(deps)
+  if (typeof key !== 'string' || key === '' || key.length > 2048 || typeof cache !== 'string') {
+    throw refusal('usage', 'stdin must hold the sign-in key and the cache document')
+  }
+
+  const item = fromCliCache(cache)
+  if (!item) throw new AvError('bad-input', 'the cache document holds no usable token')
+  const store = storeFor(deps, uid)
+  const account = ssoAccount(key)
+  const held = decodeSsoItem(await store.get(account))
+  const now = deps.clock.now()
+  const value = encodeSsoItem(item)
+  if (held && held.token.expiresAt > now && held.token.accessToken !== item.token.accessToken) {
+    throw new AvError('conflict', `custody already holds a live sign-in for ${key}`, {
+      suggestion: 'Nothing to import: `av logout` first to replace it.',
+    })
+  }
+
+  if (!held || held.token.accessToken !== item.token.accessToken) await store.set(account, value)
+  const back = decodeSsoItem(await store.get(account))
+  if (back?.token.accessToken !== item.token.accessToken)
+    throw new AvError('store-unavailable', 'custody did not keep the token')
+  await auditOf(deps, store).record({callerPid: caller.pid, custody: true, event: 'migrate', imported: 'sso', key})
+  return (
+    JSON.stringify({
+      expiresAt: back.token.expiresAt,
+      refreshable: back.token.refreshToken !== undefined,
+      stored: true,
+    }) + '\n'
+  )
+}
+
 async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const {accounts} = readJson(deps)
   if (!Array.isArray(accounts) || accounts.length > 1000) {
@@ -498,7 +633,7 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 
 const USAGE =
   'Usage: av-custody view | store | checkout | rotate | key-ages [--offline] | remove | drop-sessions | pending | ' +
-  'approve <id> | deny <id> | release --profile <name> --run <id>   (run through sudo by av)'
+  'approve <id> | deny <id> | sso-login | sso-logout | sso-import | release --profile <name> --run <id>   (run through sudo by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
   approve: approveVerb,
@@ -510,6 +645,9 @@ const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]
   release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,
   rotate: rotateVerb,
+  'sso-import': ssoImportVerb,
+  'sso-login': ssoLoginVerb,
+  'sso-logout': ssoLogoutVerb,
   store: storeVerb,
   view: viewVerb,
 }

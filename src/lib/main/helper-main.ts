@@ -12,6 +12,7 @@ import {homedir, userInfo} from 'node:os'
 import path from 'node:path'
 
 import type {AuditSink} from '../audit/audit.js'
+import type {SsoApi} from '../aws/sso-client.js'
 import type {StsApi} from '../aws/sts-client.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
@@ -22,7 +23,7 @@ import type {SecretStore} from '../store/secret-store.js'
 import type {Output} from '../world/process-world.js'
 
 import {FileAuditLog, procProcessChain} from '../audit/audit.js'
-import {readAwsProfiles} from '../aws/aws-profiles.js'
+import {readAwsConfig} from '../aws/aws-profiles.js'
 import {asRefusal, EXIT, formatError, refusal} from '../core/errors.js'
 import {auditDir, awsConfigFile} from '../core/paths.js'
 import {loadPolicy} from '../core/policy.js'
@@ -67,6 +68,8 @@ export interface HelperDeps {
   userHome: string
   /** The STS client, loaded only when a call is needed (a cache hit never loads the AWS SDK). */
   sts(): Promise<StsApi>
+  /** IAM Identity Center (OIDC and portal), loaded only when a call is needed. */
+  sso(): Promise<SsoApi>
   /** Asks a person for an MFA code through the policy's approver channels (see code-prompt.ts). */
   askCode(
     request: CodeRequest,
@@ -109,6 +112,11 @@ export function helperDeps(): HelperDeps {
     stderr,
     stdout,
     store,
+    async sso() {
+      env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      const {sdkSso} = await import('../aws/sso-client.js')
+      return sdkSso
+    },
     async sts() {
       // The SDK warns on stderr about Node 20 support; botocore would show that in front of any helper error.
       env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
@@ -289,6 +297,7 @@ async function credentialsFor(
     ? awsConfigFile({env: launcherEnv, home, platform: deps.platform})
     : path.join(deps.userHome, '.aws', 'config')
   try {
+    const {profiles, ssoSessions} = readAwsConfig(configFile, (file) => deps.readFile(file).toString('utf8'))
     return await getSessionCredentials(
       profile,
       {
@@ -296,7 +305,9 @@ async function credentialsFor(
           deps.askCode(request, {approvers: policy.approvers, env: launcherEnv ?? {}, platform: deps.platform}),
         clock: deps.clock,
         policy,
-        profiles: readAwsProfiles(configFile, (file) => deps.readFile(file).toString('utf8')),
+        profiles,
+        sso: () => deps.sso(),
+        ssoSessions,
         store: deps.store,
         sts: () => deps.sts(),
       },

@@ -1,4 +1,5 @@
-/** The real world for migrate, restore, add, rotate, status and doctor's key ages, built from a Context. */
+/** The real world for migrate, restore, add, rotate, login, logout, status and doctor's key ages, built from a Context. */
+import {spawn} from 'node:child_process'
 import path from 'node:path'
 
 import type {StsTarget} from '../aws/sts-client.js'
@@ -7,6 +8,8 @@ import type {StatusDeps} from '../inspect/status.js'
 import type {AddDeps} from '../keys/add.js'
 import type {MigrateDeps} from '../keys/migrate.js'
 import type {RotateRunDeps} from '../keys/rotate-run.js'
+import type {LoginDeps} from '../keys/sso-login.js'
+import type {SignInResult} from '../sessions/sso-tokens.js'
 import type {SecretStore} from '../store/secret-store.js'
 import type {Context} from '../world/context.js'
 
@@ -15,7 +18,14 @@ import {readAwsProfiles} from '../aws/aws-profiles.js'
 import {queryIam} from '../aws/iam-client.js'
 import {stateDir} from '../core/paths.js'
 import {silentReporter} from '../core/progress.js'
-import {CustodyClientStore, custodyEntryOf, keyAgesInCustody} from '../custody/custody-client.js'
+import {
+  CustodyClientStore,
+  custodyEntryOf,
+  dropSessionsInCustody,
+  keyAgesInCustody,
+  ssoLoginInCustody,
+  ssoLogoutInCustody,
+} from '../custody/custody-client.js'
 import {readText} from '../inspect/doctor-check.js'
 import {iamCreateDate, type KeyAge, keyAges} from '../keys/key-age.js'
 import {askHidden, askYesNo, lineReporter, listrProfiles, listrReporter} from '../keys/step-display.js'
@@ -140,5 +150,56 @@ export function rotateDeps(ctx: Context, options: {json: boolean}): RotateRunDep
     lockFile: path.join(stateDir(ctx), LOCK_FILE),
     ...(options.json || !ctx.stdoutIsTerminal ? {} : {progress: listrProfiles()}),
     store,
+  }
+}
+
+/** Opens `url` in the person's browser when there is a display to show it (best effort, detached, output dropped). */
+function browserOpener(ctx: Context): ((url: string) => void) | null {
+  const command =
+    ctx.platform === 'darwin' ? '/usr/bin/open' : ctx.env.DISPLAY || ctx.env.WAYLAND_DISPLAY ? 'xdg-open' : null
+  if (command === null) return null
+  return (url) => {
+    try {
+      const child = spawn(command, [url], {detached: true, stdio: 'ignore'})
+      child.once('error', () => {})
+      child.unref()
+    } catch {
+      // No browser: the URL and code are on the terminal.
+    }
+  }
+}
+
+/** The real world for `av login` and `av logout`: root custody's sign-in, or this process against the keychain. */
+export function loginDeps(ctx: Context, options: {browser: boolean}): LoginDeps {
+  const {policy} = ctx.policy()
+  const entry = custodyEntryOf(policy)
+  const configFile = awsFilePaths(ctx).config
+  return {
+    audit: ctx.audit,
+    clock: ctx.clock,
+    configFile,
+    configText: () => readText(configFile),
+    custody:
+      entry === null
+        ? null
+        : {
+            dropSessions: (accounts) => dropSessionsInCustody(entry, accounts),
+            login: (request, file, show) =>
+              ssoLoginInCustody<SignInResult>(entry, {configFile: file, ...request}, show),
+            logout: (keys) => ssoLogoutInCustody(entry, keys),
+          },
+    openBrowser: options.browser ? browserOpener(ctx) : null,
+    policy,
+    say: (line) => ctx.stderr.write(`${line}\n`),
+    sleep: (ms) =>
+      new Promise((resolve) => {
+        setTimeout(resolve, ms)
+      }),
+    async sso() {
+      ctx.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+      const {sdkSso} = await import('../aws/sso-client.js')
+      return sdkSso
+    },
+    store: ctx.store,
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Resolving a profile to the credentials the helper releases: the durable key's STS session (GetSessionToken, with
- * an MFA code when the profile names mfa_serial), or role credentials assumed from the source profile's (chains
- * followed, cycles refused), each from the session cache while fresh. sessions.ts's getSessionCredentials runs it.
+ * an MFA code when the profile names mfa_serial), role credentials assumed from the source profile's (chains
+ * followed, cycles refused), or an IAM Identity Center profile's role credentials (GetRoleCredentials with av's
+ * own access token, refreshed without a person), each from the session cache while fresh. sessions.ts's
+ * getSessionCredentials runs it.
  */
 import type {ProfileSettings} from '../aws/aws-profiles.js'
 import type {StsTarget, TemporaryCredentials} from '../aws/sts-client.js'
@@ -20,6 +22,8 @@ import {
   settingsOf,
   stsEndpointOf,
 } from './session-settings.js'
+import {type SsoTarget, ssoTargetOf} from './sso-settings.js'
+import {accessTokenOf, describeSsoError} from './sso-tokens.js'
 import {describeStsError} from './sts-errors.js'
 
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
@@ -53,7 +57,11 @@ export class Resolver {
 
   async resolve(profile: string, chain: string[], mfaSerial?: string): Promise<Resolved> {
     const settings = settingsOf(this.deps.profiles, profile)
-    if (!settings.role_arn) return this.base(profile, settings, mfaSerial ?? settings.mfa_serial)
+    if (!settings.role_arn) {
+      const sso = ssoTargetOf(profile, this.deps.profiles, this.deps.ssoSessions ?? {}, this.deps.policy)
+      if (sso) return this.sso(profile, sso)
+      return this.base(profile, settings, mfaSerial ?? settings.mfa_serial)
+    }
 
     const source = settings.source_profile?.trim()
     if (!source) {
@@ -117,6 +125,55 @@ export class Resolver {
 
     await store.set(account, encodeCache('session', binding, credentials))
     return {...credentials, cached: false, kind: 'session', mfa: mfa !== undefined}
+  }
+
+  /** Role credentials of an IAM Identity Center profile (cached as `role:<profile>`, like an assumed role's). */
+  private async sso(profile: string, target: SsoTarget): Promise<Resolved> {
+    const {clock, store} = this.deps
+    const {accountId, roleName} = target
+    if (!accountId || !roleName) {
+      throw new AvError('bad-input', `profile ${profile} signs in through IAM Identity Center but names no role`, {
+        reason: 'config-invalid',
+        suggestion: `Set sso_account_id and sso_role_name in [profile ${profile}] of ~/.aws/config.`,
+      })
+    }
+
+    const {sso} = this.deps
+    if (!sso) {
+      throw new AvError('internal', 'this av process cannot reach IAM Identity Center', {reason: 'internal'})
+    }
+
+    const binding = bindingOf({accountId, portal: target.endpoints.portal, roleName, sso: target.startUrl})
+    const account = roleAccount(profile)
+    const cachedRecord = decodeCache(await store.get(account), 'role')
+    if (fresh(cachedRecord, binding, clock.now())) {
+      return {...cachedRecord.credentials, cached: true, kind: 'role', mfa: false}
+    }
+
+    const tokens = {clock, sso, store}
+    const roleCredentials = async (accessToken: string) => {
+      const api = await sso()
+      return api.getRoleCredentials(target.endpoints, {accessToken, accountId, roleName})
+    }
+
+    let credentials: TemporaryCredentials
+    try {
+      credentials = await roleCredentials(await accessTokenOf(target, tokens))
+    } catch (error) {
+      if ((error as {name?: string}).name !== 'UnauthorizedException') {
+        throw describeSsoError(error, target, `GetRoleCredentials (${accountId}/${roleName})`)
+      }
+
+      // The portal no longer takes the stored token (revoked, or the clocks disagree): once more with a fresh one.
+      try {
+        credentials = await roleCredentials(await accessTokenOf(target, tokens, {force: true}))
+      } catch (retryError) {
+        throw describeSsoError(retryError, target, `GetRoleCredentials (${accountId}/${roleName})`)
+      }
+    }
+
+    await store.set(account, encodeCache('role', binding, credentials))
+    return {...credentials, cached: false, kind: 'role', mfa: false}
   }
 
   private async code(profile: string, mfaSerial: string): Promise<string> {

@@ -1,5 +1,6 @@
 /** The shapes the session parts share: what is released, what a session needs, and how to ask for an MFA code. */
 import type {AwsProfiles} from '../aws/aws-profiles.js'
+import type {SsoApi} from '../aws/sso-client.js'
 import type {StsApi} from '../aws/sts-client.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
@@ -32,6 +33,10 @@ export interface SessionDeps {
   profiles: AwsProfiles
   /** The STS client; `sdkSts` from sts-client.ts in production (loaded lazily by the caller). */
   sts: () => Promise<StsApi>
+  /** The config's `[sso-session x]` sections by name (IAM Identity Center profiles name one). */
+  ssoSessions?: AwsProfiles
+  /** IAM Identity Center; `sdkSso` from sso-client.ts in production (loaded lazily). Absent: SSO profiles refuse. */
+  sso?: () => Promise<SsoApi>
   /** Asks a human for an MFA code (see code-prompt.ts); throws a refusal when no channel can. */
   askCode?: (request: CodeRequest) => Promise<string>
 }

@@ -23,6 +23,7 @@ import {
   sweepStaleDropIns,
 } from './install.js'
 import {type SigV4Endpoint, startEndpoint} from './sigv4-endpoint.js'
+import {type SsoOptions} from './sso-endpoint.js'
 import {type KeyringSandbox, startKeyringSandbox} from './user-sandbox.js'
 
 export interface CustodyWorld {
@@ -44,6 +45,8 @@ export async function startCustodyWorld(options: {
   keyDelayMs: number
   /** The temporary base's name prefix. */
   prefix: string
+  /** Serve IAM Identity Center too (the policy then points av's SSO calls at the endpoint). */
+  sso?: SsoOptions
 }): Promise<CustodyWorld> {
   const sudoersFile = newDropIn()
   const password = `e2e-${randomBytes(6).toString('hex')}`
@@ -61,11 +64,19 @@ export async function startCustodyWorld(options: {
   }
 
   try {
-    endpoint = await startEndpoint({credentials: [options.key], keyDelayMs: options.keyDelayMs})
+    endpoint = await startEndpoint({
+      credentials: [options.key],
+      keyDelayMs: options.keyDelayMs,
+      ...(options.sso ? {sso: options.sso} : {}),
+    })
     sweepStaleDropIns()
     base = e2eTempDir(options.prefix)
     install = installAv(
-      {iam: {endpoint: endpoint.url}, sts: {endpoint: endpoint.url}},
+      {
+        iam: {endpoint: endpoint.url},
+        sts: {endpoint: endpoint.url},
+        ...(options.sso ? {sso: {oidcEndpoint: endpoint.url, portalEndpoint: endpoint.url}} : {}),
+      },
       REPO_ROOT,
       custodyArgs(base, sudoersFile),
     )

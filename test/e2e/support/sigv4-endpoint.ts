@@ -27,6 +27,8 @@ import {
 } from 'node:http'
 import {type AddressInfo} from 'node:net'
 
+import {type SsoOptions, SsoService} from './sso-endpoint.js'
+
 export interface CanaryCredentials {
   accessKeyId: string
   secretAccessKey: string
@@ -40,6 +42,8 @@ export interface CanaryCredentials {
   created?: number
   /** Refused as unknown before this time (a key just created). */
   validFrom?: number
+  /** What GetCallerIdentity names for this key (default the IAM user `av-canary`). */
+  arn?: string
 }
 
 export interface RecordedRequest {
@@ -77,6 +81,8 @@ export interface EndpointOptions {
   sessionSecretPrefix?: string
   /** How long a key CreateAccessKey made is refused as unknown (default 1500 ms). */
   keyDelayMs?: number
+  /** Serve IAM Identity Center (OIDC and portal, unsigned) too: see sso-endpoint.ts. */
+  sso?: SsoOptions
 }
 
 interface ReceivedRequest {
@@ -169,6 +175,8 @@ export class SigV4Endpoint {
   private readonly sessionSeconds: number
   private readonly sessionSecretPrefix: string
   private readonly keyDelayMs: number
+  /** IAM Identity Center, when the options asked for it. */
+  readonly sso?: SsoService
   /** Access key ids DeleteAccessKey removed. */
   readonly deleted: string[] = []
   /** When set, every verified STS call is answered with this error code (e.g. `Throttling`) until cleared. */
@@ -187,6 +195,7 @@ export class SigV4Endpoint {
     this.sessionSeconds = options.sessionSeconds ?? 3600
     this.sessionSecretPrefix = options.sessionSecretPrefix ?? 'avCanarySecretSession'
     this.keyDelayMs = options.keyDelayMs ?? 1500
+    if (options.sso) this.sso = new SsoService(options.sso, (key) => this.addKey(key))
   }
 
   get port(): number {
@@ -295,6 +304,11 @@ export class SigV4Endpoint {
     const headers: Record<string, string> = {}
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value
+    }
+
+    if (this.sso && headers.authorization === undefined && SsoService.handles(path)) {
+      this.sso.handle(req, res, path, query, body.toString('utf8'))
+      return
     }
 
     const auth = parseAuthorization(headers.authorization)
@@ -469,9 +483,10 @@ export class SigV4Endpoint {
     }
 
     if (record.service === 'sts' && params.Action === 'GetCallerIdentity') {
+      const arn = this.credentials.get(record.accessKeyId ?? '')?.arn ?? `arn:aws:iam::${this.account}:user/av-canary`
       const xml =
         `<GetCallerIdentityResponse xmlns="${ns}"><GetCallerIdentityResult>` +
-        `<Arn>arn:aws:iam::${this.account}:user/av-canary</Arn><UserId>AIDAAVCANARY00000000</UserId>` +
+        `<Arn>${xmlEscape(arn)}</Arn><UserId>AIDAAVCANARY00000000</UserId>` +
         `<Account>${this.account}</Account></GetCallerIdentityResult>` +
         `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
       this.send(res, 200, xml, requestId)

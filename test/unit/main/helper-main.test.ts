@@ -98,6 +98,9 @@ function world(options: {env?: NodeJS.ProcessEnv; pair?: object | null} = {}): W
     stderr: {write: (t) => stderr.push(t)},
     stdout: {write: (t) => stdout.push(t)},
     store,
+    async sso() {
+      throw new Error('no IAM Identity Center in this test')
+    },
     sts: async () => sts,
     table,
     trustFs: FAKE_FS,

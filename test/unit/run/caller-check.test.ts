@@ -270,6 +270,9 @@ describe('caller check', () => {
       // The release verb's check against root's run record (verifyRunCaller; test/unit/run-record.test.ts).
       'run-expired',
       'run-unknown',
+      // Getting IAM Identity Center role credentials after the check (test/unit/sessions/sso.test.ts).
+      'sso-failed',
+      'sso-login-needed',
       'store-corrupt',
       'store-unavailable',
       'sts-failed',
