@@ -30,6 +30,12 @@ function describeRelease(mode: SessionMode): string {
     case 'session': {
       return `STS session credentials (${mode.durationSeconds / 60} min${mode.mfa ? ', MFA' : ''})`
     }
+
+    case 'sso': {
+      return mode.accountId && mode.roleName
+        ? `IAM Identity Center role credentials for ${mode.accountId}/${mode.roleName}`
+        : 'nothing: the profile names no sso_account_id / sso_role_name'
+    }
   }
 }
 
@@ -38,8 +44,13 @@ function describeSso(sso: NonNullable<ProfileStatus['sso']>): string {
   const parts = [sso.session === null ? `SSO start URL ${sso.startUrl}` : `SSO session ${sso.session}`]
   if (sso.account !== undefined) parts.push(`account ${sso.account}`)
   if (sso.role !== undefined) parts.push(`role ${sso.role}`)
-  if (sso.token === null) parts.push('no token cached')
-  else parts.push(`token until ${sso.token.expiresAt ?? 'an unknown time'}`)
+  if (sso.signedIn === null) parts.push('not signed in through av (`av login`)')
+  else {
+    const until = sso.signedIn.expiresAt === null ? '' : `, access token until ${sso.signedIn.expiresAt}`
+    parts.push(`signed in through av (tokens in ${sso.signedIn.store}${until})`)
+  }
+
+  if (sso.token !== null) parts.push(`PLAINTEXT token cache until ${sso.token.expiresAt ?? 'an unknown time'}`)
   return parts.join(', ')
 }
 

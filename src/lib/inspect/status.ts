@@ -17,6 +17,8 @@ import {DEFAULT_POLICY, type Policy} from '../core/policy.js'
 import {ageInDays, describeAge, dueForRotation, type KeyAge, keyAges, ROTATE_AFTER_DAYS} from '../keys/key-age.js'
 import {avEntry, CREDENTIAL_KEYS} from '../keys/migration-record.js'
 import {sessionModeOf} from '../sessions/session-settings.js'
+import {isSsoAccount} from '../sessions/sso-settings.js'
+import {decodeSsoItem} from '../sessions/sso-tokens.js'
 import {profileOfAccount} from '../store/credentials.js'
 import {storeLabel} from '../store/secret-store.js'
 
@@ -45,7 +47,11 @@ export interface ProfileStatus {
   /** For profiles av serves: what the helper hands the AWS CLI (STS session, role, or the durable key). */
   releases?: SessionMode
   /** IAM Identity Center profiles: the session, account and role, and the AWS CLI's token cache for it. */
-  sso?: SsoProfile & {token: null | SsoTokenCache}
+  /**
+   * IAM Identity Center: the settings, the AWS CLI's plaintext token cache (`token`), and whether av holds a
+   * sign-in for it (`signedIn`: in which store, and the access token's end where the store shows it).
+   */
+  sso?: SsoProfile & {signedIn: null | {expiresAt: null | string; store: string}; token: null | SsoTokenCache}
   /** The stored key's age, from its item (`av doctor` asks IAM as well). */
   keyAge?: {days: null | number; since: null | string; source: KeyAge['source']; text: string}
   warnings: string[]
@@ -138,6 +144,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
 
   for (const name of [...(stored ?? []), ...(leftOver ?? [])]) if (!names.includes(name)) names.push(name)
   const ages = await storedAges(deps.store, stored, warnings)
+  const signIns = await ssoSignIns(deps.store)
   const profiles = names.map((profile): ProfileStatus => {
     const configSection = config.section(profile)
     const plaintext = plaintextFiles([credentials, config], profile)
@@ -160,7 +167,8 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
       status.source = 'store'
     }
 
-    if (referencesAv || (other?.startsWith('role') && status.source !== 'plaintext')) {
+    const served = other?.startsWith('role') || other?.startsWith('IAM Identity Center')
+    if (referencesAv || (served && status.source !== 'plaintext')) {
       status.releases = sessionModeOf(profile, settings, deps.policy ?? DEFAULT_POLICY)
     }
 
@@ -172,7 +180,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
 
     const age = ages.get(profile)
     if (age) addKeyAge(status, age, deps.now)
-    addSso(status, ssoProfileOf(settings[profile], configText), deps.ssoCache)
+    addSso(status, ssoProfileOf(settings[profile], configText), deps.ssoCache, signIns)
 
     if (rotating.has(profile)) {
       status.warnings.push(
@@ -224,18 +232,47 @@ function addKeyAge(status: ProfileStatus, age: KeyAge, now: number): void {
   }
 }
 
+type SignIns = Map<string, {expiresAt: null | string; store: string}>
+
+/** The IAM Identity Center sign-ins av holds, by key: when the access token ends (keychain; custody shows none). */
+async function ssoSignIns(store: SecretStore): Promise<SignIns> {
+  const found: SignIns = new Map()
+  let accounts: string[]
+  try {
+    accounts = (await store.list()).filter((a) => isSsoAccount(a))
+  } catch {
+    return found
+  }
+
+  for (const account of accounts) {
+    // eslint-disable-next-line no-await-in-loop -- a few items; custody answers null (it never hands a token out)
+    const item = decodeSsoItem(await store.get(account).catch(() => null))
+    found.set(account.slice('sso:'.length), {
+      expiresAt: item ? new Date(item.token.expiresAt).toISOString() : null,
+      store: storeLabel(store),
+    })
+  }
+
+  return found
+}
+
 /** The profile's SSO settings and token cache; a warning when the cache holds tokens any program can read. */
-function addSso(status: ProfileStatus, sso: null | SsoProfile, cache: StatusDeps['ssoCache']): void {
+function addSso(status: ProfileStatus, sso: null | SsoProfile, cache: StatusDeps['ssoCache'], signIns: SignIns): void {
   if (!sso || !cache) return
   const file = ssoCacheFile(cache.dir, sso)
   const token = file === null ? null : readSsoTokenCache(file, (f) => cache.read(f))
-  status.sso = {...sso, token}
+  const key = sso.session ?? sso.startUrl
+  status.sso = {...sso, signedIn: (key === undefined ? undefined : signIns.get(key)) ?? null, token}
   if (token) {
     status.warnings.push(
       `its IAM Identity Center tokens are in plaintext in ${token.file}${token.refreshToken ? ', with a refresh token' : ''}: ` +
         'any program you run can read them and get role credentials for every account and role you can reach ' +
-        '(av cannot hold SSO tokens yet; run `aws sso logout` when you are done)',
+        '(`av migrate` moves them into av, or `aws sso logout` removes them)',
     )
+  }
+
+  if (status.sso.signedIn === null) {
+    status.warnings.push(`av holds no IAM Identity Center sign-in for it: run \`av login --profile ${status.profile}\``)
   }
 }
 

@@ -66,6 +66,7 @@ export type SessionMode =
   | {mode: 'invalid'; problem: string}
   | {mode: 'role'; roleArn: string; source: string; durationSeconds: number}
   | {mode: 'session'; durationSeconds: number; mfa: boolean; optOutIgnored: boolean}
+  | {mode: 'sso'; accountId: null | string; roleName: null | string}
 
 export function optedOut(settings: ProfileSettings): boolean {
   const value = settings.av_session?.trim().toLowerCase()
@@ -87,6 +88,10 @@ export function sessionModeOf(profile: string, profiles: AwsProfiles, policy: Po
 
 function modeOf(profile: string, profiles: AwsProfiles, policy: Policy): SessionMode {
   const settings = settingsOf(profiles, profile)
+  if (!settings.role_arn && (settings.sso_session !== undefined || settings.sso_start_url !== undefined)) {
+    return {accountId: settings.sso_account_id ?? null, mode: 'sso', roleName: settings.sso_role_name ?? null}
+  }
+
   if (settings.role_arn) {
     return {
       durationSeconds: parseDuration({

@@ -5,6 +5,7 @@ import {describe, it} from 'node:test'
 import {DEFAULT_POLICY} from '../../../src/lib/core/policy.js'
 import {type CustodyCall, CustodyClientStore} from '../../../src/lib/custody/custody-client.js'
 import {readStatus} from '../../../src/lib/inspect/status.js'
+import {encodeSsoItem} from '../../../src/lib/sessions/sso-tokens.js'
 import {SEALED} from '../../../src/lib/store/custody-keys.js'
 import {MemoryFs} from '../../fakes/memory-fs.js'
 import {MemoryStore} from '../../fakes/memory-store.js'
@@ -166,7 +167,7 @@ describe('av status', () => {
     assert.ok(!JSON.stringify(report).includes('avCanarySecret'))
   })
 
-  it('shows SSO profiles (session, account, role, token expiry) and warns while their tokens sit in plaintext', async () => {
+  it('shows SSO profiles (session, account, role, av’s sign-in) and warns while tokens sit in plaintext or av has none', async () => {
     const config = [
       '[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n',
       '[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n',
@@ -188,18 +189,33 @@ describe('av status', () => {
         expiresAt: '2026-12-01T09:00:00Z',
       }),
     }
+    const store = new MemoryStore()
+    store.items.set(
+      'sso:idle',
+      encodeSsoItem({
+        client: {clientId: 'c', clientSecret: 'avCanarySsoClient3', expiresAt: NOW + 86_400_000},
+        region: 'eu-west-1',
+        startUrl: 'https://idle.awsapps.com/start',
+        token: {
+          accessToken: 'avCanarySsoAccess3',
+          expiresAt: Date.parse('2026-12-01T10:00:00Z'),
+          refreshToken: 'avCanarySsoRefresh3',
+        },
+      }),
+    )
     const report = await readStatus({
       fs,
       now: NOW,
       paths: {config: CONF, credentials: CRED},
       ssoCache: {dir: '/h/.aws/sso/cache', read: (file) => cache[file] ?? null},
-      store: new MemoryStore(),
+      store,
     })
     const byProfile = Object.fromEntries(report.profiles.map((p) => [p.profile, p]))
     assert.deepEqual(byProfile.corp!.sso, {
       account: '111122223333',
       role: 'Admin',
       session: 'corp',
+      signedIn: null,
       startUrl: 'https://corp.awsapps.com/start',
       token: {
         expiresAt: '2026-12-01T08:00:00Z',
@@ -211,8 +227,14 @@ describe('av status', () => {
     assert.equal(byProfile.legacy!.sso!.session, null)
     assert.equal(byProfile.legacy!.sso!.token!.refreshToken, false)
     assert.doesNotMatch(byProfile.legacy!.warnings[0]!, /refresh token/)
+    assert.match(
+      byProfile.corp!.warnings[1]!,
+      /av holds no IAM Identity Center sign-in for it: run `av login --profile corp`/,
+    )
     assert.deepEqual([byProfile.idle!.sso!.token, byProfile.idle!.warnings], [null, []])
+    assert.deepEqual(byProfile.idle!.sso!.signedIn, {expiresAt: '2026-12-01T10:00:00.000Z', store: 'the OS keychain'})
     assert.ok(!JSON.stringify(report).includes('avCanarySso'), 'no token in the report')
+    assert.deepEqual(byProfile.corp!.releases, {accountId: '111122223333', mode: 'sso', roleName: 'Admin'})
   })
 
   describe('custody mode', () => {
