@@ -7,7 +7,8 @@
  * sign-in that ended gives the clear "run `av login`" refusal; `av logout` ends the portal session.
  */
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, readFileSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -160,6 +161,18 @@ function scenarios(world: () => SsoWorld): void {
     assert.equal(ssoOf(w).count('GetRoleCredentials'), before)
   })
 
+  it('`aws sso logout` inside an av run reaches nothing of av’s: the sign-in still serves the next run', async () => {
+    const w = world()
+    const logouts = ssoOf(w).count('Logout')
+    const r = await w.sandbox.run([w.install.aws, 'sso', 'logout', '--profile', 'dev'], {env: w.install.env})
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(ssoOf(w).count('Logout'), logouts)
+    assert.equal((await av(w, ['session', 'clear', '--profile', 'dev'])).code, 0)
+    const again = await callerIdentity(w)
+    assert.equal(again.code, 0, again.stderr)
+    assertNoToken(w, {stderr: r.stderr + again.stderr, stdout: r.stdout + again.stdout})
+  })
+
   it('an access token the portal no longer takes is refreshed with the refresh token, without a person', async () => {
     const w = world()
     ssoOf(w).expireAccessTokens()
@@ -200,6 +213,56 @@ function scenarios(world: () => SsoWorld): void {
     assert.notEqual(again.code, 0)
     assert.match(again.stderr, /sso-login-needed/)
     assertNoToken(w, {stderr: r.stderr + again.stderr, stdout: r.stdout + again.stdout})
+  })
+
+  it('av migrate absorbs a plaintext cache `aws sso login` left; av restore leaves the config byte-identical', async () => {
+    const w = world()
+    // What the AWS CLI's own sign-in leaves: a token the portal takes, in plaintext, named by sha1 of the session.
+    const cacheDir = path.join(w.sandbox.home, '.aws', 'sso', 'cache')
+    const file = path.join(cacheDir, `${createHash('sha1').update('corp').digest('hex')}.json`)
+    const written = await w.sandbox.sh(`mkdir -p ${cacheDir} && cat > ${file}`, {input: await cliSignIn(w.endpoint)})
+    assert.equal(written.code, 0, written.stderr)
+    const doctor = await av(w, ['doctor', '--offline'])
+    assert.match(doctor.stdout, /sso-cache.*plaintext[\s\S]*av migrate/)
+    const r = await av(w, ['migrate', '--yes'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(
+      r.stdout,
+      /moved the IAM Identity Center tokens of corp \(dev\) into .* and deleted the plaintext cache/,
+    )
+    assert.equal(existsSync(file), false)
+    rmSync(cacheDir, {force: true, recursive: true})
+    assertNoToken(w, {stderr: r.stderr, stdout: r.stdout})
+    // The absorbed sign-in serves the launcher: no `av login` in between.
+    const before = ssoOf(w).count('StartDeviceAuthorization')
+    const run = await callerIdentity(w)
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(ssoOf(w).count('StartDeviceAuthorization'), before)
+    const back = await av(w, ['restore', '--yes'])
+    assert.equal(back.code, 0, back.stderr)
+    assert.match(back.stdout, /av still holds the IAM Identity Center sign-in\(s\) corp/)
+    assert.equal(readFileSync(path.join(w.sandbox.home, '.aws', 'config'), 'utf8'), CONFIG)
+    assertNoToken(w, {stderr: back.stderr + run.stderr, stdout: back.stdout + run.stdout})
+  })
+}
+
+/** A sign-in as the AWS CLI makes it (through the SDK, from the test), in the CLI's cache format. */
+async function cliSignIn(endpoint: SigV4Endpoint): Promise<string> {
+  const {sdkSso} = await import('../../src/lib/aws/sso-client.js')
+  const at = {oidc: endpoint.url, portal: endpoint.url, region: 'eu-west-1'}
+  const client = await sdkSso.registerClient(at, {clientName: 'botocore-client', scopes: ['sso:account:access']})
+  const device = await sdkSso.startDeviceAuthorization(at, {client, startUrl: START_URL})
+  endpoint.sso!.approve(device.userCode)
+  const token = await sdkSso.createToken(at, {client, grant: {deviceCode: device.deviceCode, kind: 'device'}})
+  return JSON.stringify({
+    accessToken: token.accessToken,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    expiresAt: new Date(token.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    refreshToken: token.refreshToken,
+    region: 'eu-west-1',
+    registrationExpiresAt: new Date(client.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    startUrl: START_URL,
   })
 }
 

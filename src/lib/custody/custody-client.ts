@@ -464,3 +464,13 @@ export async function dropSessionsInCustody(
     await call(entry, ['drop-sessions'], JSON.stringify({accounts})),
   ).cleared
 }
+
+/** `av migrate` in custody mode: root takes the AWS CLI's plaintext cache document for sign-in `key` (read back). */
+export async function ssoImportInCustody(
+  entry: string,
+  key: string,
+  cache: string,
+  call: typeof callCustody = callCustody,
+): Promise<void> {
+  parseAnswer<{stored: boolean}>('sso-import', await call(entry, ['sso-import'], JSON.stringify({cache, key})))
+}

@@ -74,7 +74,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
       'sso-cache',
       path.join(aws, 'sso', 'cache'),
       deps.home,
-      'Run `aws sso logout` (or delete ~/.aws/sso/cache/*.json).',
+      'Run `av migrate`: it moves the tokens your profiles use into av (then `av login` renews them). Or `aws sso logout`.',
     ),
     checkCache(
       'login-cache',

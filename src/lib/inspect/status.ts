@@ -167,8 +167,7 @@ export async function readStatus(deps: StatusDeps): Promise<StatusReport> {
       status.source = 'store'
     }
 
-    const served = other?.startsWith('role') || other?.startsWith('IAM Identity Center')
-    if (referencesAv || (served && status.source !== 'plaintext')) {
+    if (referencesAv || (servedWithoutConfig(other) && status.source !== 'plaintext')) {
       status.releases = sessionModeOf(profile, settings, deps.policy ?? DEFAULT_POLICY)
     }
 
@@ -230,6 +229,11 @@ function addKeyAge(status: ProfileStatus, age: KeyAge, now: number): void {
       `its key is ${status.keyAge.days} days old (over ${ROTATE_AFTER_DAYS}): run \`av rotate --profile ${status.profile}\``,
     )
   }
+}
+
+/** Role and IAM Identity Center profiles are served by av's launcher without a credential_process of av's. */
+function servedWithoutConfig(other: null | string | undefined): boolean {
+  return other?.startsWith('role') === true || other?.startsWith('IAM Identity Center') === true
 }
 
 type SignIns = Map<string, {expiresAt: null | string; store: string}>

@@ -39,6 +39,7 @@ import {
   type StoreView,
 } from './migration-plan.js'
 import {decodeStoredProfile, encodeStoredProfile} from './migration-record.js'
+import {applySsoMoves, planSsoMoves, type SsoCacheMove, type SsoMigrateDeps} from './sso-migrate.js'
 
 export interface ApplyDeps {
   store: SecretStore
@@ -201,6 +202,8 @@ export interface MigrateDeps extends ApplyDeps {
    * (any process of the user can read the keychain; only root can read custody).
    */
   keychain?: SecretStore
+  /** IAM Identity Center tokens in the AWS CLI's plaintext cache, moved into av's store too (sso-migrate.ts). */
+  sso?: SsoMigrateDeps
 }
 
 export interface MigrateOptions extends PlanOptions {
@@ -217,6 +220,8 @@ export interface MigrateResult {
   store: string
   /** Custody mode: profiles whose keys moved (or would move) from the OS keychain into root custody. */
   adopted: string[]
+  /** IAM Identity Center sign-ins whose tokens moved (or would move) from ~/.aws/sso/cache into av's store. */
+  ssoSignIns: string[]
   files: {config: string; credentials: string}
   /** A sentence saying what happened (or would happen). */
   summary: string
@@ -292,8 +297,14 @@ export async function readState(
   return {files, snapshots, store}
 }
 
+interface Moves {
+  moves: string[]
+  adopt: string[]
+  sso: SsoCacheMove[]
+}
+
 /** What migrate does, as one clause: "move the keys of a from … into … and point … at av, and move …". */
-function describeMoves(moves: string[], adopt: string[], paths: MigrateDeps['paths'], where: string): string {
+function describeMoves({adopt, moves, sso}: Moves, paths: MigrateDeps['paths'], where: string): string {
   const parts: string[] = []
   if (moves.length > 0) {
     parts.push(
@@ -302,7 +313,36 @@ function describeMoves(moves: string[], adopt: string[], paths: MigrateDeps['pat
   }
 
   if (adopt.length > 0) parts.push(`move the keys of ${adopt.join(', ')} from the OS keychain into ${where}`)
+  if (sso.length > 0) parts.push(`move ${ssoWhat(sso)} from the AWS CLI's plaintext cache into ${where}`)
   return parts.join(', and ')
+}
+
+function ssoWhat(sso: SsoCacheMove[]): string {
+  return `the IAM Identity Center tokens of ${sso.map((m) => `${m.key} (${m.profiles.join(', ')})`).join(', ')}`
+}
+
+/** What migrate did, as the summary says it. */
+function describeDone({adopt, moves, sso}: Moves, config: string, where: string): string {
+  const done: string[] = []
+  if (moves.length > 0) {
+    done.push(
+      `moved the keys of ${moves.join(', ')} into ${where}; ${config} now runs av for ${moves.length === 1 ? 'it' : 'them'}`,
+    )
+  }
+
+  if (adopt.length > 0) done.push(`moved the keys of ${adopt.join(', ')} from the OS keychain into ${where}`)
+  if (sso.length > 0) {
+    done.push(`moved ${ssoWhat(sso)} into ${where} and deleted the plaintext cache (av login renews the sign-in)`)
+  }
+
+  return done.join('; ')
+}
+
+/** The IAM Identity Center caches to move, and the profiles left for the key migration (SSO profiles have none). */
+function planSso(deps: MigrateDeps, profiles: string[] | undefined): {keyProfiles?: string[]; sso: SsoCacheMove[]} {
+  const {moves, profiles: ssoProfiles} = deps.sso ? planSsoMoves(deps.sso, profiles) : {moves: [], profiles: []}
+  const keyProfiles = profiles?.filter((p) => !ssoProfiles.includes(p))
+  return {sso: moves, ...(keyProfiles === undefined ? {} : {keyProfiles})}
 }
 
 /** The whole `av migrate`: lock, probe the store, read, plan, confirm, apply, audit. */
@@ -315,8 +355,9 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       await removeOrphanedTemps(deps.paths.config)
     }
 
-    const {files, snapshots, store} = await readState(deps, options.profiles)
-    if (snapshots.credentials.bytes === null) {
+    const {keyProfiles, sso} = planSso(deps, options.profiles)
+    const {files, snapshots, store} = await readState(deps, keyProfiles)
+    if (snapshots.credentials.bytes === null && sso.length === 0) {
       throw new AvError(
         'not-found',
         `there is no AWS credentials file at ${deps.paths.credentials}; nothing was changed`,
@@ -326,11 +367,11 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       )
     }
 
-    const adopt = await keychainLeftovers(deps.keychain, options.profiles)
+    const adopt = await keychainLeftovers(deps.keychain, keyProfiles)
     const plan = planMigration(files, store, {
       ...options,
       // A profile whose keys are still in the keychain is not "not found": its keys move below.
-      profiles: options.profiles?.filter((p) => !adopt.includes(p) || profilesWithKeys(files.credentials).includes(p)),
+      profiles: keyProfiles?.filter((p) => !adopt.includes(p) || profilesWithKeys(files.credentials).includes(p)),
     })
     const result: MigrateResult = {
       dryRun: options.dryRun === true,
@@ -339,10 +380,11 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
       already: plan.already.filter((p) => !adopt.includes(p)),
       store: storeLabel(deps.store),
       adopted: adopt,
+      ssoSignIns: sso.map((m) => m.key),
       files: deps.paths,
       summary: '',
     }
-    if (plan.moves.length === 0 && adopt.length === 0) {
+    if (plan.moves.length === 0 && adopt.length === 0 && sso.length === 0) {
       result.summary =
         files.credentials.sections.length === 0
           ? `nothing to migrate: ${deps.paths.credentials} holds no profile`
@@ -351,12 +393,8 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
     }
 
     const where = result.store
-    const what = describeMoves(
-      plan.moves.map((m) => m.profile),
-      adopt,
-      deps.paths,
-      where,
-    )
+    const moves: Moves = {adopt, moves: result.migrated, sso}
+    const what = describeMoves(moves, deps.paths, where)
     if (options.dryRun) {
       result.summary = `would ${what}`
       return result
@@ -380,25 +418,20 @@ export async function migrate(deps: MigrateDeps, options: MigrateOptions): Promi
 
     if (adopt.length > 0) await adoptFromKeychain(adopt, deps.keychain!, deps)
     if (plan.moves.length > 0) await applyMigration(plan, snapshots, deps)
+    if (sso.length > 0) await applySsoMoves(sso, deps.sso!)
     const audited = await deps.audit
       .record({
         event: 'migrate',
         profiles: result.migrated,
         skipped: plan.skipped.map((s) => s.profile),
         ...(adopt.length > 0 ? {adopted: adopt} : {}),
+        ...(sso.length > 0 ? {ssoSignIns: result.ssoSignIns} : {}),
       })
       .then(
         () => '',
         (error: Error) => ` (warning: ${error.message})`,
       )
-    const moved =
-      plan.moves.length > 0
-        ? [
-            `moved the keys of ${result.migrated.join(', ')} into ${where}; ${deps.paths.config} now runs av for ${result.migrated.length === 1 ? 'it' : 'them'}`,
-          ]
-        : []
-    if (adopt.length > 0) moved.push(`moved the keys of ${adopt.join(', ')} from the OS keychain into ${where}`)
-    result.summary = moved.join('; ') + audited
+    result.summary = describeDone(moves, deps.paths.config, where) + audited
     return result
   } finally {
     await release()

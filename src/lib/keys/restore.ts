@@ -15,6 +15,7 @@ import type {SecretStore} from '../store/secret-store.js'
 import {acquireLock, type AwsFileSystem, removeOrphanedTemps} from '../aws/aws-files.js'
 import {AvError} from '../core/errors.js'
 import {silentReporter} from '../core/progress.js'
+import {isSsoAccount} from '../sessions/sso-settings.js'
 import {profileAccount, profileOfAccount} from '../store/credentials.js'
 import {KEYCHAIN_LABEL, storeLabel} from '../store/secret-store.js'
 import {readState, sameBytes, type Snapshots, writeVerified} from './migrate.js'
@@ -168,7 +169,18 @@ export interface RestoreResult {
   restored: string[]
   skipped: RestorePlan['skipped']
   files: {config: string; credentials: string}
+  /** IAM Identity Center sign-ins av keeps holding: restore does not write tokens back into a plaintext cache. */
+  ssoSignIns: string[]
   summary: string
+}
+
+/** What restore says about av's IAM Identity Center sign-ins (config untouched by migrate; tokens stay with av). */
+function ssoNote(signIns: string[]): string {
+  if (signIns.length === 0) return ''
+  return (
+    `. av still holds the IAM Identity Center sign-in(s) ${signIns.join(', ')} (migrate left ~/.aws/config as it was): ` +
+    "the AWS CLI outside av needs `aws sso login` again, and `av logout --all` removes av's"
+  )
 }
 
 /** The whole `av restore`: lock, probe, read, plan, confirm (it writes keys into a plain file), apply, audit. */
@@ -181,7 +193,9 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
       await removeOrphanedTemps(deps.paths.config)
     }
 
-    const storedProfiles = (await deps.store.list()).map((a) => profileOfAccount(a)).filter((p) => p !== null)
+    const accounts = await deps.store.list()
+    const storedProfiles = accounts.map((a) => profileOfAccount(a)).filter((p) => p !== null)
+    const signIns = options.profiles ? [] : accounts.filter((a) => isSsoAccount(a)).map((a) => a.slice('sso:'.length))
     const profiles = options.profiles ? [...new Set(options.profiles)] : storedProfiles
     let {files, snapshots, store} = await readState(deps, profiles)
     let plan = planRestore(files, store, profiles, storeLabel(deps.store))
@@ -190,10 +204,11 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
       restored: plan.profiles,
       skipped: plan.skipped,
       files: deps.paths,
+      ssoSignIns: signIns,
       summary: '',
     }
     if (plan.profiles.length === 0) {
-      result.summary = `nothing to restore: ${storeLabel(deps.store)} holds no keys av moved`
+      result.summary = `nothing to restore: ${storeLabel(deps.store)} holds no keys av moved${ssoNote(signIns)}`
       return result
     }
 
@@ -237,7 +252,8 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
     result.summary =
       `wrote the keys of ${plan.profiles.join(', ')} back into ${deps.paths.credentials} and removed them from ${storeLabel(deps.store)}` +
       audited +
-      rotated
+      rotated +
+      ssoNote(signIns)
     return result
   } finally {
     await release()

@@ -1,5 +1,6 @@
 /** The real world for migrate, restore, add, rotate, login, logout, status and doctor's key ages, built from a Context. */
 import {spawn} from 'node:child_process'
+import {unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {StsTarget} from '../aws/sts-client.js'
@@ -23,11 +24,13 @@ import {
   custodyEntryOf,
   dropSessionsInCustody,
   keyAgesInCustody,
+  ssoImportInCustody,
   ssoLoginInCustody,
   ssoLogoutInCustody,
 } from '../custody/custody-client.js'
 import {readText} from '../inspect/doctor-check.js'
 import {iamCreateDate, type KeyAge, keyAges} from '../keys/key-age.js'
+import {importToStore, type SsoMigrateDeps} from '../keys/sso-migrate.js'
 import {askHidden, askYesNo, lineReporter, listrProfiles, listrReporter} from '../keys/step-display.js'
 
 export const LOCK_FILE = 'migrate.lock'
@@ -78,8 +81,22 @@ export function keyAgesOf(ctx: Context, options: {offline: boolean}): () => Prom
 export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDeps {
   let report = silentReporter
   if (!options.json) report = ctx.stdoutIsTerminal ? listrReporter() : lineReporter(ctx.stderr)
-  const store = durableStore(ctx)
+  const {policy} = ctx.policy()
+  const store = durableStore(ctx, policy)
+  const configFile = awsFilePaths(ctx).config
+  const sso: SsoMigrateDeps = {
+    cacheDir: path.join(ctx.home, '.aws', 'sso', 'cache'),
+    configText: () => readText(configFile),
+    importCache:
+      store instanceof CustodyClientStore
+        ? (key, text) => ssoImportInCustody(store.entry, key, text)
+        : (key, text) => importToStore(store, ctx.clock, key, text),
+    policy,
+    readFile: readText,
+    removeFile: (file) => unlink(file),
+  }
   return {
+    sso,
     audit: ctx.audit,
     clock: ctx.clock,
     confirm: askYesNo,

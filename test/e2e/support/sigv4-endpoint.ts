@@ -307,7 +307,7 @@ export class SigV4Endpoint {
     }
 
     if (this.sso && headers.authorization === undefined && SsoService.handles(path)) {
-      this.sso.handle(req, res, path, query, body.toString('utf8'))
+      this.sso.handle({body: body.toString('utf8'), path, query, req, res})
       return
     }
 

@@ -29,6 +29,14 @@ export interface SsoOptions {
   roleSeconds?: number
 }
 
+export interface SsoExchange {
+  req: IncomingMessage
+  res: ServerResponse
+  path: string
+  query: Record<string, string | string[]>
+  body: string
+}
+
 interface Authorization {
   clientId: string
   deviceCode: string
@@ -100,13 +108,7 @@ export class SsoService {
     return this.requests.filter((r) => r.operation === operation).length
   }
 
-  handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    query: Record<string, string | string[]>,
-    body: string,
-  ): void {
+  handle({body, path, query, req, res}: SsoExchange): void {
     let doc: Record<string, unknown> = {}
     try {
       doc = body ? (JSON.parse(body) as Record<string, unknown>) : {}

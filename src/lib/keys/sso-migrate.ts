@@ -1,0 +1,117 @@
+/**
+ * `av migrate` for IAM Identity Center: the AWS CLI keeps each sign-in's access token, refresh token and client
+ * secret in plaintext in `~/.aws/sso/cache/<sha1 of the session name or start URL>.json`, where every process of
+ * the user can read them. migrate moves each such token that a profile of ~/.aws/config uses into av's store
+ * (root custody through `av-custody sso-import`, else the keychain), reads it back, and only then deletes the file.
+ *
+ * The config is not edited: the profile keeps its sso_* settings, which is what av reads, and inside av runs the
+ * AWS CLI sees only av's credential_process. A credential_process line in the user's config would never be read
+ * while sso_* settings are there (the CLI tries SSO first), so `av restore` has nothing to put back in the config;
+ * the tokens are not written back either (restore prints "run `aws sso login`" for the CLI outside av).
+ */
+import {createHash} from 'node:crypto'
+import path from 'node:path'
+
+import type {Clock} from '../core/clock.js'
+import type {Policy} from '../core/policy.js'
+import type {SecretStore} from '../store/secret-store.js'
+
+import {parseAwsProfiles, parseSsoSessions} from '../aws/aws-profiles.js'
+import {AvError} from '../core/errors.js'
+import {isSsoProfile, ssoAccount, ssoTargetOf} from '../sessions/sso-settings.js'
+import {decodeSsoItem, encodeSsoItem, fromCliCache} from '../sessions/sso-tokens.js'
+
+export interface SsoCacheMove {
+  /** The sign-in: sso-session name, or a legacy profile's start URL. */
+  key: string
+  /** The AWS CLI's cache file. */
+  file: string
+  /** The profiles that use it. */
+  profiles: string[]
+  /** The file's text (tokens: held in memory only until stored). */
+  text: string
+}
+
+export interface SsoMigrateDeps {
+  cacheDir: string
+  /** The user's AWS config text (null: no file). */
+  configText: () => null | string
+  policy: Policy
+  readFile: (file: string) => null | string
+  removeFile: (file: string) => Promise<void>
+  /** Stores the cache document as av's sign-in for `key`, read back; throws when it cannot. */
+  importCache: (key: string, text: string) => Promise<void>
+}
+
+/** The AWS CLI's cache file for a sign-in key. */
+export function cliCacheFile(cacheDir: string, key: string): string {
+  return path.join(cacheDir, `${createHash('sha1').update(key).digest('hex')}.json`)
+}
+
+/**
+ * The plaintext caches of the sign-ins the config's profiles use (of `profiles` only, when given), and every
+ * IAM Identity Center profile looked at (those have no keys for the rest of migrate to move).
+ */
+export function planSsoMoves(deps: SsoMigrateDeps, profiles?: string[]): {moves: SsoCacheMove[]; profiles: string[]} {
+  const text = deps.configText()
+  if (text === null) return {moves: [], profiles: []}
+  const all = parseAwsProfiles(text)
+  const sessions = parseSsoSessions(text)
+  const byKey = new Map<string, {profiles: string[]; startUrl: string}>()
+  const looked: string[] = []
+  for (const profile of Object.keys(all)) {
+    if (!isSsoProfile(all[profile]) || all[profile]!.role_arn || (profiles && !profiles.includes(profile))) continue
+    looked.push(profile)
+    let target
+    try {
+      target = ssoTargetOf(profile, all, sessions, deps.policy)
+    } catch {
+      continue // a profile av cannot use: `av status` names its problem
+    }
+
+    if (!target) continue
+    const entry = byKey.get(target.key) ?? {profiles: [], startUrl: target.startUrl}
+    entry.profiles.push(profile)
+    byKey.set(target.key, entry)
+  }
+
+  const moves: SsoCacheMove[] = []
+  for (const [key, {profiles: users, startUrl}] of byKey) {
+    const file = cliCacheFile(deps.cacheDir, key)
+    const cache = deps.readFile(file)
+    const item = cache === null ? null : fromCliCache(cache)
+    // Only a token for the very start URL the config names: anything else is not this sign-in's.
+    if (cache !== null && item !== null && item.startUrl === startUrl)
+      moves.push({file, key, profiles: users, text: cache})
+  }
+
+  return {moves, profiles: looked}
+}
+
+/** Each move: into av's store (read back), then the plaintext file deleted. */
+export async function applySsoMoves(moves: SsoCacheMove[], deps: SsoMigrateDeps): Promise<void> {
+  for (const move of moves) {
+    await deps.importCache(move.key, move.text) // eslint-disable-line no-await-in-loop -- one sign-in at a time
+    await deps.removeFile(move.file) // eslint-disable-line no-await-in-loop
+  }
+}
+
+/**
+ * Keychain mode's importCache: the document as av's item, unless the keychain already holds a live sign-in with
+ * another token (av's own `av login`: that one stays, and the file is left for the person to decide).
+ */
+export async function importToStore(store: SecretStore, clock: Clock, key: string, text: string): Promise<void> {
+  const item = fromCliCache(text)
+  if (!item) throw new AvError('bad-input', `the AWS CLI's cache for ${key} holds no usable token`)
+  const account = ssoAccount(key)
+  const held = decodeSsoItem(await store.get(account))
+  if (held && held.token.expiresAt > clock.now() && held.token.accessToken !== item.token.accessToken) {
+    throw new AvError('conflict', `av already holds a live sign-in for ${key}; the AWS CLI's cache was left as it is`, {
+      suggestion: '`aws sso logout` removes the cache file, or `av logout` then `av migrate` takes the cache instead.',
+    })
+  }
+
+  const value = encodeSsoItem(item)
+  await store.set(account, value)
+  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', `the store did not keep ${key}`)
+}
