@@ -9,7 +9,8 @@ export default class Logout extends AvCommand {
     'Sign out of IAM Identity Center: av drops the tokens it holds and the role credentials made with them.'
   static description =
     'Ends the portal session where IAM Identity Center allows it, removes the sign-in (client registration, access ' +
-    'and refresh token) from av’s store, and drops the cached role credentials of every profile that used it.'
+    'and refresh token) from av’s store, and drops the cached role credentials of every profile that used it. For a ' +
+    '`login_session` profile (`aws login`), removes the console sign-in av holds.'
   static examples = [
     '<%= config.bin %> logout --profile dev',
     '<%= config.bin %> logout --sso-session corp',

@@ -23,6 +23,10 @@ function describeRelease(mode: SessionMode): string {
       return `nothing: ${mode.problem}`
     }
 
+    case 'login': {
+      return `the console sign-in's credentials (${mode.session}), renewed by av while the sign-in lasts`
+    }
+
     case 'role': {
       return `role credentials for ${mode.roleArn} (${mode.durationSeconds / 60} min, from ${mode.source})`
     }

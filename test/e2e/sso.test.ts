@@ -4,11 +4,14 @@
  * browser), the installed `aws` launcher runs the real AWS CLI v2 with role credentials from GetRoleCredentials
  * (its request SigV4-verified with them), and no SSO token is ever in a file, argv, environment or output of the
  * user's, nor under ~/.aws/sso/cache. An access token the portal no longer takes is refreshed without a person; a
- * sign-in that ended gives the clear "run `av login`" refusal; `av logout` ends the portal session.
+ * sign-in that ended gives the clear "run `av login`" refusal; `av logout` ends the portal session. `av migrate`
+ * moves a plaintext cache `aws sso login` left, and a console sign-in's (`aws login`) document, which the helper
+ * (root, in custody mode) then renews through the real `@aws-sdk/credential-provider-login` against the endpoint's
+ * token service, which checks its DPoP proof.
  */
 import assert from 'node:assert/strict'
-import {createHash} from 'node:crypto'
-import {existsSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {createHash, generateKeyPairSync} from 'node:crypto'
+import {existsSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -17,16 +20,22 @@ import {startCustodyWorld} from './support/custody-world.js'
 import {installAv, type Installed, removeInstall} from './support/install.js'
 import {descendants} from './support/procfs.js'
 import {type SigV4Endpoint, startEndpoint} from './support/sigv4-endpoint.js'
-import {SSO_MARK, type SsoService} from './support/sso-endpoint.js'
+import {LOGIN_CLIENT, SSO_MARK, type SsoService} from './support/sso-endpoint.js'
 import {type KeyringSandbox, type RunResult, startKeyringSandbox} from './support/user-sandbox.js'
 
 const ACCOUNT = '111122223333'
 const START_URL = 'https://corp.awsapps.test/start'
 const SSO = {roles: [`${ACCOUNT}/Dev`]}
+const LOGIN_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/Admin/alice`
 const CONFIG = `[profile dev]
 sso_session = corp
 sso_account_id = ${ACCOUNT}
 sso_role_name = Dev
+region = eu-west-1
+output = json
+
+[profile console]
+login_session = ${LOGIN_SESSION}
 region = eu-west-1
 output = json
 
@@ -240,9 +249,90 @@ function scenarios(world: () => SsoWorld): void {
     assert.equal(ssoOf(w).count('StartDeviceAuthorization'), before)
     const back = await av(w, ['restore', '--yes'])
     assert.equal(back.code, 0, back.stderr)
-    assert.match(back.stdout, /av still holds the IAM Identity Center sign-in\(s\) corp/)
+    assert.match(back.stdout, /av still holds the IAM Identity Center or console sign-in\(s\) corp/)
     assert.equal(readFileSync(path.join(w.sandbox.home, '.aws', 'config'), 'utf8'), CONFIG)
     assertNoToken(w, {stderr: back.stderr + run.stderr, stdout: back.stdout + run.stdout})
+  })
+
+  it('a console sign-in (`aws login`) moves into av; root/the helper renews it through the SDK’s provider (DPoP)', async () => {
+    const w = world()
+    const cacheDir = path.join(w.sandbox.home, '.aws', 'login', 'cache')
+    const file = path.join(cacheDir, `${createHash('sha256').update(LOGIN_SESSION).digest('hex')}.json`)
+    const written = await w.sandbox.sh(`mkdir -p ${cacheDir} && cat > ${file}`, {input: consoleSignIn(w.endpoint)})
+    assert.equal(written.code, 0, written.stderr)
+    const r = await av(w, ['migrate', '--yes'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(
+      r.stdout,
+      /moved the console sign-in \(aws login\) of arn:\S+ \(console\) into .* deleted the plaintext cache/,
+    )
+    assert.equal(existsSync(file), false)
+    rmSync(path.join(w.sandbox.home, '.aws', 'login'), {force: true, recursive: true})
+    const console = (args: string[] = []) =>
+      w.sandbox.run(
+        [
+          w.install.aws,
+          'sts',
+          'get-caller-identity',
+          '--profile',
+          'console',
+          '--endpoint-url',
+          w.endpoint.url,
+          ...args,
+        ],
+        {
+          env: w.install.env,
+        },
+      )
+    const mark = w.endpoint.requests.length
+    const first = await console()
+    assert.equal(first.code, 0, first.stderr)
+    // Held credentials had 2 minutes left: renewed once, with a DPoP proof from the held key; the CLI signs with the new ones.
+    assert.deepEqual(
+      w.endpoint.login.requests.map((q) => [q.accepted, q.dpop]),
+      [[true, true]],
+    )
+    const call = w.endpoint.requests.slice(mark).find((q) => q.operation === 'GetCallerIdentity')!
+    assert.equal(call.verified, true, call.failure ?? '')
+    assert.equal(JSON.parse(first.stdout).Arn, LOGIN_SESSION)
+    const second = await console()
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(w.endpoint.login.requests.length, 1, 'fresh credentials are not renewed again')
+    const out = await av(w, ['logout', '--profile', 'console'])
+    assert.equal(out.code, 0, out.stderr)
+    const refused = await console()
+    assert.notEqual(refused.code, 0)
+    assert.match(refused.stderr, /sso-login-needed[\s\S]*aws login --profile console/)
+    assertNoToken(w, {
+      stderr: r.stderr + first.stderr + second.stderr + out.stderr + refused.stderr,
+      stdout: r.stdout + first.stdout + second.stdout + out.stdout + refused.stdout,
+    })
+    assert.deepEqual(leftLoginDirs(w.sandbox.user.uid), [], 'no renewal directory is left behind')
+  })
+}
+
+/** Renewal directories (`/tmp/av-login-*`) of the user's or root's left behind. */
+function leftLoginDirs(uid: number): string[] {
+  return readdirSync('/tmp')
+    .filter((name) => name.startsWith('av-login-'))
+    .filter((name) => [0, uid].includes(statSync(path.join('/tmp', name)).uid))
+}
+
+/** A console sign-in as `aws login` leaves it (a DPoP key, its refresh token, credentials due for renewal). */
+function consoleSignIn(endpoint: SigV4Endpoint): string {
+  const {privateKey, publicKey} = generateKeyPairSync('ec', {namedCurve: 'P-256'})
+  const {credentials, refreshToken} = endpoint.login.issue(publicKey.export({format: 'jwk'}), LOGIN_SESSION)
+  return JSON.stringify({
+    accessToken: {
+      accessKeyId: credentials.accessKeyId,
+      accountId: ACCOUNT,
+      expiresAt: new Date(Date.now() + 2 * 60_000).toISOString(),
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken,
+    },
+    clientId: LOGIN_CLIENT,
+    dpopKey: privateKey.export({format: 'pem', type: 'sec1'}),
+    refreshToken,
   })
 }
 
@@ -277,6 +367,7 @@ describe('IAM Identity Center in keychain mode', () => {
   before(async () => {
     const endpoint = await startEndpoint({credentials: [], sso: SSO})
     const install = installAv({
+      signin: {endpoint: endpoint.url},
       sso: {oidcEndpoint: endpoint.url, portalEndpoint: endpoint.url},
       sts: {endpoint: endpoint.url},
     })

@@ -24,6 +24,8 @@ export interface Policy {
   iam?: {endpoint?: string}
   /** IAM Identity Center for av's own sign-in and role credentials: replaces the genuine endpoints (tests). */
   sso?: {oidcEndpoint?: string; portalEndpoint?: string}
+  /** AWS sign-in (console credentials, `aws login`) token refresh for av's own calls: replaces the genuine endpoint. */
+  signin?: {endpoint?: string}
   approvers: ApproverSpec[]
   /** Per category (`signed-url`) or per command (`ssm get-parameter`). */
   decisions: Record<string, Decision>
@@ -157,6 +159,13 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
       if (sso.oidcEndpoint !== undefined) policy.sso.oidcEndpoint = sso.oidcEndpoint as string
       if (sso.portalEndpoint !== undefined) policy.sso.portalEndpoint = sso.portalEndpoint as string
     } else problems.push('sso must be an object with optional http(s) URLs oidcEndpoint and portalEndpoint')
+  }
+
+  if (raw.signin !== undefined) {
+    const signin = raw.signin as Record<string, unknown>
+    if (typeof signin === 'object' && signin !== null && (signin.endpoint === undefined || isUrl(signin.endpoint))) {
+      policy.signin = signin.endpoint === undefined ? {} : {endpoint: signin.endpoint as string}
+    } else problems.push('signin must be an object with an optional http(s) URL endpoint')
   }
 
   if (raw.approvers !== undefined) {

@@ -442,13 +442,13 @@ export async function ssoLoginInCustody<T>(
   return parseAnswer<T>('sso-login', await call(entry, ['sso-login'], JSON.stringify(request), {onStderr}))
 }
 
-/** `av logout` in custody mode: root drops the named sign-ins (`*`: all of the user's). */
+/** `av logout` in custody mode: root drops the named sign-ins (`sso:<key>`, `login:<session>`; `*`: all the user's). */
 export async function ssoLogoutInCustody(
   entry: string,
-  keys: string[],
+  accounts: string[],
   call: typeof callCustody = callCustody,
 ): Promise<string[]> {
-  return parseAnswer<{removed: string[]}>('sso-logout', await call(entry, ['sso-logout'], JSON.stringify({keys})))
+  return parseAnswer<{removed: string[]}>('sso-logout', await call(entry, ['sso-logout'], JSON.stringify({accounts})))
     .removed
 }
 
@@ -465,12 +465,15 @@ export async function dropSessionsInCustody(
   ).cleared
 }
 
-/** `av migrate` in custody mode: root takes the AWS CLI's plaintext cache document for sign-in `key` (read back). */
-export async function ssoImportInCustody(
+/**
+ * `av migrate` in custody mode: root takes the AWS CLI's plaintext cache document of a sign-in (IAM Identity Center
+ * `sso-import`, console sign-in `login-import`) and reads it back.
+ */
+export async function signInImportInCustody(
   entry: string,
-  key: string,
-  cache: string,
+  move: {key: string; kind: 'login' | 'sso'; text: string},
   call: typeof callCustody = callCustody,
 ): Promise<void> {
-  parseAnswer<{stored: boolean}>('sso-import', await call(entry, ['sso-import'], JSON.stringify({cache, key})))
+  const verb = move.kind === 'sso' ? 'sso-import' : 'login-import'
+  parseAnswer<{stored: boolean}>(verb, await call(entry, [verb], JSON.stringify({cache: move.text, key: move.key})))
 }

@@ -80,7 +80,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
       'login-cache',
       path.join(aws, 'login', 'cache'),
       deps.home,
-      'Run `aws logout` (or delete ~/.aws/login/cache/*.json).',
+      "Run `av migrate`: it moves your login_session profiles' sign-ins into av, which renews them. Or `aws logout`.",
     ),
     ...checkProfiles(deps, files.config),
     checkAvInstall(deps),

@@ -231,9 +231,9 @@ function addKeyAge(status: ProfileStatus, age: KeyAge, now: number): void {
   }
 }
 
-/** Role and IAM Identity Center profiles are served by av's launcher without a credential_process of av's. */
+/** Role, IAM Identity Center and console sign-in profiles are served by av's launcher without a credential_process of av's. */
 function servedWithoutConfig(other: null | string | undefined): boolean {
-  return other?.startsWith('role') === true || other?.startsWith('IAM Identity Center') === true
+  return ['role', 'IAM Identity Center', 'aws login'].some((label) => other?.startsWith(label) === true)
 }
 
 type SignIns = Map<string, {expiresAt: null | string; store: string}>

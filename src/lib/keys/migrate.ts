@@ -318,7 +318,15 @@ function describeMoves({adopt, moves, sso}: Moves, paths: MigrateDeps['paths'], 
 }
 
 function ssoWhat(sso: SsoCacheMove[]): string {
-  return `the IAM Identity Center tokens of ${sso.map((m) => `${m.key} (${m.profiles.join(', ')})`).join(', ')}`
+  const of = (kind: SsoCacheMove['kind']) =>
+    sso
+      .filter((m) => m.kind === kind)
+      .map((m) => `${m.key} (${m.profiles.join(', ')})`)
+      .join(', ')
+  const parts = []
+  if (of('sso')) parts.push(`the IAM Identity Center tokens of ${of('sso')}`)
+  if (of('login')) parts.push(`the console sign-in (aws login) of ${of('login')}`)
+  return parts.join(' and ')
 }
 
 /** What migrate did, as the summary says it. */

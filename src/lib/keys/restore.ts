@@ -15,6 +15,7 @@ import type {SecretStore} from '../store/secret-store.js'
 import {acquireLock, type AwsFileSystem, removeOrphanedTemps} from '../aws/aws-files.js'
 import {AvError} from '../core/errors.js'
 import {silentReporter} from '../core/progress.js'
+import {isLoginAccount} from '../sessions/login-session.js'
 import {isSsoAccount} from '../sessions/sso-settings.js'
 import {profileAccount, profileOfAccount} from '../store/credentials.js'
 import {KEYCHAIN_LABEL, storeLabel} from '../store/secret-store.js'
@@ -178,8 +179,8 @@ export interface RestoreResult {
 function ssoNote(signIns: string[]): string {
   if (signIns.length === 0) return ''
   return (
-    `. av still holds the IAM Identity Center sign-in(s) ${signIns.join(', ')} (migrate left ~/.aws/config as it was): ` +
-    "the AWS CLI outside av needs `aws sso login` again, and `av logout --all` removes av's"
+    `. av still holds the IAM Identity Center or console sign-in(s) ${signIns.join(', ')} (migrate left ~/.aws/config as it was): ` +
+    "the AWS CLI outside av needs `aws sso login` (or `aws login`) again, and `av logout --all` removes av's"
   )
 }
 
@@ -195,7 +196,9 @@ export async function restore(deps: RestoreDeps, options: RestoreOptions): Promi
 
     const accounts = await deps.store.list()
     const storedProfiles = accounts.map((a) => profileOfAccount(a)).filter((p) => p !== null)
-    const signIns = options.profiles ? [] : accounts.filter((a) => isSsoAccount(a)).map((a) => a.slice('sso:'.length))
+    const signIns = options.profiles
+      ? []
+      : accounts.filter((a) => isSsoAccount(a) || isLoginAccount(a)).map((a) => a.replace(/^(?:sso|login):/, ''))
     const profiles = options.profiles ? [...new Set(options.profiles)] : storedProfiles
     let {files, snapshots, store} = await readState(deps, profiles)
     let plan = planRestore(files, store, profiles, storeLabel(deps.store))

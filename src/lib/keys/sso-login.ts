@@ -19,8 +19,10 @@ import type {SecretStore} from '../store/secret-store.js'
 
 import {parseAwsProfiles, parseSsoSessions} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
+import {isSignInAccount, loginAccount} from '../sessions/login-session.js'
 import {roleAccount} from '../sessions/session-cache.js'
 import {
+  isSsoAccount,
   isSsoProfile,
   ssoAccount,
   ssoEndpointsOf,
@@ -91,7 +93,8 @@ export interface LoginDeps {
   /** Custody mode: root signs in (`av-custody sso-login`); null in keychain mode. */
   custody: null | {
     login(request: LoginRequest, configFile: string, show: (a: SignInPrompt) => void): Promise<SignInResult>
-    logout(keys: string[]): Promise<string[]>
+    /** Removes the named sign-ins (`sso:<key>`, `login:<session>`, or `*`); answers the accounts removed. */
+    logout(accounts: string[]): Promise<string[]>
     dropSessions(accounts: string[]): Promise<string[]>
   }
   configFile: string
@@ -165,43 +168,53 @@ export interface LogoutResult {
   summary: string
 }
 
+/** The store accounts a logout names: the profile's (or session's) sign-in, `sso:<key>` or `login:<session>`. */
+function logoutAccounts(text: string, request: LogoutRequest, policy: Policy): string[] {
+  if (request.session === undefined) {
+    const profile = request.profile ?? 'default'
+    const settings = parseAwsProfiles(text)[profile]
+    const session = settings?.login_session?.trim()
+    if (session && !isSsoProfile(settings)) return [loginAccount(session)]
+  }
+
+  return [ssoAccount(loginTargetOf(text, request, policy).key)]
+}
+
 export async function logout(deps: LoginDeps, request: LogoutRequest): Promise<LogoutResult> {
   const text = deps.configText() ?? ''
-  let keys: string[]
-  if (request.all) {
-    const accounts = deps.custody ? [] : await deps.store.list()
-    keys = deps.custody ? [] : accounts.filter((a) => a.startsWith('sso:')).map((a) => a.slice('sso:'.length))
-  } else {
-    keys = [loginTargetOf(configOf(deps), request, deps.policy).key]
-  }
+  let accounts: string[]
+  if (request.all) accounts = deps.custody ? ['*'] : (await deps.store.list()).filter((a) => isSignInAccount(a))
+  else accounts = logoutAccounts(configOf(deps), request, deps.policy)
 
-  let removed: string[]
+  let removedAccounts: string[]
   if (deps.custody) {
-    removed = await deps.custody.logout(request.all ? ['*'] : keys)
+    removedAccounts = await deps.custody.logout(accounts)
   } else {
-    removed = []
-    for (const key of keys) {
-      const account = ssoAccount(key)
-      const item = decodeSsoItem(await deps.store.get(account)) // eslint-disable-line no-await-in-loop -- few
+    removedAccounts = []
+    for (const account of accounts) {
+      const item = isSsoAccount(account) ? decodeSsoItem(await deps.store.get(account)) : null // eslint-disable-line no-await-in-loop -- few
       if (item) await endPortalSession(deps, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
-      if (await deps.store.delete(account)) removed.push(key) // eslint-disable-line no-await-in-loop
+      if (await deps.store.delete(account)) removedAccounts.push(account) // eslint-disable-line no-await-in-loop
     }
 
-    await deps.audit.record({event: 'sso-logout', removed: removed.length})
+    await deps.audit.record({event: 'sso-logout', removed: removedAccounts.length})
   }
 
-  const profiles = removed.flatMap((key) => profilesOfSignIn(text, key, deps.policy))
-  const accounts = [...new Set(profiles)].map((p) => roleAccount(p))
+  const removed = removedAccounts.map((a) => a.replace(/^(?:sso|login):/, ''))
+  const profiles = removedAccounts
+    .filter((a) => isSsoAccount(a))
+    .flatMap((a) => profilesOfSignIn(text, a.slice(4), deps.policy))
+  const roles = [...new Set(profiles)].map((p) => roleAccount(p))
   let cleared: string[]
-  if (deps.custody) cleared = await deps.custody.dropSessions(accounts)
+  if (deps.custody) cleared = await deps.custody.dropSessions(roles)
   else {
     cleared = []
-    for (const account of accounts) if (await deps.store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop
+    for (const account of roles) if (await deps.store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop
   }
 
   const summary =
     removed.length === 0
-      ? 'av held no IAM Identity Center sign-in to remove.'
+      ? 'av held no IAM Identity Center or console sign-in to remove.'
       : `Signed out: removed ${removed.length} sign-in(s) (${removed.join(', ')}) and ${cleared.length} cached role credential(s).`
   return {cleared, removed, summary}
 }

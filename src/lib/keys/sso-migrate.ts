@@ -1,5 +1,5 @@
 /**
- * `av migrate` for IAM Identity Center: the AWS CLI keeps each sign-in's access token, refresh token and client
+ * `av migrate` for IAM Identity Center and console sign-in. IAM Identity Center: the AWS CLI keeps each sign-in's access token, refresh token and client
  * secret in plaintext in `~/.aws/sso/cache/<sha1 of the session name or start URL>.json`, where every process of
  * the user can read them. migrate moves each such token that a profile of ~/.aws/config uses into av's store
  * (root custody through `av-custody sso-import`, else the keychain), reads it back, and only then deletes the file.
@@ -8,21 +8,28 @@
  * AWS CLI sees only av's credential_process. A credential_process line in the user's config would never be read
  * while sso_* settings are there (the CLI tries SSO first), so `av restore` has nothing to put back in the config;
  * the tokens are not written back either (restore prints "run `aws sso login`" for the CLI outside av).
+ *
+ * Console sign-in (`aws login`): a `login_session` profile's document in `~/.aws/login/cache/<sha256 of the
+ * session>.json` (credentials, refresh token, DPoP key) moves the same way, into the item `login:<session>`.
  */
 import {createHash} from 'node:crypto'
 import path from 'node:path'
 
+import type {ProfileSettings} from '../aws/aws-profiles.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {SecretStore} from '../store/secret-store.js'
 
 import {parseAwsProfiles, parseSsoSessions} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
+import {decodeLoginItem, encodeLoginItem, loginAccount, loginDocumentCredentials} from '../sessions/login-session.js'
 import {isSsoProfile, ssoAccount, ssoTargetOf} from '../sessions/sso-settings.js'
 import {decodeSsoItem, encodeSsoItem, fromCliCache} from '../sessions/sso-tokens.js'
 
 export interface SsoCacheMove {
-  /** The sign-in: sso-session name, or a legacy profile's start URL. */
+  /** IAM Identity Center (`aws sso login`) or console sign-in (`aws login`). */
+  kind: 'login' | 'sso'
+  /** The sign-in: sso-session name, a legacy profile's start URL, or the login_session ARN. */
   key: string
   /** The AWS CLI's cache file. */
   file: string
@@ -34,18 +41,42 @@ export interface SsoCacheMove {
 
 export interface SsoMigrateDeps {
   cacheDir: string
+  /** The AWS CLI's console sign-in cache (`~/.aws/login/cache`, or AWS_LOGIN_CACHE_DIRECTORY). */
+  loginCacheDir: string
   /** The user's AWS config text (null: no file). */
   configText: () => null | string
   policy: Policy
   readFile: (file: string) => null | string
   removeFile: (file: string) => Promise<void>
   /** Stores the cache document as av's sign-in for `key`, read back; throws when it cannot. */
-  importCache: (key: string, text: string) => Promise<void>
+  importCache: (move: Pick<SsoCacheMove, 'key' | 'kind' | 'text'>) => Promise<void>
 }
 
 /** The AWS CLI's cache file for a sign-in key. */
 export function cliCacheFile(cacheDir: string, key: string): string {
   return path.join(cacheDir, `${createHash('sha1').update(key).digest('hex')}.json`)
+}
+
+/** A console sign-in profile: its cache (once per session) joins `logins`. False when it is not one. */
+function addLogin(
+  deps: SsoMigrateDeps,
+  {logins, profile, settings}: {logins: SsoCacheMove[]; profile: string; settings: ProfileSettings},
+): boolean {
+  const session = settings.login_session?.trim()
+  if (!session || isSsoProfile(settings)) return false
+  const known = logins.find((m) => m.key === session)
+  if (known) {
+    known.profiles.push(profile)
+    return true
+  }
+
+  const file = path.join(deps.loginCacheDir, `${createHash('sha256').update(session, 'utf8').digest('hex')}.json`)
+  const cache = deps.readFile(file)
+  if (cache !== null && loginDocumentCredentials(cache)) {
+    logins.push({file, key: session, kind: 'login', profiles: [profile], text: cache})
+  }
+
+  return true
 }
 
 /**
@@ -59,8 +90,15 @@ export function planSsoMoves(deps: SsoMigrateDeps, profiles?: string[]): {moves:
   const sessions = parseSsoSessions(text)
   const byKey = new Map<string, {profiles: string[]; startUrl: string}>()
   const looked: string[] = []
+  const logins: SsoCacheMove[] = []
   for (const profile of Object.keys(all)) {
-    if (!isSsoProfile(all[profile]) || all[profile]!.role_arn || (profiles && !profiles.includes(profile))) continue
+    if (all[profile]!.role_arn || (profiles && !profiles.includes(profile))) continue
+    if (addLogin(deps, {logins, profile, settings: all[profile]!})) {
+      looked.push(profile)
+      continue
+    }
+
+    if (!isSsoProfile(all[profile])) continue
     looked.push(profile)
     let target
     try {
@@ -81,24 +119,50 @@ export function planSsoMoves(deps: SsoMigrateDeps, profiles?: string[]): {moves:
     const cache = deps.readFile(file)
     const item = cache === null ? null : fromCliCache(cache)
     // Only a token for the very start URL the config names: anything else is not this sign-in's.
-    if (cache !== null && item !== null && item.startUrl === startUrl)
-      moves.push({file, key, profiles: users, text: cache})
+    if (cache !== null && item !== null && item.startUrl === startUrl) {
+      moves.push({file, key, kind: 'sso', profiles: users, text: cache})
+    }
   }
 
-  return {moves, profiles: looked}
+  return {moves: [...moves, ...logins], profiles: looked}
 }
 
 /** Each move: into av's store (read back), then the plaintext file deleted. */
 export async function applySsoMoves(moves: SsoCacheMove[], deps: SsoMigrateDeps): Promise<void> {
   for (const move of moves) {
-    await deps.importCache(move.key, move.text) // eslint-disable-line no-await-in-loop -- one sign-in at a time
+    await deps.importCache(move) // eslint-disable-line no-await-in-loop -- one sign-in at a time
     await deps.removeFile(move.file) // eslint-disable-line no-await-in-loop
   }
 }
 
+/** Keychain mode's importCache, for either kind of sign-in. */
+export async function importMove(
+  store: SecretStore,
+  clock: Clock,
+  move: Pick<SsoCacheMove, 'key' | 'kind' | 'text'>,
+): Promise<void> {
+  if (move.kind === 'sso') return importToStore(store, clock, move.key, move.text)
+  const account = loginAccount(move.key)
+  const held = decodeLoginItem(await store.get(account))
+  const heldCredentials = held === null ? null : loginDocumentCredentials(held.document)
+  if (heldCredentials && heldCredentials.expiration > clock.now() && held!.document !== move.text) {
+    throw new AvError(
+      'conflict',
+      `av already holds a live console sign-in for ${move.key}; the AWS CLI's cache was left`,
+      {
+        suggestion: '`aws logout` removes the cache file.',
+      },
+    )
+  }
+
+  const value = encodeLoginItem(move.key, move.text)
+  await store.set(account, value)
+  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', `the store did not keep ${move.key}`)
+}
+
 /**
- * Keychain mode's importCache: the document as av's item, unless the keychain already holds a live sign-in with
- * another token (av's own `av login`: that one stays, and the file is left for the person to decide).
+ * Keychain mode's importCache for IAM Identity Center: the document as av's item, unless the keychain already holds
+ * a live sign-in with another token (av's own `av login`: that one stays, and the file is left for the person).
  */
 export async function importToStore(store: SecretStore, clock: Clock, key: string, text: string): Promise<void> {
   const item = fromCliCache(text)

@@ -50,6 +50,13 @@ import {iamCreateDate, keyAges} from '../keys/key-age.js'
 import {rotateProfile, type RotateResult} from '../keys/rotate.js'
 import {endPortalSession, type LoginRequest, loginTargetOf} from '../keys/sso-login.js'
 import {askTty} from '../sessions/code-prompt.js'
+import {
+  decodeLoginItem,
+  encodeLoginItem,
+  isSignInAccount,
+  loginAccount,
+  loginDocumentCredentials,
+} from '../sessions/login-session.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from '../sessions/sessions.js'
 import {isSsoAccount, ssoAccount} from '../sessions/sso-settings.js'
 import {decodeSsoItem, encodeSsoItem, fromCliCache, signIn} from '../sessions/sso-tokens.js'
@@ -381,6 +388,7 @@ async function releaseRun(
       clock: deps.clock,
       policy,
       profiles,
+      loginRefresh: (input) => base.loginRefresh(input, policy),
       sso: () => base.sso(),
       ssoSessions,
       store,
@@ -545,24 +553,27 @@ async function ssoLoginVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promi
   return JSON.stringify(result) + '\n'
 }
 
-/** `sso-logout`: stdin `{keys}` (sign-in keys, or `*` for all of the user's): ends each portal session, drops the tokens. */
+/**
+ * `sso-logout`: stdin `{accounts}` (`sso:<key>`, `login:<session>`, or `*` for every sign-in of the user's): ends
+ * each IAM Identity Center portal session (best effort) and deletes the items. Answers the accounts removed.
+ */
 async function ssoLogoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
-  const {keys} = readJson(deps)
-  if (!Array.isArray(keys) || keys.length > 100 || !keys.every((k) => typeof k === 'string' && k.length <= 2048)) {
-    throw refusal('usage', 'stdin must list the sign-in keys to remove')
-  }
-
+  const {accounts} = readJson(deps)
+  const ok =
+    Array.isArray(accounts) &&
+    accounts.length <= 100 &&
+    accounts.every((a) => typeof a === 'string' && a.length <= 2048 && (a === '*' || isSignInAccount(a)))
+  if (!ok) throw refusal('usage', 'stdin must list the sign-ins to remove (sso:<key>, login:<session> or *)')
   const store = storeFor(deps, uid)
-  const accounts = keys.includes('*')
-    ? (await store.list()).filter((a) => isSsoAccount(a))
-    : (keys as string[]).map((k) => ssoAccount(k))
+  const named = accounts as string[]
+  const targets = named.includes('*') ? (await store.list()).filter((a) => isSignInAccount(a)) : named
   const base = deps.helperDeps()
+  const policy = custodyPolicy(deps)
   const removed: string[] = []
-  for (const account of accounts) {
-    const item = decodeSsoItem(await store.get(account)) // eslint-disable-line no-await-in-loop -- few small files
-    const policy = custodyPolicy(deps)
+  for (const account of targets) {
+    const item = isSsoAccount(account) ? decodeSsoItem(await store.get(account)) : null // eslint-disable-line no-await-in-loop -- few small files
     if (item) await endPortalSession({policy, sso: () => base.sso()}, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
-    if (await store.delete(account)) removed.push(account.slice('sso:'.length)) // eslint-disable-line no-await-in-loop
+    if (await store.delete(account)) removed.push(account) // eslint-disable-line no-await-in-loop
   }
 
   await auditOf(deps, store).record({
@@ -612,6 +623,35 @@ async function ssoImportVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Prom
   )
 }
 
+/**
+ * `login-import`: stdin `{key, cache}`, a console sign-in's (`aws login`) plaintext cache document for login_session
+ * `key`, which `av migrate` moves into custody; stored only where custody holds no live sign-in of another document.
+ */
+async function loginImportVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
+  const {cache, key} = readJson(deps)
+  if (typeof key !== 'string' || !/^arn:[\w:/+=,.@-]{1,2000}$/.test(key) || typeof cache !== 'string') {
+    throw refusal('usage', 'stdin must hold the login_session ARN and the cache document')
+  }
+
+  const fresh = loginDocumentCredentials(cache)
+  if (!fresh) throw new AvError('bad-input', 'the cache document holds no usable console sign-in')
+  const store = storeFor(deps, uid)
+  const account = loginAccount(key)
+  const held = decodeLoginItem(await store.get(account))
+  const heldCredentials = held === null ? null : loginDocumentCredentials(held.document)
+  if (heldCredentials && heldCredentials.expiration > deps.clock.now() && held!.document !== cache) {
+    throw new AvError('conflict', `custody already holds a live console sign-in for ${key}`, {
+      suggestion: '`aws logout` removes the cache file.',
+    })
+  }
+
+  const value = encodeLoginItem(key, cache)
+  await store.set(account, value)
+  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', 'custody did not keep the sign-in')
+  await auditOf(deps, store).record({callerPid: caller.pid, custody: true, event: 'migrate', imported: 'login', key})
+  return JSON.stringify({expiresAt: fresh.expiration, stored: true}) + '\n'
+}
+
 async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const {accounts} = readJson(deps)
   if (!Array.isArray(accounts) || accounts.length > 1000) {
@@ -633,7 +673,7 @@ async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<s
 
 const USAGE =
   'Usage: av-custody view | store | checkout | rotate | key-ages [--offline] | remove | drop-sessions | pending | ' +
-  'approve <id> | deny <id> | sso-login | sso-logout | sso-import | release --profile <name> --run <id>   (run through sudo by av)'
+  'approve <id> | deny <id> | sso-login | sso-logout | sso-import | login-import | release --profile <name> --run <id>   (run through sudo by av)'
 
 const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]) => Promise<string>> = {
   approve: approveVerb,
@@ -641,6 +681,7 @@ const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]
   deny: denyVerb,
   'drop-sessions': dropSessionsVerb,
   'key-ages': keyAgesVerb,
+  'login-import': loginImportVerb,
   pending: pendingVerb,
   release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,

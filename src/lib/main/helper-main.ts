@@ -70,6 +70,8 @@ export interface HelperDeps {
   sts(): Promise<StsApi>
   /** IAM Identity Center (OIDC and portal), loaded only when a call is needed. */
   sso(): Promise<SsoApi>
+  /** Renews a console sign-in document through the SDK's provider (login-refresh.ts), at the policy's endpoint. */
+  loginRefresh(input: {document: string; region: string; session: string}, policy: Policy): Promise<string>
   /** Asks a person for an MFA code through the policy's approver channels (see code-prompt.ts). */
   askCode(
     request: CodeRequest,
@@ -112,6 +114,10 @@ export function helperDeps(): HelperDeps {
     stderr,
     stdout,
     store,
+    async loginRefresh(input, policy) {
+      const {refreshLoginDocument} = await import('../aws/login-refresh.js')
+      return refreshLoginDocument(input, policy.signin?.endpoint ?? null)
+    },
     async sso() {
       env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
       const {sdkSso} = await import('../aws/sso-client.js')
@@ -306,6 +312,7 @@ async function credentialsFor(
         clock: deps.clock,
         policy,
         profiles,
+        loginRefresh: (input) => deps.loginRefresh(input, policy),
         sso: () => deps.sso(),
         ssoSessions,
         store: deps.store,

@@ -24,13 +24,13 @@ import {
   custodyEntryOf,
   dropSessionsInCustody,
   keyAgesInCustody,
-  ssoImportInCustody,
+  signInImportInCustody,
   ssoLoginInCustody,
   ssoLogoutInCustody,
 } from '../custody/custody-client.js'
 import {readText} from '../inspect/doctor-check.js'
 import {iamCreateDate, type KeyAge, keyAges} from '../keys/key-age.js'
-import {importToStore, type SsoMigrateDeps} from '../keys/sso-migrate.js'
+import {importMove, type SsoMigrateDeps} from '../keys/sso-migrate.js'
 import {askHidden, askYesNo, lineReporter, listrProfiles, listrReporter} from '../keys/step-display.js'
 
 export const LOCK_FILE = 'migrate.lock'
@@ -89,8 +89,9 @@ export function migrationDeps(ctx: Context, options: {json: boolean}): MigrateDe
     configText: () => readText(configFile),
     importCache:
       store instanceof CustodyClientStore
-        ? (key, text) => ssoImportInCustody(store.entry, key, text)
-        : (key, text) => importToStore(store, ctx.clock, key, text),
+        ? (move) => signInImportInCustody(store.entry, move)
+        : (move) => importMove(store, ctx.clock, move),
+    loginCacheDir: ctx.env.AWS_LOGIN_CACHE_DIRECTORY || path.join(ctx.home, '.aws', 'login', 'cache'),
     policy,
     readFile: readText,
     removeFile: (file) => unlink(file),

@@ -11,6 +11,7 @@ import type {ReleasedCredentials, SessionDeps, SessionOptions} from './session-t
 
 import {AvError} from '../core/errors.js'
 import {readKeyPair} from '../store/credentials.js'
+import {loginCredentials} from './login-session.js'
 import {bindingOf, decodeCache, encodeCache, fresh, roleAccount, sessionAccount} from './session-cache.js'
 import {
   CHAINED_ROLE_MAX_SECONDS,
@@ -60,6 +61,17 @@ export class Resolver {
     if (!settings.role_arn) {
       const sso = ssoTargetOf(profile, this.deps.profiles, this.deps.ssoSessions ?? {}, this.deps.policy)
       if (sso) return this.sso(profile, sso)
+      const loginSession = settings.login_session?.trim()
+      if (loginSession) {
+        const {clock, loginRefresh, store} = this.deps
+        const got = await loginCredentials(profile, loginSession, settings.region?.trim(), {
+          clock,
+          store,
+          ...(loginRefresh ? {refresh: loginRefresh} : {}),
+        })
+        return {...got, mfa: false}
+      }
+
       return this.base(profile, settings, mfaSerial ?? settings.mfa_serial)
     }
 
@@ -207,7 +219,8 @@ export class Resolver {
     mfaSerial: string | undefined,
   ): Promise<Resolved> {
     const {clock, policy, store} = this.deps
-    const chained = source.kind === 'role'
+    // Console sign-in credentials may be a role's session too: AWS then limits the chained role to an hour.
+    const chained = source.kind === 'role' || source.kind === 'login'
     const cap = Math.min(policyCap(policy), chained ? CHAINED_ROLE_MAX_SECONDS : MAX_DURATION_SECONDS)
     const durationSeconds = parseDuration({cap, key: 'duration_seconds', profile, raw: settings.duration_seconds})
     const {endpoint, region} = stsEndpointOf(settings.region, policy)

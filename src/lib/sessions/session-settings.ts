@@ -67,6 +67,7 @@ export type SessionMode =
   | {mode: 'role'; roleArn: string; source: string; durationSeconds: number}
   | {mode: 'session'; durationSeconds: number; mfa: boolean; optOutIgnored: boolean}
   | {mode: 'sso'; accountId: null | string; roleName: null | string}
+  | {mode: 'login'; session: string}
 
 export function optedOut(settings: ProfileSettings): boolean {
   const value = settings.av_session?.trim().toLowerCase()
@@ -92,6 +93,8 @@ function modeOf(profile: string, profiles: AwsProfiles, policy: Policy): Session
     return {accountId: settings.sso_account_id ?? null, mode: 'sso', roleName: settings.sso_role_name ?? null}
   }
 
+  if (!settings.role_arn && settings.login_session?.trim())
+    return {mode: 'login', session: settings.login_session.trim()}
   if (settings.role_arn) {
     return {
       durationSeconds: parseDuration({

@@ -5,8 +5,9 @@ import type {StsApi} from '../aws/sts-client.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {SecretStore} from '../store/secret-store.js'
+import type {LoginRefresh} from './login-session.js'
 
-export type CredentialKind = 'durable' | 'role' | 'session'
+export type CredentialKind = 'durable' | 'login' | 'role' | 'session'
 
 export interface ReleasedCredentials {
   kind: CredentialKind
@@ -37,6 +38,8 @@ export interface SessionDeps {
   ssoSessions?: AwsProfiles
   /** IAM Identity Center; `sdkSso` from sso-client.ts in production (loaded lazily). Absent: SSO profiles refuse. */
   sso?: () => Promise<SsoApi>
+  /** Console sign-in (`aws login`) refresh through the SDK's provider (login-refresh.ts). Absent: such profiles refuse. */
+  loginRefresh?: LoginRefresh
   /** Asks a human for an MFA code (see code-prompt.ts); throws a refusal when no channel can. */
   askCode?: (request: CodeRequest) => Promise<string>
 }

@@ -75,7 +75,9 @@ export async function startCustodyWorld(options: {
       {
         iam: {endpoint: endpoint.url},
         sts: {endpoint: endpoint.url},
-        ...(options.sso ? {sso: {oidcEndpoint: endpoint.url, portalEndpoint: endpoint.url}} : {}),
+        ...(options.sso
+          ? {signin: {endpoint: endpoint.url}, sso: {oidcEndpoint: endpoint.url, portalEndpoint: endpoint.url}}
+          : {}),
       },
       REPO_ROOT,
       custodyArgs(base, sudoersFile),

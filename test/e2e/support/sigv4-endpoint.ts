@@ -27,7 +27,7 @@ import {
 } from 'node:http'
 import {type AddressInfo} from 'node:net'
 
-import {type SsoOptions, SsoService} from './sso-endpoint.js'
+import {LoginService, type SsoOptions, SsoService} from './sso-endpoint.js'
 
 export interface CanaryCredentials {
   accessKeyId: string
@@ -177,6 +177,8 @@ export class SigV4Endpoint {
   private readonly keyDelayMs: number
   /** IAM Identity Center, when the options asked for it. */
   readonly sso?: SsoService
+  /** AWS sign-in's token service (console sign-in refresh), always there: it answers only tokens it issued. */
+  readonly login: LoginService
   /** Access key ids DeleteAccessKey removed. */
   readonly deleted: string[] = []
   /** When set, every verified STS call is answered with this error code (e.g. `Throttling`) until cleared. */
@@ -196,6 +198,7 @@ export class SigV4Endpoint {
     this.sessionSecretPrefix = options.sessionSecretPrefix ?? 'avCanarySecretSession'
     this.keyDelayMs = options.keyDelayMs ?? 1500
     if (options.sso) this.sso = new SsoService(options.sso, (key) => this.addKey(key))
+    this.login = new LoginService((key) => this.addKey(key))
   }
 
   get port(): number {
@@ -304,6 +307,11 @@ export class SigV4Endpoint {
     const headers: Record<string, string> = {}
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value
+    }
+
+    if (headers.authorization === undefined && LoginService.handles(path)) {
+      this.login.handle({body: body.toString('utf8'), path, query, req, res})
+      return
     }
 
     if (this.sso && headers.authorization === undefined && SsoService.handles(path)) {

@@ -12,7 +12,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 
-import {randomBytes} from 'node:crypto'
+import {type JsonWebKey, randomBytes, verify} from 'node:crypto'
 
 import type {CanaryCredentials} from './sigv4-endpoint.js'
 
@@ -246,5 +246,115 @@ export class SsoService {
   private error(res: ServerResponse, status: number, type: string, error: string): void {
     res.writeHead(status, {'content-type': 'application/json', 'x-amzn-errortype': type})
     res.end(JSON.stringify({error, error_description: 'av test endpoint'})) // eslint-disable-line camelcase -- OAuth's field
+  }
+}
+
+export const LOGIN_CLIENT = 'arn:aws:signin:::devtools/same-device'
+
+export interface LoginRequestRecord {
+  operation: 'CreateOAuth2Token'
+  at: number
+  /** A DPoP proof signed with the key the refresh token was issued to, for this method and URL. */
+  dpop: boolean
+  accepted: boolean
+}
+
+/**
+ * AWS sign-in's token service for console sign-in profiles (`aws login`): CreateOAuth2Token (`POST /v1/token`) with a
+ * refresh token, which must come with a DPoP proof (an ES256 JWT over the method and URL) signed by the key the
+ * refresh token was issued to. Each answer is 15-minute credentials (added to the endpoint's keys) and a new refresh
+ * token; the old one stops working.
+ */
+export class LoginService {
+  readonly requests: LoginRequestRecord[] = []
+  private readonly refreshTokens = new Map<string, {jwk: JsonWebKey; principal: string}>()
+
+  constructor(private readonly addKey: (key: CanaryCredentials) => void) {}
+
+  static handles(path: string): boolean {
+    return path === '/v1/token'
+  }
+
+  /** A sign-in as `aws login` would make it, bound to `jwk` (the DPoP key's public half). */
+  issue(jwk: JsonWebKey, principal: string): {credentials: CanaryCredentials; refreshToken: string} {
+    const refreshToken = secret('LoginRefresh')
+    this.refreshTokens.set(refreshToken, {jwk, principal})
+    return {credentials: this.credentials(principal), refreshToken}
+  }
+
+  /** Every refresh token stops working (the 12-hour sign-in ended). */
+  revoke(): void {
+    this.refreshTokens.clear()
+  }
+
+  count(): number {
+    return this.requests.filter((r) => r.accepted).length
+  }
+
+  handle({body, req, res}: SsoExchange): void {
+    let doc: Record<string, unknown> = {}
+    try {
+      doc = JSON.parse(body) as Record<string, unknown>
+    } catch {}
+
+    const refresh = typeof doc.refreshToken === 'string' ? doc.refreshToken : ''
+    const held = this.refreshTokens.get(refresh)
+    const proof = req.headers.dpop
+    const dpop = held !== undefined && typeof proof === 'string' && dpopValid(proof, held.jwk, req)
+    const accepted = held !== undefined && dpop && doc.grantType === 'refresh_token' && doc.clientId === LOGIN_CLIENT
+    this.requests.push({accepted, at: Date.now(), dpop, operation: 'CreateOAuth2Token'})
+    if (!accepted) {
+      res.writeHead(400, {'content-type': 'application/json', 'x-amzn-errortype': 'AccessDeniedException'})
+      res.end(JSON.stringify({error: 'TOKEN_EXPIRED', message: 'av test endpoint'}))
+      return
+    }
+
+    this.refreshTokens.delete(refresh)
+    const next = secret('LoginRefresh')
+    this.refreshTokens.set(next, held)
+    const key = this.credentials(held.principal)
+    res.writeHead(200, {'content-type': 'application/json'})
+    res.end(
+      JSON.stringify({
+        accessToken: {
+          accessKeyId: key.accessKeyId,
+          secretAccessKey: key.secretAccessKey,
+          sessionToken: key.sessionToken,
+        },
+        expiresIn: 900,
+        refreshToken: next,
+        tokenType: 'aws_sigv4',
+      }),
+    )
+  }
+
+  private credentials(principal: string): CanaryCredentials {
+    const key: CanaryCredentials = {
+      accessKeyId: `ASIAAVCANARYLGN0${randomBytes(2).toString('hex').toUpperCase()}`,
+      arn: principal,
+      secretAccessKey: secret('LoginRole'),
+      sessionToken: secret('LoginToken'),
+    }
+    this.addKey(key)
+    return key
+  }
+}
+
+/** An ES256 DPoP proof over this request, signed by the key whose public half is `jwk`. */
+function dpopValid(proof: string, jwk: JsonWebKey, req: IncomingMessage): boolean {
+  try {
+    const [head, body, signature] = proof.split('.')
+    const header = JSON.parse(Buffer.from(head!, 'base64url').toString('utf8')) as {alg?: string; jwk?: JsonWebKey}
+    const payload = JSON.parse(Buffer.from(body!, 'base64url').toString('utf8')) as {htm?: string; htu?: string}
+    if (header.alg !== 'ES256' || header.jwk?.x !== jwk.x || header.jwk?.y !== jwk.y) return false
+    if (payload.htm !== req.method || !payload.htu?.endsWith(req.url ?? '')) return false
+    return verify(
+      'sha256',
+      Buffer.from(`${head}.${body}`),
+      {dsaEncoding: 'ieee-p1363', format: 'jwk', key: jwk},
+      Buffer.from(signature!, 'base64url'),
+    )
+  } catch {
+    return false
   }
 }

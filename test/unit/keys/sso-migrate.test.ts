@@ -11,7 +11,7 @@ import {AvError} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY} from '../../../src/lib/core/policy.js'
 import {migrate, type MigrateDeps} from '../../../src/lib/keys/migrate.js'
 import {restore} from '../../../src/lib/keys/restore.js'
-import {importToStore, planSsoMoves, type SsoMigrateDeps} from '../../../src/lib/keys/sso-migrate.js'
+import {importMove, importToStore, planSsoMoves, type SsoMigrateDeps} from '../../../src/lib/keys/sso-migrate.js'
 import {decodeSsoItem} from '../../../src/lib/sessions/sso-tokens.js'
 import {FakeClock} from '../../fakes/fake-sts.js'
 import {MemoryFs} from '../../fakes/memory-fs.js'
@@ -23,6 +23,28 @@ process.on('exit', () => rmSync(dir, {force: true, recursive: true}))
 const CRED = '/home/u/.aws/credentials'
 const CONF = '/home/u/.aws/config'
 const CACHE = '/home/u/.aws/sso/cache'
+const LOGIN_CACHE = '/home/u/.aws/login/cache'
+const SESSION = 'arn:aws:sts::111122223333:assumed-role/Admin/alice'
+
+function loginFile(session: string): string {
+  return path.join(LOGIN_CACHE, `${createHash('sha256').update(session).digest('hex')}.json`)
+}
+
+function loginDocument(n: number): string {
+  return JSON.stringify({
+    accessToken: {
+      accessKeyId: `ASIAAVCANARYLOGN000${n}`,
+      accountId: '111122223333',
+      expiresAt: '2026-12-05T12:15:00Z',
+      secretAccessKey: `avCanarySecret/login/${n}`,
+      sessionToken: `avCanarySecret/loginToken/${n}`,
+    },
+    clientId: 'arn:aws:signin:::devtools/same-device',
+    dpopKey: '-----BEGIN EC PRIVATE KEY-----\navCanarySecret\n-----END EC PRIVATE KEY-----\n',
+    refreshToken: `avCanarySecret/loginRefresh/${n}`,
+  })
+}
+
 const START = 'https://corp.awsapps.com/start'
 const NOW = Date.parse('2026-12-05T12:00:00Z')
 const CONFIG = `[profile dev]
@@ -70,7 +92,8 @@ function world(files: Record<string, string>) {
   const sso: SsoMigrateDeps = {
     cacheDir: CACHE,
     configText: () => read(CONF),
-    importCache: (key, text) => importToStore(store, clock, key, text),
+    importCache: (move) => importMove(store, clock, move),
+    loginCacheDir: LOGIN_CACHE,
     policy: DEFAULT_POLICY,
     readFile: read,
     async removeFile(file) {
@@ -150,6 +173,23 @@ describe('av migrate and IAM Identity Center caches', () => {
     assert.equal(decodeSsoItem(w.store.items.get('sso:corp')!)!.token.accessToken, 'avCanarySecret/access/1')
   })
 
+  it('a console sign-in (`aws login`) cache moves into login:<session>, once per session, and the file goes', async () => {
+    const config = `[profile console]\nlogin_session = ${SESSION}\nregion = eu-west-1\n[profile again]\nlogin_session = ${SESSION}\n`
+    const w = world({[CONF]: config, [loginFile(SESSION)]: loginDocument(1)})
+    const {moves, profiles} = planSsoMoves(w.sso)
+    assert.deepEqual(
+      moves.map((m) => [m.kind, m.key, m.profiles]),
+      [['login', SESSION, ['console', 'again']]],
+    )
+    assert.deepEqual(profiles, ['console', 'again'])
+    const result = await migrate(w.deps, {avPath: '/opt/av/bin/run.js', yes: true})
+    assert.deepEqual(result.ssoSignIns, [SESSION])
+    assert.equal(w.fs.files.has(loginFile(SESSION)), false)
+    const item = JSON.parse(w.store.items.get(`login:${SESSION}`)!) as {document: string}
+    assert.equal(item.document, loginDocument(1))
+    assert.ok(!JSON.stringify(result).includes('avCanarySecret'))
+  })
+
   it('restore leaves the config as it was and says av still holds the sign-in', async () => {
     const w = world({[CONF]: CONFIG, [CRED]: '', [cacheFile('corp')]: cliCache(START, 1)})
     await migrate(w.deps, {avPath: '/opt/av/bin/run.js', yes: true})
@@ -158,7 +198,7 @@ describe('av migrate and IAM Identity Center caches', () => {
     assert.deepEqual(back.ssoSignIns, ['corp'])
     assert.match(
       back.summary,
-      /av still holds the IAM Identity Center sign-in\(s\) corp .*`aws sso login`.*`av logout --all`/,
+      /av still holds the IAM Identity Center or console sign-in\(s\) corp .*`aws sso login`.*`av logout --all`/,
     )
   })
 })

@@ -98,6 +98,9 @@ function world(options: {env?: NodeJS.ProcessEnv; pair?: object | null} = {}): W
     stderr: {write: (t) => stderr.push(t)},
     stdout: {write: (t) => stdout.push(t)},
     store,
+    async loginRefresh() {
+      throw new Error('no console sign-in in this test')
+    },
     async sso() {
       throw new Error('no IAM Identity Center in this test')
     },

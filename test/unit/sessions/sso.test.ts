@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import type {Policy} from '../../../src/lib/core/policy.js'
+import type {LoginRefresh} from '../../../src/lib/sessions/login-session.js'
 import type {SessionDeps} from '../../../src/lib/sessions/session-types.js'
 
 import {parseAwsProfiles, parseSsoSessions} from '../../../src/lib/aws/aws-profiles.js'
 import {AvError, EXIT} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY, validatePolicy} from '../../../src/lib/core/policy.js'
+import {decodeLoginItem, encodeLoginItem} from '../../../src/lib/sessions/login-session.js'
 import {credentialProcessDocument, getSessionCredentials} from '../../../src/lib/sessions/sessions.js'
 import {ssoEndpointsOf, ssoTargetOf} from '../../../src/lib/sessions/sso-settings.js'
 import {decodeSsoItem, encodeSsoItem, fromCliCache, signIn} from '../../../src/lib/sessions/sso-tokens.js'
@@ -292,5 +294,80 @@ describe('IAM Identity Center sign-in', () => {
     assert.equal(fromCliCache('{"startUrl": "x"}'), null)
     assert.equal(fromCliCache('not json'), null)
     assert.equal(decodeSsoItem('{"v":1,"kind":"sso"}'), null)
+  })
+})
+
+const SESSION = 'arn:aws:sts::111122223333:assumed-role/Admin/alice'
+
+function loginDocument(n: number, expiresAt: number): string {
+  return JSON.stringify({
+    accessToken: {
+      accessKeyId: `ASIAAVCANARYLOGN000${n}`,
+      accountId: '111122223333',
+      expiresAt: new Date(expiresAt).toISOString(),
+      secretAccessKey: `avCanarySecret/login/${n}`,
+      sessionToken: `avCanarySecret/loginToken/${n}`,
+    },
+    clientId: 'arn:aws:signin:::devtools/same-device',
+    dpopKey: 'avCanarySecret/dpop',
+    refreshToken: `avCanarySecret/loginRefresh/${n}`,
+  })
+}
+
+describe('console sign-in (aws login) profiles', () => {
+  const LOGIN_CONFIG = `[profile console]\nlogin_session = ${SESSION}\nregion = eu-west-1\n`
+
+  function loginWorld(refresh?: LoginRefresh) {
+    const clock = new FakeClock(T0)
+    const store = new MemoryStore()
+    const calls: Array<{region: string; session: string}> = []
+    const deps: SessionDeps = {
+      clock,
+      ...(refresh
+        ? {
+            async loginRefresh(input) {
+              calls.push({region: input.region, session: input.session})
+              return refresh(input)
+            },
+          }
+        : {}),
+      policy: policyWith(),
+      profiles: parseAwsProfiles(LOGIN_CONFIG),
+      store,
+      sts: async () => new FakeSts(clock),
+    }
+    return {calls, clock, deps, store}
+  }
+
+  it('releases the held credentials while 5 minutes remain, without renewing', async () => {
+    const w = loginWorld(async () => assert.fail('no renewal expected'))
+    w.store.items.set(`login:${SESSION}`, encodeLoginItem(SESSION, loginDocument(1, T0 + 10 * MIN)))
+    const got = await getSessionCredentials('console', w.deps)
+    assert.deepEqual([got.kind, got.accessKeyId, got.cached], ['login', 'ASIAAVCANARYLOGN0001', true])
+    assert.equal(w.calls.length, 0)
+  })
+
+  it('renews through the provider when due, stores the renewed document, releases its credentials', async () => {
+    const w = loginWorld(async () => loginDocument(2, T0 + 15 * MIN))
+    w.store.items.set(`login:${SESSION}`, encodeLoginItem(SESSION, loginDocument(1, T0 + 2 * MIN)))
+    const got = await getSessionCredentials('console', w.deps)
+    assert.deepEqual([got.accessKeyId, got.cached], ['ASIAAVCANARYLOGN0002', false])
+    assert.deepEqual(w.calls, [{region: 'eu-west-1', session: SESSION}])
+    assert.equal(decodeLoginItem(w.store.items.get(`login:${SESSION}`)!)!.document, loginDocument(2, T0 + 15 * MIN))
+  })
+
+  it('no sign-in held, or a renewal refused: sso-login-needed, naming aws login and av migrate, no token', async () => {
+    const none = loginWorld(async () => loginDocument(2, T0 + 15 * MIN))
+    const missing = await refusalOf(getSessionCredentials('console', none.deps))
+    assert.equal(missing.reason, 'sso-login-needed')
+    assert.match(missing.suggestion ?? '', /aws login --profile console.*av migrate --profile console/)
+    const refused = loginWorld(async () => {
+      throw Object.assign(new Error('TOKEN_EXPIRED avCanarySecret'), {name: 'CredentialsProviderError'})
+    })
+    refused.store.items.set(`login:${SESSION}`, encodeLoginItem(SESSION, loginDocument(1, T0 + MIN)))
+    const error = await refusalOf(getSessionCredentials('console', refused.deps))
+    assert.equal(error.reason, 'sso-login-needed')
+    assert.match(error.message, /renewing it was refused \(CredentialsProviderError\)/)
+    noToken(`${error.message} ${error.suggestion}`)
   })
 })
