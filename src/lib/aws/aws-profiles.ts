@@ -57,51 +57,62 @@ export function ssoSessionSettings(text: string, name: string): null | ProfileSe
   return settings ? Object.assign(Object.create(null) as ProfileSettings, Object.fromEntries(settings)) : null
 }
 
-/** `[default]` and `[profile x]` settings by profile name (null-prototype objects: names are user data). */
-export function parseAwsProfiles(text: string): AwsProfiles {
-  const profiles: AwsProfiles = Object.create(null)
-  const sections = parseIni(text)
-  const add = (name: string, settings: Map<string, string>) => {
-    profiles[name] = Object.assign(Object.create(null) as ProfileSettings, Object.fromEntries(settings))
-  }
+function settingsOf(settings: Map<string, string>): ProfileSettings {
+  return Object.assign(Object.create(null) as ProfileSettings, Object.fromEntries(settings))
+}
 
+/** `[default]` and `[profile x]` sections by profile name (null-prototype objects: names are user data). */
+function profilesIn(sections: Map<string, Map<string, string>>): AwsProfiles {
+  const profiles: AwsProfiles = Object.create(null)
   const defaults = sections.get('default')
-  if (defaults) add('default', defaults)
+  if (defaults) profiles.default = settingsOf(defaults)
   for (const [name, settings] of sections) {
-    if (name.startsWith('profile.')) add(name.slice('profile.'.length), settings)
+    if (name.startsWith('profile.')) profiles[name.slice('profile.'.length)] = settingsOf(settings)
   }
 
   return profiles
 }
 
-/** Every `[sso-session name]` section's settings by name (null-prototype: names are user data). */
-export function parseSsoSessions(text: string): AwsProfiles {
+/** `[sso-session name]` sections by name (null-prototype: names are user data). */
+function ssoSessionsIn(sections: Map<string, Map<string, string>>): AwsProfiles {
   const sessions: AwsProfiles = Object.create(null)
-  for (const [name, settings] of parseIni(text.replace(/^\uFEFF/, ''))) {
-    if (name.startsWith('sso-session.')) {
-      sessions[name.slice('sso-session.'.length)] = Object.assign(
-        Object.create(null) as ProfileSettings,
-        Object.fromEntries(settings),
-      )
-    }
+  for (const [name, settings] of sections) {
+    if (name.startsWith('sso-session.')) sessions[name.slice('sso-session.'.length)] = settingsOf(settings)
   }
 
   return sessions
 }
 
-/** The config file's profiles and sso-sessions, read once; a missing or unreadable file has none. */
+/** `[default]` and `[profile x]` settings by profile name. */
+export function parseAwsProfiles(text: string): AwsProfiles {
+  return profilesIn(parseIni(text))
+}
+
+export interface AwsConfig {
+  profiles: AwsProfiles
+  /** The `[sso-session x]` sections IAM Identity Center profiles name. */
+  ssoSessions: AwsProfiles
+}
+
+/** The config text's profiles and sso-sessions, from one parse. */
+export function parseAwsConfig(text: string): AwsConfig {
+  const sections = parseIni(text.replace(/^\uFEFF/, ''))
+  return {profiles: profilesIn(sections), ssoSessions: ssoSessionsIn(sections)}
+}
+
+/** The config file's profiles and sso-sessions, read and parsed once; a missing or unreadable file has none. */
 export function readAwsConfig(
   file: string,
   readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
-): {profiles: AwsProfiles; ssoSessions: AwsProfiles} {
+): AwsConfig {
   let text: string
   try {
-    text = readFile(file).replace(/^\uFEFF/, '')
+    text = readFile(file)
   } catch {
-    return {profiles: Object.create(null), ssoSessions: Object.create(null)}
+    text = ''
   }
 
-  return {profiles: parseAwsProfiles(text), ssoSessions: parseSsoSessions(text)}
+  return parseAwsConfig(text)
 }
 
 /** The profiles in `file`; a missing or unreadable file has none. */
@@ -109,12 +120,5 @@ export function readAwsProfiles(
   file: string,
   readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
 ): AwsProfiles {
-  let text: string
-  try {
-    text = readFile(file)
-  } catch {
-    return Object.create(null)
-  }
-
-  return parseAwsProfiles(text.replace(/^\uFEFF/, ''))
+  return readAwsConfig(file, readFile).profiles
 }

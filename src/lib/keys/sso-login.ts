@@ -11,13 +11,12 @@
  * credentials of the profiles that used them.
  */
 import type {AuditSink} from '../audit/audit.js'
-import type {AwsProfiles} from '../aws/aws-profiles.js'
 import type {SignInPrompt, SsoApi} from '../aws/sso-client.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {SecretStore} from '../store/secret-store.js'
 
-import {parseAwsProfiles, parseSsoSessions} from '../aws/aws-profiles.js'
+import {parseAwsConfig} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
 import {isSignInAccount, loginAccount} from '../sessions/login-session.js'
 import {roleAccount} from '../sessions/session-cache.js'
@@ -40,10 +39,10 @@ export interface LoginRequest {
 
 /** What to sign in to, from the config text: the named sso-session, or the profile's (default `default`). */
 export function loginTargetOf(configText: string, request: LoginRequest, policy: Policy): SsoTarget {
-  const sessions = parseSsoSessions(configText)
-  if (request.session !== undefined) return ssoSessionTarget(request.session, sessions, policy)
+  const {profiles, ssoSessions} = parseAwsConfig(configText)
+  if (request.session !== undefined) return ssoSessionTarget(request.session, ssoSessions, policy)
   const profile = request.profile ?? 'default'
-  const target = ssoTargetOf(profile, parseAwsProfiles(configText), sessions, policy)
+  const target = ssoTargetOf(profile, profiles, ssoSessions, policy)
   if (!target) {
     throw new AvError('bad-input', `profile ${profile} does not sign in through IAM Identity Center`, {
       suggestion: `Give [profile ${profile}] in ~/.aws/config sso_session (with an [sso-session] section), sso_account_id and sso_role_name (\`aws configure sso\` writes them), or name another profile.`,
@@ -55,12 +54,11 @@ export function loginTargetOf(configText: string, request: LoginRequest, policy:
 
 /** The profiles whose role credentials come from sign-in `key` (their cached role credentials go with it). */
 export function profilesOfSignIn(configText: string, key: string, policy: Policy): string[] {
-  const profiles: AwsProfiles = parseAwsProfiles(configText)
-  const sessions = parseSsoSessions(configText)
+  const {profiles, ssoSessions} = parseAwsConfig(configText)
   return Object.keys(profiles).filter((name) => {
     if (!isSsoProfile(profiles[name])) return false
     try {
-      return ssoTargetOf(name, profiles, sessions, policy)?.key === key
+      return ssoTargetOf(name, profiles, ssoSessions, policy)?.key === key
     } catch {
       return false
     }
@@ -172,7 +170,7 @@ export interface LogoutResult {
 function logoutAccounts(text: string, request: LogoutRequest, policy: Policy): string[] {
   if (request.session === undefined) {
     const profile = request.profile ?? 'default'
-    const settings = parseAwsProfiles(text)[profile]
+    const settings = parseAwsConfig(text).profiles[profile]
     const session = settings?.login_session?.trim()
     if (session && !isSsoProfile(settings)) return [loginAccount(session)]
   }

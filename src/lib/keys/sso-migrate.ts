@@ -20,7 +20,7 @@ import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {SecretStore} from '../store/secret-store.js'
 
-import {parseAwsProfiles, parseSsoSessions} from '../aws/aws-profiles.js'
+import {parseAwsConfig} from '../aws/aws-profiles.js'
 import {AvError} from '../core/errors.js'
 import {decodeLoginItem, encodeLoginItem, loginAccount, loginDocumentCredentials} from '../sessions/login-session.js'
 import {isSsoProfile, ssoAccount, ssoTargetOf} from '../sessions/sso-settings.js'
@@ -86,8 +86,7 @@ function addLogin(
 export function planSsoMoves(deps: SsoMigrateDeps, profiles?: string[]): {moves: SsoCacheMove[]; profiles: string[]} {
   const text = deps.configText()
   if (text === null) return {moves: [], profiles: []}
-  const all = parseAwsProfiles(text)
-  const sessions = parseSsoSessions(text)
+  const {profiles: all, ssoSessions: sessions} = parseAwsConfig(text)
   const byKey = new Map<string, {profiles: string[]; startUrl: string}>()
   const looked: string[] = []
   const logins: SsoCacheMove[] = []

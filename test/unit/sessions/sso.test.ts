@@ -5,7 +5,7 @@ import type {Policy} from '../../../src/lib/core/policy.js'
 import type {LoginRefresh} from '../../../src/lib/sessions/login-session.js'
 import type {SessionDeps} from '../../../src/lib/sessions/session-types.js'
 
-import {parseAwsProfiles, parseSsoSessions} from '../../../src/lib/aws/aws-profiles.js'
+import {parseAwsConfig, parseAwsProfiles} from '../../../src/lib/aws/aws-profiles.js'
 import {AvError, EXIT} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY, validatePolicy} from '../../../src/lib/core/policy.js'
 import {decodeLoginItem, encodeLoginItem} from '../../../src/lib/sessions/login-session.js'
@@ -62,7 +62,7 @@ function world(policy: Policy = policyWith()) {
       ssoLoads++
       return sso
     },
-    ssoSessions: parseSsoSessions(CONFIG),
+    ssoSessions: parseAwsConfig(CONFIG).ssoSessions,
     store,
     sts: async () => sts,
   }
@@ -103,10 +103,10 @@ describe('IAM Identity Center settings', () => {
 
   it('a legacy profile is keyed by its start URL; a plain profile is not an SSO profile', () => {
     const profiles = parseAwsProfiles(CONFIG)
-    const legacy = ssoTargetOf('legacy', profiles, parseSsoSessions(CONFIG), policyWith())!
+    const legacy = ssoTargetOf('legacy', profiles, parseAwsConfig(CONFIG).ssoSessions, policyWith())!
     assert.equal(legacy.key, 'https://old.awsapps.com/start')
     assert.equal(legacy.session, null)
-    assert.equal(ssoTargetOf('admin', profiles, parseSsoSessions(CONFIG), policyWith()), null)
+    assert.equal(ssoTargetOf('admin', profiles, parseAwsConfig(CONFIG).ssoSessions, policyWith()), null)
   })
 
   it('only the root policy moves the endpoints; a bad region or a missing section is config-invalid', () => {
