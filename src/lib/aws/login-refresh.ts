@@ -7,10 +7,11 @@
  * The endpoint is the root policy's `signin.endpoint` when set; otherwise the SDK's genuine one, with configured
  * endpoint URLs (environment, config files) ignored, so nothing of the user's can move the request.
  */
-import {createHash} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+
+import {loginCacheFileOf} from './sso-cache.js'
 
 const PROFILE = 'av-login'
 const CACHE_ENV = 'AWS_LOGIN_CACHE_DIRECTORY'
@@ -24,7 +25,7 @@ export async function refreshLoginDocument(
   const dir = mkdtempSync(path.join(tmpdir(), 'av-login-'))
   const previous = process.env[CACHE_ENV]
   try {
-    const file = path.join(dir, `${createHash('sha256').update(input.session, 'utf8').digest('hex')}.json`)
+    const file = loginCacheFileOf(dir, input.session)
     writeFileSync(file, input.document, {mode: 0o600})
     const config = path.join(dir, 'config')
     const lines = [`[profile ${PROFILE}]`, `login_session = ${input.session}`, `region = ${input.region}`]

@@ -39,11 +39,23 @@ export function ssoProfileOf(settings: ProfileSettings | undefined, configText: 
   return found
 }
 
+/** The cache file the AWS CLI keeps a sign-in's token in: named by the SHA-1 of the session name or start URL. */
+export function ssoCacheFileOf(cacheDir: string, key: string): string {
+  return path.join(cacheDir, `${createHash('sha1').update(key).digest('hex')}.json`)
+}
+
 /** The cache file the AWS CLI reads and writes for this profile's token. */
 export function ssoCacheFile(cacheDir: string, sso: SsoProfile): null | string {
   const key = sso.session ?? sso.startUrl
-  if (key === undefined) return null
-  return path.join(cacheDir, `${createHash('sha1').update(key).digest('hex')}.json`)
+  return key === undefined ? null : ssoCacheFileOf(cacheDir, key)
+}
+
+/**
+ * The file a console sign-in (`aws login`) is kept in, by the AWS CLI and the SDK's login provider alike: the
+ * SHA-256 of the login_session ARN, under `~/.aws/login/cache` or AWS_LOGIN_CACHE_DIRECTORY.
+ */
+export function loginCacheFileOf(cacheDir: string, session: string): string {
+  return path.join(cacheDir, `${createHash('sha256').update(session, 'utf8').digest('hex')}.json`)
 }
 
 /** What the cache file says about the token (null when it is missing or holds no token). */

@@ -144,9 +144,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   }
 
   // Role credentials cached from an earlier sign-in may belong to another user of the portal: fetch them anew.
-  const accounts = profilesOfSignIn(text, target.key, deps.policy).map((p) => roleAccount(p))
-  if (deps.custody) await deps.custody.dropSessions(accounts)
-  else for (const account of accounts) await deps.store.delete(account) // eslint-disable-line no-await-in-loop -- few
+  await dropRoleCredentials(deps, profilesOfSignIn(text, target.key, deps.policy))
 
   const summary =
     `Signed in to ${target.startUrl}: av holds the tokens in ${where} (access token for ${expiresIn(result.expiresAt - deps.clock.now())}, ` +
@@ -188,33 +186,48 @@ export async function logout(deps: LoginDeps, request: LogoutRequest): Promise<L
   if (deps.custody) {
     removedAccounts = await deps.custody.logout(accounts)
   } else {
-    removedAccounts = []
-    for (const account of accounts) {
-      const item = isSsoAccount(account) ? decodeSsoItem(await deps.store.get(account)) : null // eslint-disable-line no-await-in-loop -- few
-      if (item) await endPortalSession(deps, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
-      if (await deps.store.delete(account)) removedAccounts.push(account) // eslint-disable-line no-await-in-loop
-    }
-
+    removedAccounts = await removeSignIns(deps, deps.store, accounts)
     await deps.audit.record({event: 'sso-logout', removed: removedAccounts.length})
   }
 
   const removed = removedAccounts.map((a) => a.replace(/^(?:sso|login):/, ''))
   const profiles = removedAccounts
     .filter((a) => isSsoAccount(a))
-    .flatMap((a) => profilesOfSignIn(text, a.slice(4), deps.policy))
-  const roles = [...new Set(profiles)].map((p) => roleAccount(p))
-  let cleared: string[]
-  if (deps.custody) cleared = await deps.custody.dropSessions(roles)
-  else {
-    cleared = []
-    for (const account of roles) if (await deps.store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop
-  }
-
+    .flatMap((a) => profilesOfSignIn(text, a.slice('sso:'.length), deps.policy))
+  const cleared = await dropRoleCredentials(deps, profiles)
   const summary =
     removed.length === 0
       ? 'av held no IAM Identity Center or console sign-in to remove.'
       : `Signed out: removed ${removed.length} sign-in(s) (${removed.join(', ')}) and ${cleared.length} cached role credential(s).`
   return {cleared, removed, summary}
+}
+
+/** Drops the cached role credentials of `profiles` (root's, through drop-sessions, in custody mode). */
+async function dropRoleCredentials(deps: LoginDeps, profiles: string[]): Promise<string[]> {
+  const accounts = [...new Set(profiles)].map((p) => roleAccount(p))
+  if (deps.custody) return deps.custody.dropSessions(accounts)
+  const cleared: string[] = []
+  for (const account of accounts) if (await deps.store.delete(account)) cleared.push(account) // eslint-disable-line no-await-in-loop -- few
+  return cleared
+}
+
+/**
+ * Deletes sign-in items (`sso:<key>`, `login:<session>`) from `store`, ending each IAM Identity Center portal
+ * session first (best effort); answers the accounts removed. `av logout` in keychain mode, root's `sso-logout`.
+ */
+export async function removeSignIns(
+  deps: Pick<LoginDeps, 'policy' | 'sso'>,
+  store: SecretStore,
+  accounts: string[],
+): Promise<string[]> {
+  const removed: string[] = []
+  for (const account of accounts) {
+    const item = isSsoAccount(account) ? decodeSsoItem(await store.get(account)) : null // eslint-disable-line no-await-in-loop -- few
+    if (item) await endPortalSession(deps, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
+    if (await store.delete(account)) removed.push(account) // eslint-disable-line no-await-in-loop
+  }
+
+  return removed
 }
 
 /** Ends the portal session of an access token (best effort: av drops the token either way). */

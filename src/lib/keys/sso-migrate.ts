@@ -12,15 +12,13 @@
  * Console sign-in (`aws login`): a `login_session` profile's document in `~/.aws/login/cache/<sha256 of the
  * session>.json` (credentials, refresh token, DPoP key) moves the same way, into the item `login:<session>`.
  */
-import {createHash} from 'node:crypto'
-import path from 'node:path'
-
 import type {ProfileSettings} from '../aws/aws-profiles.js'
 import type {Clock} from '../core/clock.js'
 import type {Policy} from '../core/policy.js'
 import type {SecretStore} from '../store/secret-store.js'
 
 import {parseAwsConfig} from '../aws/aws-profiles.js'
+import {loginCacheFileOf, ssoCacheFileOf} from '../aws/sso-cache.js'
 import {AvError} from '../core/errors.js'
 import {decodeLoginItem, encodeLoginItem, loginAccount, loginDocumentCredentials} from '../sessions/login-session.js'
 import {isSsoProfile, ssoAccount, ssoTargetOf} from '../sessions/sso-settings.js'
@@ -52,11 +50,6 @@ export interface SsoMigrateDeps {
   importCache: (move: Pick<SsoCacheMove, 'key' | 'kind' | 'text'>) => Promise<void>
 }
 
-/** The AWS CLI's cache file for a sign-in key. */
-export function cliCacheFile(cacheDir: string, key: string): string {
-  return path.join(cacheDir, `${createHash('sha1').update(key).digest('hex')}.json`)
-}
-
 /** A console sign-in profile: its cache (once per session) joins `logins`. False when it is not one. */
 function addLogin(
   deps: SsoMigrateDeps,
@@ -70,7 +63,7 @@ function addLogin(
     return true
   }
 
-  const file = path.join(deps.loginCacheDir, `${createHash('sha256').update(session, 'utf8').digest('hex')}.json`)
+  const file = loginCacheFileOf(deps.loginCacheDir, session)
   const cache = deps.readFile(file)
   if (cache !== null && loginDocumentCredentials(cache)) {
     logins.push({file, key: session, kind: 'login', profiles: [profile], text: cache})
@@ -114,7 +107,7 @@ export function planSsoMoves(deps: SsoMigrateDeps, profiles?: string[]): {moves:
 
   const moves: SsoCacheMove[] = []
   for (const [key, {profiles: users, startUrl}] of byKey) {
-    const file = cliCacheFile(deps.cacheDir, key)
+    const file = ssoCacheFileOf(deps.cacheDir, key)
     const cache = deps.readFile(file)
     const item = cache === null ? null : fromCliCache(cache)
     // Only a token for the very start URL the config names: anything else is not this sign-in's.
@@ -134,47 +127,69 @@ export async function applySsoMoves(moves: SsoCacheMove[], deps: SsoMigrateDeps)
   }
 }
 
-/** Keychain mode's importCache, for either kind of sign-in. */
+interface ImportPlan {
+  account: string
+  value: string
+  /** Whether a held item is a live sign-in other than the imported one (it stays; the import is refused). */
+  liveOther: (held: null | string, now: number) => boolean
+  conflict: string
+}
+
+/** What importing a cache document means for each kind of sign-in; throws when it holds no usable token. */
+function importPlan({key, kind, text}: Pick<SsoCacheMove, 'key' | 'kind' | 'text'>): ImportPlan {
+  if (kind === 'sso') {
+    const item = fromCliCache(text)
+    if (!item) throw new AvError('bad-input', `the AWS CLI's cache for ${key} holds no usable token`)
+    return {
+      account: ssoAccount(key),
+      conflict: '`aws sso logout` removes the cache file, or `av logout` then `av migrate` takes the cache instead.',
+      liveOther(raw, now) {
+        const held = decodeSsoItem(raw)
+        return held !== null && held.token.expiresAt > now && held.token.accessToken !== item.token.accessToken
+      },
+      value: encodeSsoItem(item),
+    }
+  }
+
+  if (!loginDocumentCredentials(text)) {
+    throw new AvError('bad-input', `the AWS CLI's console sign-in cache for ${key} holds no usable credentials`)
+  }
+
+  return {
+    account: loginAccount(key),
+    conflict: '`aws logout` removes the cache file, or `av logout` then `av migrate` takes the cache instead.',
+    liveOther(raw, now) {
+      const held = decodeLoginItem(raw)
+      const credentials = held === null ? null : loginDocumentCredentials(held.document)
+      return credentials !== null && credentials.expiration > now && held!.document !== text
+    },
+    value: encodeLoginItem(key, text),
+  }
+}
+
+/**
+ * A sign-in the AWS CLI left in plaintext, as av's item in `store` (the keychain, or root's custody store through
+ * the `sso-import` and `login-import` verbs), read back. A live sign-in of av's own with another token stays: the
+ * import is refused, and migrate leaves the file for the person to decide.
+ */
 export async function importMove(
   store: SecretStore,
   clock: Clock,
   move: Pick<SsoCacheMove, 'key' | 'kind' | 'text'>,
 ): Promise<void> {
-  if (move.kind === 'sso') return importToStore(store, clock, move.key, move.text)
-  const account = loginAccount(move.key)
-  const held = decodeLoginItem(await store.get(account))
-  const heldCredentials = held === null ? null : loginDocumentCredentials(held.document)
-  if (heldCredentials && heldCredentials.expiration > clock.now() && held!.document !== move.text) {
+  const plan = importPlan(move)
+  if (plan.liveOther(await store.get(plan.account), clock.now())) {
     throw new AvError(
       'conflict',
-      `av already holds a live console sign-in for ${move.key}; the AWS CLI's cache was left`,
+      `av already holds a live sign-in for ${move.key}; the AWS CLI's cache was left as it is`,
       {
-        suggestion: '`aws logout` removes the cache file.',
+        suggestion: plan.conflict,
       },
     )
   }
 
-  const value = encodeLoginItem(move.key, move.text)
-  await store.set(account, value)
-  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', `the store did not keep ${move.key}`)
-}
-
-/**
- * Keychain mode's importCache for IAM Identity Center: the document as av's item, unless the keychain already holds
- * a live sign-in with another token (av's own `av login`: that one stays, and the file is left for the person).
- */
-export async function importToStore(store: SecretStore, clock: Clock, key: string, text: string): Promise<void> {
-  const item = fromCliCache(text)
-  if (!item) throw new AvError('bad-input', `the AWS CLI's cache for ${key} holds no usable token`)
-  const account = ssoAccount(key)
-  const held = decodeSsoItem(await store.get(account))
-  if (held && held.token.expiresAt > clock.now() && held.token.accessToken !== item.token.accessToken) {
-    throw new AvError('conflict', `av already holds a live sign-in for ${key}; the AWS CLI's cache was left as it is`, {
-      suggestion: '`aws sso logout` removes the cache file, or `av logout` then `av migrate` takes the cache instead.',
-    })
+  await store.set(plan.account, plan.value)
+  if ((await store.get(plan.account)) !== plan.value) {
+    throw new AvError('store-unavailable', `the store did not keep ${move.key}`)
   }
-
-  const value = encodeSsoItem(item)
-  await store.set(account, value)
-  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', `the store did not keep ${key}`)
 }

@@ -48,18 +48,12 @@ import {DEFAULT_RUN_DIR, isRunId, type PendingApproval, RunStore, verifyRunCalle
 import {findSudoCaller, type SudoCaller} from '../custody/sudo-caller.js'
 import {iamCreateDate, keyAges} from '../keys/key-age.js'
 import {rotateProfile, type RotateResult} from '../keys/rotate.js'
-import {endPortalSession, type LoginRequest, loginTargetOf} from '../keys/sso-login.js'
+import {type LoginRequest, loginTargetOf, removeSignIns} from '../keys/sso-login.js'
+import {importMove} from '../keys/sso-migrate.js'
 import {askTty} from '../sessions/code-prompt.js'
-import {
-  decodeLoginItem,
-  encodeLoginItem,
-  isSignInAccount,
-  loginAccount,
-  loginDocumentCredentials,
-} from '../sessions/login-session.js'
+import {isSignInAccount} from '../sessions/login-session.js'
 import {credentialProcessDocument, getSessionCredentials, isSessionAccount} from '../sessions/sessions.js'
-import {isSsoAccount, ssoAccount} from '../sessions/sso-settings.js'
-import {decodeSsoItem, encodeSsoItem, fromCliCache, signIn} from '../sessions/sso-tokens.js'
+import {signIn} from '../sessions/sso-tokens.js'
 import {decodeKeyPair, encodeKeyPair, profileAccount, profileOfAccount} from '../store/credentials.js'
 import {mergeStored, proofMatches, sealValue} from '../store/custody-keys.js'
 import {FileCustodyStore} from '../store/custody-store.js'
@@ -132,6 +126,7 @@ function readJson(deps: CustodyDeps): Record<string, unknown> {
 }
 
 const PROFILE = /^[\w.@+-]{1,128}$/
+const LOGIN_SESSION = /^arn:[\w:/+=,.@-]{1,2000}$/
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => {
@@ -495,7 +490,6 @@ async function pendingVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string
   return JSON.stringify({pending}) + '\n'
 }
 
-/** `drop-sessions`: cached STS credentials only (the next run asks STS again); any process of the user may. */
 /** The user's AWS config named on stdin (an absolute path), read with the user's own rights. */
 function userConfigText(deps: CustodyDeps, uid: number, file: unknown): string {
   if (typeof file !== 'string' || !path.isAbsolute(file) || file.length > 4096) {
@@ -568,14 +562,7 @@ async function ssoLogoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Prom
   const named = accounts as string[]
   const targets = named.includes('*') ? (await store.list()).filter((a) => isSignInAccount(a)) : named
   const base = deps.helperDeps()
-  const policy = custodyPolicy(deps)
-  const removed: string[] = []
-  for (const account of targets) {
-    const item = isSsoAccount(account) ? decodeSsoItem(await store.get(account)) : null // eslint-disable-line no-await-in-loop -- few small files
-    if (item) await endPortalSession({policy, sso: () => base.sso()}, item.region, item.token.accessToken) // eslint-disable-line no-await-in-loop
-    if (await store.delete(account)) removed.push(account) // eslint-disable-line no-await-in-loop
-  }
-
+  const removed = await removeSignIns({policy: custodyPolicy(deps), sso: () => base.sso()}, store, targets)
   await auditOf(deps, store).record({
     callerPid: caller.pid,
     custody: true,
@@ -586,72 +573,31 @@ async function ssoLogoutVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Prom
 }
 
 /**
- * `sso-import`: stdin `{key, cache}`, the AWS CLI's plaintext cache document for sign-in `key`, which `av migrate`
- * moves into custody (and then deletes). Stored only where custody holds no live sign-in for the key: a process of
- * the user may hand root a token, never swap one root got itself. Answers the expiry, never a token.
+ * `sso-import` and `login-import`: stdin `{key, cache}`, the AWS CLI's plaintext cache document of an IAM Identity
+ * Center sign-in (key: the session name or start URL) or of a console sign-in (key: the login_session ARN), which
+ * `av migrate` moves into custody and then deletes. The same rule as in keychain mode (importMove): stored and read
+ * back, unless custody holds a live sign-in of another token, which a process of the user may never swap.
  */
-async function ssoImportVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
-  const {cache, key} = readJson(deps)
-  if (typeof key !== 'string' || key === '' || key.length > 2048 || typeof cache !== 'string') {
-    throw refusal('usage', 'stdin must hold the sign-in key and the cache document')
-  }
+function importVerb(kind: 'login' | 'sso') {
+  return async (deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> => {
+    const {cache, key} = readJson(deps)
+    const keyOk =
+      typeof key === 'string' && (kind === 'sso' ? key !== '' && key.length <= 2048 : LOGIN_SESSION.test(key))
+    if (!keyOk || typeof cache !== 'string') {
+      throw refusal(
+        'usage',
+        'stdin must hold the sign-in (session name, start URL or login_session ARN) and the cache document',
+      )
+    }
 
-  const item = fromCliCache(cache)
-  if (!item) throw new AvError('bad-input', 'the cache document holds no usable token')
-  const store = storeFor(deps, uid)
-  const account = ssoAccount(key)
-  const held = decodeSsoItem(await store.get(account))
-  const now = deps.clock.now()
-  const value = encodeSsoItem(item)
-  if (held && held.token.expiresAt > now && held.token.accessToken !== item.token.accessToken) {
-    throw new AvError('conflict', `custody already holds a live sign-in for ${key}`, {
-      suggestion: 'Nothing to import: `av logout` first to replace it.',
-    })
+    const store = storeFor(deps, uid)
+    await importMove(store, deps.clock, {key, kind, text: cache})
+    await auditOf(deps, store).record({callerPid: caller.pid, custody: true, event: 'migrate', imported: kind, key})
+    return JSON.stringify({stored: true}) + '\n'
   }
-
-  if (!held || held.token.accessToken !== item.token.accessToken) await store.set(account, value)
-  const back = decodeSsoItem(await store.get(account))
-  if (back?.token.accessToken !== item.token.accessToken)
-    throw new AvError('store-unavailable', 'custody did not keep the token')
-  await auditOf(deps, store).record({callerPid: caller.pid, custody: true, event: 'migrate', imported: 'sso', key})
-  return (
-    JSON.stringify({
-      expiresAt: back.token.expiresAt,
-      refreshable: back.token.refreshToken !== undefined,
-      stored: true,
-    }) + '\n'
-  )
 }
 
-/**
- * `login-import`: stdin `{key, cache}`, a console sign-in's (`aws login`) plaintext cache document for login_session
- * `key`, which `av migrate` moves into custody; stored only where custody holds no live sign-in of another document.
- */
-async function loginImportVerb(deps: CustodyDeps, {caller, uid}: SudoCaller): Promise<string> {
-  const {cache, key} = readJson(deps)
-  if (typeof key !== 'string' || !/^arn:[\w:/+=,.@-]{1,2000}$/.test(key) || typeof cache !== 'string') {
-    throw refusal('usage', 'stdin must hold the login_session ARN and the cache document')
-  }
-
-  const fresh = loginDocumentCredentials(cache)
-  if (!fresh) throw new AvError('bad-input', 'the cache document holds no usable console sign-in')
-  const store = storeFor(deps, uid)
-  const account = loginAccount(key)
-  const held = decodeLoginItem(await store.get(account))
-  const heldCredentials = held === null ? null : loginDocumentCredentials(held.document)
-  if (heldCredentials && heldCredentials.expiration > deps.clock.now() && held!.document !== cache) {
-    throw new AvError('conflict', `custody already holds a live console sign-in for ${key}`, {
-      suggestion: '`aws logout` removes the cache file.',
-    })
-  }
-
-  const value = encodeLoginItem(key, cache)
-  await store.set(account, value)
-  if ((await store.get(account)) !== value) throw new AvError('store-unavailable', 'custody did not keep the sign-in')
-  await auditOf(deps, store).record({callerPid: caller.pid, custody: true, event: 'migrate', imported: 'login', key})
-  return JSON.stringify({expiresAt: fresh.expiration, stored: true}) + '\n'
-}
-
+/** `drop-sessions`: cached STS credentials only (the next run asks STS again); any process of the user may. */
 async function dropSessionsVerb(deps: CustodyDeps, {uid}: SudoCaller): Promise<string> {
   const {accounts} = readJson(deps)
   if (!Array.isArray(accounts) || accounts.length > 1000) {
@@ -681,12 +627,12 @@ const VERBS: Record<string, (deps: CustodyDeps, sudo: SudoCaller, args: string[]
   deny: denyVerb,
   'drop-sessions': dropSessionsVerb,
   'key-ages': keyAgesVerb,
-  'login-import': loginImportVerb,
+  'login-import': importVerb('login'),
   pending: pendingVerb,
   release: (deps, sudo, args) => releaseVerb(args, deps, sudo),
   remove: removeVerb,
   rotate: rotateVerb,
-  'sso-import': ssoImportVerb,
+  'sso-import': importVerb('sso'),
   'sso-login': ssoLoginVerb,
   'sso-logout': ssoLogoutVerb,
   store: storeVerb,

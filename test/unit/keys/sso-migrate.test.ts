@@ -11,7 +11,7 @@ import {AvError} from '../../../src/lib/core/errors.js'
 import {DEFAULT_POLICY} from '../../../src/lib/core/policy.js'
 import {migrate, type MigrateDeps} from '../../../src/lib/keys/migrate.js'
 import {restore} from '../../../src/lib/keys/restore.js'
-import {importMove, importToStore, planSsoMoves, type SsoMigrateDeps} from '../../../src/lib/keys/sso-migrate.js'
+import {importMove, planSsoMoves, type SsoMigrateDeps} from '../../../src/lib/keys/sso-migrate.js'
 import {decodeSsoItem} from '../../../src/lib/sessions/sso-tokens.js'
 import {FakeClock} from '../../fakes/fake-sts.js'
 import {MemoryFs} from '../../fakes/memory-fs.js'
@@ -163,7 +163,7 @@ describe('av migrate and IAM Identity Center caches', () => {
 
   it('a live sign-in of av’s own is not replaced, and the cache file is left (nothing lost)', async () => {
     const w = world({[CONF]: CONFIG, [cacheFile('corp')]: cliCache(START, 2)})
-    await importToStore(w.store, w.clock, 'corp', cliCache(START, 1))
+    await importMove(w.store, w.clock, {key: 'corp', kind: 'sso', text: cliCache(START, 1)})
     await assert.rejects(migrate(w.deps, {avPath: '/opt/av/bin/run.js', yes: true}), (error: AvError) => {
       assert.equal(error.code, 'conflict')
       assert.ok(!error.message.includes('avCanarySecret'))
