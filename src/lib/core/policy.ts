@@ -79,6 +79,21 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string')
 }
 
+/** An object whose settings `keys` are each absent or an http(s) URL (endpoints for av's own calls); else null. */
+function urlSettings<K extends string>(value: unknown, keys: K[]): null | Partial<Record<K, string>> {
+  if (typeof value !== 'object' || value === null) return null
+  const raw = value as Record<string, unknown>
+  const settings: Partial<Record<K, string>> = {}
+  for (const key of keys) {
+    const url = raw[key]
+    if (url === undefined) continue
+    if (!isUrl(url)) return null
+    settings[key] = url
+  }
+
+  return settings
+}
+
 function isUrl(value: unknown): value is string {
   if (typeof value !== 'string') return false
   try {
@@ -141,31 +156,21 @@ export function validatePolicy(doc: unknown): {policy?: Policy; problems: string
   }
 
   if (raw.iam !== undefined) {
-    const iam = raw.iam as Record<string, unknown>
-    if (typeof iam === 'object' && iam !== null && (iam.endpoint === undefined || isUrl(iam.endpoint))) {
-      policy.iam = iam.endpoint === undefined ? {} : {endpoint: iam.endpoint as string}
-    } else problems.push('iam must be an object with an optional http(s) URL endpoint')
+    const iam = urlSettings(raw.iam, ['endpoint'])
+    if (iam) policy.iam = iam
+    else problems.push('iam must be an object with an optional http(s) URL endpoint')
   }
 
   if (raw.sso !== undefined) {
-    const sso = raw.sso as Record<string, unknown>
-    const ok =
-      typeof sso === 'object' &&
-      sso !== null &&
-      (sso.oidcEndpoint === undefined || isUrl(sso.oidcEndpoint)) &&
-      (sso.portalEndpoint === undefined || isUrl(sso.portalEndpoint))
-    if (ok) {
-      policy.sso = {}
-      if (sso.oidcEndpoint !== undefined) policy.sso.oidcEndpoint = sso.oidcEndpoint as string
-      if (sso.portalEndpoint !== undefined) policy.sso.portalEndpoint = sso.portalEndpoint as string
-    } else problems.push('sso must be an object with optional http(s) URLs oidcEndpoint and portalEndpoint')
+    const sso = urlSettings(raw.sso, ['oidcEndpoint', 'portalEndpoint'])
+    if (sso) policy.sso = sso
+    else problems.push('sso must be an object with optional http(s) URLs oidcEndpoint and portalEndpoint')
   }
 
   if (raw.signin !== undefined) {
-    const signin = raw.signin as Record<string, unknown>
-    if (typeof signin === 'object' && signin !== null && (signin.endpoint === undefined || isUrl(signin.endpoint))) {
-      policy.signin = signin.endpoint === undefined ? {} : {endpoint: signin.endpoint as string}
-    } else problems.push('signin must be an object with an optional http(s) URL endpoint')
+    const signin = urlSettings(raw.signin, ['endpoint'])
+    if (signin) policy.signin = signin
+    else problems.push('signin must be an object with an optional http(s) URL endpoint')
   }
 
   if (raw.approvers !== undefined) {
