@@ -65,7 +65,7 @@ function descendants(pid) {
 
 /** Processes of a run, by argv; the sampler notes when each is first and last seen, and its VmHWM. */
 const ROLES = [
-  ['root launcher', /root-launch-main\.js/],
+  ['root launcher', /root-launch(?:-main)?\.c?js/],
   ['user launcher (keychain)', /run\.js\0run\0/],
   ['AWS CLI', /\/usr\/bin\/aws\0/],
   ['sudo → release', /^\/usr\/bin\/sudo\0-n\0[^\0]*av-custody\0release/],

@@ -14,6 +14,7 @@ import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, sta
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+import {PREWARM_PYTHON} from '../../src/lib/custody/prewarm.js'
 import {BAD_TOKENS, HELPER_REFUSED} from './support/bad-tokens.js'
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
 import {
@@ -619,6 +620,58 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
       ['denied', 'approved'],
     )
   }
+
+  it('the CLI’s interpreter loads while root decides: a held run’s is root’s child, closed to the user, and dies unused on av deny', async () => {
+    await withApprovers(['tty'], async () => {
+      endpoint.clear()
+      const args = shim(HELD[0]!).slice(1)
+      const run = sandbox.spawn(['/usr/bin/setsid', '-w', install.aws, ...args], {env: install.env, timeoutMs: 60_000})
+      let waiting: ReturnType<typeof liveCli> | undefined
+      for (let i = 0; i < 100 && !waiting; i++) {
+        try {
+          waiting = liveCli()
+        } catch {
+          // eslint-disable-next-line no-await-in-loop -- polling until the entry has started it
+          await new Promise((resolve) => {
+            setTimeout(resolve, 100)
+          })
+        }
+      }
+
+      assert.ok(waiting, 'no CLI interpreter while the run is held')
+      // Started by root (its parent is the root launcher), waiting with the prewarm program and the user's arguments.
+      assert.equal(uidOf(waiting.launcher), 0)
+      assert.ok(waiting.argv.includes(PREWARM_PYTHON))
+      assert.deepEqual(waiting.argv.slice(-args.length), args)
+      // The user can neither open its environment, memory or fds nor trace it, nor reach the FIFO root talks to it on.
+      const runs = path.join(custodyBase, 'run', String(sandbox.user.uid), 'runs')
+      const peek = await sandbox.sh(
+        `for f in environ maps mem; do cat /proc/${waiting.pid}/$f >/dev/null 2>&1 && echo "read $f"; done; ` +
+          `ls /proc/${waiting.pid}/fd >/dev/null 2>&1 && echo "read fd"; ls ${runs} >/dev/null 2>&1 && echo listed; ` +
+          `strace -p ${waiting.pid} -o /dev/null & s=$!; sleep 1; kill $s 2>/dev/null; wait $s; echo "strace $?"`,
+      )
+      assert.doesNotMatch(peek.stdout, /^(?:read |listed)/m)
+      assert.match(peek.stdout, /^strace 1$/m)
+      const list = await av(['approve', '--json'])
+      const {pending} = JSON.parse(list.stdout) as {pending: Array<{id: string}>}
+      assert.equal(pending.length, 1, list.stdout)
+      assert.equal((await av(['deny', pending[0]!.id])).code, 0)
+      const denied = await run.result
+      assert.equal(denied.code, 126, denied.stderr)
+      assertNothingPrinted(denied)
+      // It ran nothing: no request reached the endpoint, it is gone, and no FIFO is left behind.
+      assert.equal(endpoint.requests.length, 0)
+      assert.equal(
+        existsSync(`/proc/${waiting.pid}/cmdline`) &&
+          readFileSync(`/proc/${waiting.pid}/cmdline`, 'latin1').includes('import os'),
+        false,
+      )
+      assert.deepEqual(
+        readdirSync(runs).filter((name) => name.startsWith('prewarm-')),
+        [],
+      )
+    })
+  })
 
   it('code injected into what the aws shim starts never reaches root: a held command stays held', async () => {
     await withApprovers(['tty'], () => injected())

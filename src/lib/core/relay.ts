@@ -3,9 +3,18 @@
  * already sent that program), and that program's exit code (128+n when signal n ended it). Shared by the keychain
  * launcher, the root launcher, av run's relaunch and custody's hand-over to the root launcher through sudo.
  */
-import {type ChildProcess, spawn} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {constants} from 'node:os'
+
+/** What a launcher needs of the program it runs: a ChildProcess, or one the root launcher adopted (adopted-child.ts). */
+export interface RunningChild {
+  readonly exitCode: null | number
+  readonly signalCode: NodeJS.Signals | null
+  kill(signal?: number | NodeJS.Signals): boolean
+  once(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown
+  once(event: 'exit', listener: (code: null | number, signal: NodeJS.Signals | null) => void): unknown
+}
 
 export interface SignalSource {
   on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
@@ -29,7 +38,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 /** The signals a launcher passes on to the program it runs, from before that program exists until `stop`. */
 export interface SignalRelay {
   /** The program to pass signals to from now on. */
-  attach(child: ChildProcess): void
+  attach(child: RunningChild): void
   /** A signal that came before `attach`: the launcher should not start the program then. */
   readonly pending: NodeJS.Signals | undefined
   stop(): void
@@ -40,7 +49,7 @@ export interface SignalRelay {
  * terminal already sent the child itself (`reachedChild`); one that comes before a child exists is kept as `pending`.
  */
 export function relaySignals(source: SignalSource, reachedChild: (signal: NodeJS.Signals) => boolean): SignalRelay {
-  let child: ChildProcess | undefined
+  let child: RunningChild | undefined
   let pending: NodeJS.Signals | undefined
   const forward = (signal: NodeJS.Signals) => {
     if (child === undefined) pending ??= signal
@@ -92,7 +101,7 @@ export function signalExit(signal: NodeJS.Signals): number {
 }
 
 /** The child's exit code, 128+n when it died of signal n; `failed` turns an error starting it into the rejection. */
-export function exitOf(child: ChildProcess, failed: (error: NodeJS.ErrnoException) => Error): Promise<number> {
+export function exitOf(child: RunningChild, failed: (error: NodeJS.ErrnoException) => Error): Promise<number> {
   return new Promise((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => reject(failed(error)))
     child.once('exit', (code, signal) => resolve(code ?? signalExit(signal ?? 'SIGTERM')))

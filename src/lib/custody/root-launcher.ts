@@ -21,7 +21,6 @@ import type {AuditSink} from '../audit/audit.js'
 import type {Clock} from '../core/clock.js'
 import type {CustodyPolicy, Decision, Policy} from '../core/policy.js'
 import type {ProcessTable} from '../core/process-table.js'
-import type {SignalSource} from '../core/relay.js'
 import type {Trace} from '../core/trace.js'
 import type {ApprovalAnswer, ApprovalRequest} from '../gate/types.js'
 import type {Classify} from '../run/launcher.js'
@@ -32,13 +31,14 @@ import {parseAwsProfiles} from '../aws/aws-profiles.js'
 import {buildChildEnv, buildSealedConfig, checkProfileName, ignoredSettingsNotice} from '../aws/sealed-runtime.js'
 import {AvError, refusal} from '../core/errors.js'
 import {userConfigFile as avSettingsFile, awsConfigFile} from '../core/paths.js'
-import {relaySignals, signalExit} from '../core/relay.js'
+import {relaySignals, type RunningChild, signalExit, type SignalSource} from '../core/relay.js'
 import {checkRootOwned, type TrustFs} from '../core/trust.js'
 import {approvalRequestFor} from '../gate/approver.js'
 import {isElevatedRun} from '../gate/rules.js'
 import {pinInputFile, waitFor} from '../run/launcher.js'
 import {hashArgv, RUN_TOKEN_LIFETIME_MS} from '../run/token.js'
 import {isMfaSession} from '../sessions/session-settings.js'
+import {discard, handOff, type Prewarmed} from './prewarm.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
 import {findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
 
@@ -127,6 +127,11 @@ export interface RootLaunchDeps extends SudoCallerDeps {
   serveReleases?(dir: string, run: {id: string; profile: string}): {stop(): void}
   /** AV_TRACE=1: each phase's milliseconds on stderr (trace.ts). */
   trace?: Trace
+  /**
+   * The CLI's interpreter the entry started before this launcher loaded, waiting for its run (prewarm.ts). Used
+   * only for the runtime and user this launcher resolves itself; killed unused otherwise, and on every refusal.
+   */
+  prewarmed?: null | Prewarmed
 }
 
 /** The allowlisted launch variables from sudo's reset environment. */
@@ -339,14 +344,36 @@ function prefetchUserFiles(deps: RootLaunchDeps, user: UserAccount, env: NodeJS.
 export async function launchAsRoot(argv: string[], deps: RootLaunchDeps): Promise<number> {
   if (deps.euid !== 0) throw refusal('custody-not-sudo', 'av-launch must run as root through sudo')
   deps.trace?.mark('start')
-  const {request, ...prepared} = await gateAsRoot(argv, deps)
-  deps.trace?.mark('gate')
-  if (request) {
-    await approveAsRoot(prepared, request, deps)
-    deps.trace?.mark('approval')
-  }
+  try {
+    const {request, ...prepared} = await gateAsRoot(argv, deps)
+    deps.trace?.mark('gate')
+    if (request) {
+      await approveAsRoot(prepared, request, deps)
+      deps.trace?.mark('approval')
+    }
 
-  return runAsUser(prepared, deps)
+    return await runAsUser(prepared, deps)
+  } finally {
+    // Not handed a run (refused, denied, failed, or another runtime): it dies having run only the CLI's imports.
+    discard(deps.prewarmed)
+  }
+}
+
+/** The waiting interpreter, if it stands for exactly this run's runtime and user; otherwise it is killed now. */
+function usablePrewarm(deps: RootLaunchDeps, runtime: string[], user: UserAccount): null | Prewarmed {
+  const warm = deps.prewarmed
+  if (!warm) return null
+  const same =
+    warm.uid === user.uid &&
+    warm.gid === user.gid &&
+    warm.runtime.length === runtime.length &&
+    warm.runtime.every((arg, i) => arg === runtime[i]) &&
+    warm.child.pid !== undefined &&
+    warm.child.exitCode === null &&
+    warm.child.signalCode === null
+  if (same) return warm
+  discard(warm)
+  return null
 }
 
 async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<number> {
@@ -366,7 +393,8 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
       profile,
     })
     const configFile = runs.writeConfig(run.home, config)
-    const cliArgv = [...runtime, ...args]
+    const warm = usablePrewarm(deps, runtime, user)
+    const cliArgv = warm ? warm.argv : [...runtime, ...args]
     runs.writeRecord({
       ...binding,
       v: 1,
@@ -383,7 +411,14 @@ async function runAsUser(prepared: Prepared, deps: RootLaunchDeps): Promise<numb
     const childEnv = buildChildEnv(env, {configFile, home: run.home, profile})
     if (relay.pending) return signalExit(relay.pending)
     deps.trace?.mark('run-record')
-    const child = deps.spawnAsUser(cliArgv, {cwd: deps.cwd, env: childEnv, gid: user.gid, uid: user.uid})
+    let child: RunningChild
+    if (warm) {
+      handOff(warm, {args, env: childEnv})
+      child = warm.child
+    } else {
+      child = deps.spawnAsUser(cliArgv, {cwd: deps.cwd, env: childEnv, gid: user.gid, uid: user.uid})
+    }
+
     relay.attach(child)
     const code = await waitFor(child)
     deps.trace?.mark('cli')

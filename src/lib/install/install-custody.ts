@@ -12,6 +12,7 @@ import type {CustodyPolicy} from '../core/policy.js'
 
 import {AvError} from '../core/errors.js'
 import {checkRootOwned} from '../core/trust.js'
+import {prewarmArgv} from '../custody/prewarm.js'
 import {LAUNCH_ENV} from '../custody/root-launcher.js'
 import {DEFAULTS, type InstallDeps, type InstallManifest, type InstallOptions} from './install-manifest.js'
 import {sha256File, trustedDir, untrusted} from './root-files.js'
@@ -50,7 +51,7 @@ const PYTHON = /^python3(?:\.\d+)?$/
 /**
  * Custody: the entry point `<prefix>/libexec/av-custody` (custody-main.js, keys and releases), its password-guarded
  * twin `av-custody-auth` (checkout, approve: sudo asks the user's password every time, timestamp_timeout=0), the
- * root launcher `av-launch` (root-launch-main.js), and a copy of the CLI's Python interpreter that users may run but
+ * root launcher `av-launch` (root-launch.ts, then root-launch-main.ts), and a copy of the CLI's Python interpreter that users may run but
  * not read (0711), so the kernel makes the AWS CLI non-dumpable. The drop-in lets every user run the launcher and
  * the entry point as root without a password, with sudo's env_reset and only the launch variables kept.
  */
@@ -92,9 +93,11 @@ export function planCustody(
     `Defaults!${launch} !use_pty, env_keep = "${LAUNCH_ENV.join(' ')}"\n` +
     `Defaults!${entry} !use_pty, env_keep = "AV_TRACE"\n`
   const interpreter = interpreterCopy(where.awsCli, libexec)
+  const awsCli = interpreter ? [interpreter.copy, ...where.awsCli.slice(1)] : null
+  const prewarm = awsCli ? prewarmArgv(awsCli) : null
   return {
     authEntry,
-    awsCli: interpreter ? [interpreter.copy, ...where.awsCli.slice(1)] : null,
+    awsCli,
     dir,
     entry,
     files: [
@@ -114,7 +117,8 @@ export function planCustody(
         content: launchEntryText({
           node: where.node,
           policyFile: where.policyFile,
-          script: path.join(where.tree, 'dist', 'lib', 'main', 'root-launch-main.js'),
+          ...(prewarm ? {prewarm: {argv: prewarm, runDir}} : {}),
+          script: path.join(where.tree, 'dist', 'lib', 'main', 'root-launch.cjs'),
         }),
         kind: 'file',
         path: launch,

@@ -3,6 +3,7 @@
  * copy; in custody mode the `aws` shim hands the argv to the root launcher through `sudo -n`, and the launcher's
  * entry script starts it with an empty environment but the launch variables.
  */
+import {isStartupVariable} from '../custody/prewarm.js'
 import {LAUNCH_ENV} from '../custody/root-launcher.js'
 
 /** Quote for /bin/sh. */
@@ -21,13 +22,57 @@ export function shimText(node: string, entry: string, fixedArgs: string[], unset
   return `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec ${env}${argv} "$@"\n`
 }
 
-/** The root launcher's entry script: an empty environment but SUDO_UID, the policy and the launch variables. */
-export function launchEntryText(input: {node: string; policyFile: string; script: string}): string {
+/**
+ * The root launcher's entry script: an empty environment but SUDO_UID, the policy and the launch variables. With
+ * `prewarm` (a Python runtime with custody's interpreter copy), it first starts that interpreter as the user,
+ * waiting on a FIFO in the user's root-only runs directory (custody/prewarm.ts), and tells the launcher which
+ * process that is; when that directory is not there yet, or anything fails, the launcher starts it itself.
+ */
+export function launchEntryText(input: {
+  node: string
+  policyFile: string
+  prewarm?: {argv: string[]; runDir: string}
+  script: string
+}): string {
   const passed = LAUNCH_ENV.map((name) => `\${${name}+"${name}=$${name}"}`).join(' ')
   return (
     "#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`. Run through `sudo -n` by av's aws launcher.\n" +
-    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(input.policyFile)} ${passed} ${shQuote(input.node)} ${shQuote(input.script)} "$@"\n`
+    (input.prewarm ? prewarmPrologue(input.prewarm) : '') +
+    `exec /usr/bin/env -i SUDO_UID="$SUDO_UID" AV_POLICY=${shQuote(input.policyFile)} ${passed}` +
+    // eslint-disable-next-line no-template-curly-in-string -- shell parameter expansion, not a template
+    `${input.prewarm ? ' ${prewarm:+"$prewarm"}' : ''} ${shQuote(input.node)} ${shQuote(input.script)} "$@"\n`
   )
+}
+
+/**
+ * Start the waiting interpreter as the sudo caller (uid and gid from sudo, no other group, the locale and time zone
+ * only) with the user's arguments after `aws`, its stdin the caller's (a background job's
+ * would be /dev/null) and fd 3 the FIFO;
+ * `prewarm` names it for the launcher. Skipped for a root caller, an odd SUDO_UID/SUDO_GID or a missing directory.
+ * The ids are dropped by coreutils' chroot (to /, in place): it gives them up before exec, so the kernel sees the
+ * user exec an interpreter they may not read and makes it non-dumpable. util-linux's setpriv would not do: it
+ * keeps capabilities across the switch until exec, so the kernel lets the interpreter be traced (tested).
+ */
+function prewarmPrologue(prewarm: {argv: string[]; runDir: string}): string {
+  const startup = LAUNCH_ENV.filter((name) => isStartupVariable(name))
+    .map((name) => `\${${name}+"${name}=$${name}"}`)
+    .join(' ')
+  return [
+    'prewarm=',
+    'case "$SUDO_UID:$SUDO_GID" in',
+    '*[!0-9:]* | :* | *: | 0:* | *:*:*) ;;',
+    '*)',
+    `  runs=${shQuote(prewarm.runDir)}/"$SUDO_UID"/runs`,
+    '  if [ "$1" = aws ] && [ -x /usr/sbin/chroot ] && [ -d "$runs" ] && /usr/bin/mkfifo -m 600 "$runs/prewarm-$$" 2>/dev/null; then',
+    '    exec 9<&0',
+    `    (shift; exec /usr/bin/env -i PATH=/usr/bin:/bin ${startup} /usr/sbin/chroot --skip-chdir --userspec="$SUDO_UID:$SUDO_GID" --groups="$SUDO_GID" / ${prewarm.argv.map((arg) => shQuote(arg)).join(' ')} "$@") 3<>"$runs/prewarm-$$" 0<&9 9<&- &`,
+    '    prewarm="AV_PREWARM=$!:$runs/prewarm-$$"',
+    '    exec 9<&-',
+    '  fi',
+    '  ;;',
+    'esac',
+    '',
+  ].join('\n')
 }
 
 /**

@@ -820,5 +820,8 @@ export async function main(argv: string[]): Promise<number> {
 // Run directly by the entry script: `node <av>/dist/lib/main/custody-main.js <verb> …`.
 if (startedAs(import.meta.url, 'custody-main')) {
   process.on('SIGUSR1', () => {})
-  process.exitCode = await main(process.argv.slice(2))
+  // eslint-disable-next-line unicorn/prefer-top-level-await -- root-launch-main.cjs bundles this module: CommonJS has none
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
 }

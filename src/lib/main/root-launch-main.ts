@@ -14,6 +14,7 @@ import {linuxProcessTable} from '../core/process-table.js'
 import {signalReachedOwnGroup} from '../core/relay.js'
 import {traceFrom} from '../core/trace.js'
 import {accountOf, readAllAsUser, readAsUser, spawnAsUser} from '../custody/as-user.js'
+import {type Prewarmed} from '../custody/prewarm.js'
 import {askProgramsAsRoot, askRootApproval, hasControllingTerminal, promptEnv} from '../custody/root-approval.js'
 import {launchAsRoot, launchEnv} from '../custody/root-launcher.js'
 import {RunStore} from '../custody/run-record.js'
@@ -24,7 +25,7 @@ import {realCustodyDeps} from './custody-main.js'
 import {serveReleases} from './release-server.js'
 import {startedAs} from './started-as.js'
 
-export function realRootLaunchDeps(): RootLaunchDeps {
+export function realRootLaunchDeps(prewarmed: null | Prewarmed = null): RootLaunchDeps {
   const {clock, env, euid, pid, stderr, trustFs} = processWorld()
   const loaded = loadPolicy({env})
   const custodyDir = (uid: number) => {
@@ -70,6 +71,7 @@ export function realRootLaunchDeps(): RootLaunchDeps {
     euid,
     loadPolicy: () => loaded,
     pid,
+    prewarmed,
     prefetchAsUser(user, files) {
       for (const [i, read] of readAllAsUser(user.uid, user.gid, files).entries()) prefetched.set(files[i]!, read)
     },
@@ -104,22 +106,27 @@ export function realRootLaunchDeps(): RootLaunchDeps {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], prewarmed: null | Prewarmed = null): Promise<number> {
   try {
-    return await launchAsRoot(argv, realRootLaunchDeps())
+    return await launchAsRoot(argv, realRootLaunchDeps(prewarmed))
   } catch (error) {
     process.stderr.write(formatError(error) + '\n')
     return exitCodeOf(error)
   }
 }
 
-// Run directly by the entry script: `node <av>/dist/lib/main/root-launch-main.js aws …`.
-if (startedAs(import.meta.url, 'root-launch-main')) {
+/**
+ * Run as the process's entry: the install's entry script starts root-launch.ts (which may have started the CLI's
+ * interpreter already), or this file directly: `node <av>/dist/lib/main/root-launch-main.js aws …`.
+ */
+export function runAsEntry(prewarmed: null | Prewarmed): void {
   // No inspector on SIGUSR1 (only root could send it here, but the rule holds for every av process).
   process.on('SIGUSR1', () => {})
   // Exit at once rather than let Node tear its heap down (~3 ms a call, and sudo and the user's shell wait for it):
   // everything is written by then (the run's audit line is awaited; stderr to a pipe, file or tty is synchronous on
   // Linux, where alone the root launcher runs).
   // eslint-disable-next-line n/no-process-exit, unicorn/no-process-exit -- see above: a process entry, all written
-  process.exit(await main(process.argv.slice(2)))
+  main(process.argv.slice(2), prewarmed).then((code) => process.exit(code))
 }
+
+if (startedAs(import.meta.url, 'root-launch-main')) runAsEntry(null)

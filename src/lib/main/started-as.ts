@@ -12,5 +12,6 @@ export function startedAs(url: string, name: string): boolean {
   const script = process.argv[1]
   if (!script) return false
   const file = realpathSync(script)
-  return path.basename(file) === `${name}.js` && url === pathToFileURL(file).href
+  const base = path.basename(file)
+  return (base === `${name}.js` || base === `${name}.cjs`) && url === pathToFileURL(file).href
 }

@@ -28,7 +28,7 @@ import {
 } from '../aws/sealed-runtime.js'
 import {AvError, EXIT} from '../core/errors.js'
 import {runtimeDir} from '../core/paths.js'
-import {exitOf, relaySignals, signalExit, type SignalSource} from '../core/relay.js'
+import {exitOf, relaySignals, type RunningChild, signalExit, type SignalSource} from '../core/relay.js'
 import {traceFrom} from '../core/trace.js'
 import {isElevatedRun} from '../gate/rules.js'
 import {isMfaSession} from '../sessions/session-settings.js'
@@ -309,7 +309,7 @@ async function mintRunToken(
 }
 
 /** The CLI's exit code; death by signal n is 128+n; a runtime that cannot start is 127 (missing) or 125. */
-export function waitFor(child: ChildProcess): Promise<number> {
+export function waitFor(child: RunningChild): Promise<number> {
   return exitOf(child, (error) => {
     const missing = error.code === 'ENOENT'
     return new AvError(missing ? 'runtime-not-found' : 'internal', `the AWS CLI could not be started (${error.code})`, {

@@ -15,6 +15,7 @@ import type {ApprovalAnswer, ParsedArgv} from '../../../src/lib/gate/types.js'
 
 import {AvError, exitCodeOf} from '../../../src/lib/core/errors.js'
 import {type CustodyPolicy, DEFAULT_POLICY, type Policy} from '../../../src/lib/core/policy.js'
+import {prewarmArgv, type Prewarmed} from '../../../src/lib/custody/prewarm.js'
 import {launchAsRoot, launchEnv} from '../../../src/lib/custody/root-launcher.js'
 import {type RunRecord, verifyRunCaller} from '../../../src/lib/custody/run-record.js'
 import {classifyArgv} from '../../../src/lib/gate/classify.js'
@@ -476,5 +477,116 @@ describe('launchEnv', () => {
       LC_ALL: 'C',
       TERM: 'xterm',
     })
+  })
+})
+
+/** A waiting interpreter (custody/prewarm.ts) as the entry left it: what root sends it, and how it is ended. */
+function waiting(runtime: string[] = CUSTODY_CLI, ids: {gid: number; uid: number} = USER) {
+  const child = Object.assign(new FakeChild(), {pid: 60})
+  const sent: string[] = []
+  const prewarmed: Prewarmed = {
+    argv: prewarmArgv(runtime)!,
+    child,
+    ...ids,
+    runtime,
+    send(line) {
+      sent.push(line)
+      setImmediate(() => child.exit(4))
+    },
+  }
+  return {child, prewarmed, sent}
+}
+
+describe('root launcher: the CLI interpreter that waits while root decides (prewarm)', () => {
+  it('an allowed run is handed to it, argv and sealed environment on one line; nothing else is started', async () => {
+    const h = harness()
+    const w = waiting()
+    h.deps.prewarmed = w.prewarmed
+    const argv = ['aws', 'sts', 'get-caller-identity', '--profile', 'dev']
+    const verdicts: string[] = []
+    h.deps.serveReleases = (_dir, run) => {
+      const record = h.runs.readRecord(run.id)
+      const cli = snap({argv: w.prewarmed.argv, exe: CUSTODY_CLI[0], pid: 60, ppid: LAUNCHER.pid, startTime: '800'})
+      for (const facts of [
+        {cli, launcher: LAUNCHER},
+        {cli: {...cli, argv: [...CUSTODY_CLI, ...argv.slice(1)]}, launcher: LAUNCHER},
+      ]) {
+        const v = verifyRunCaller({...facts, now: NOW, profile: 'dev', record, uid: 1000})
+        verdicts.push(v.ok ? 'ok' : v.reason)
+      }
+
+      return {stop() {}}
+    }
+
+    assert.equal(await outcome(argv, h.deps), 'exit 4', h.stderr.join(''))
+    assert.deepEqual(h.spawned, [])
+    assert.deepEqual(w.child.kills, [])
+    // The release accepts the waiting process by its own argv, and a CLI with the run's argv no more.
+    assert.deepEqual(verdicts, ['ok', 'argv-mismatch'])
+    assert.equal(w.sent.length, 1)
+    assert.ok(w.sent[0]!.endsWith('}\n') && !w.sent[0]!.slice(0, -1).includes('\n'))
+    const go = JSON.parse(w.sent[0]!) as {argv: string[]; env: Record<string, string>}
+    assert.deepEqual(go.argv, ['/usr/bin/aws', 'sts', 'get-caller-identity', '--profile', 'dev'])
+    assert.equal(go.env.AWS_SHARED_CREDENTIALS_FILE, '/dev/null')
+    assert.equal(go.env.AWS_PROFILE, 'dev')
+    for (const name of ['AV_RUN_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+      assert.ok(!(name in go.env), `${name} in the CLI's environment`)
+    }
+
+    assertNoSecrets(h)
+    assert.ok(!w.sent[0]!.includes(CANARY_SECRET) && !w.sent[0]!.includes('forged.token'))
+  })
+
+  for (const [name, argv, answer] of [
+    ['denied by the gate', ['aws', 'iam', 'create-access-key'], undefined],
+    [
+      'held, and the password was not given',
+      ['aws', 'secretsmanager', 'get-secret-value', '--secret-id', 'x'],
+      'denied',
+    ],
+    [
+      'held, and no approval came in time',
+      ['aws', 'ssm', 'get-parameter', '--name', 'p', '--with-decryption'],
+      'timeout',
+    ],
+  ] as const) {
+    it(`${name}: it is killed having been sent nothing`, async () => {
+      const h = harness({answer: answer as ApprovalAnswer | undefined})
+      const w = waiting()
+      h.deps.prewarmed = w.prewarmed
+      assert.equal(await outcome([...argv], h.deps), 'denied 126')
+      assert.deepEqual([w.sent, w.child.kills, h.spawned], [[], ['SIGKILL'], []])
+    })
+  }
+
+  it('a refusal before the gate (the caller is not a sudo user) kills it too', async () => {
+    const h = harness({procs: [LAUNCHER, {...SUDO, exe: '/usr/bin/bash'}, SHELL]})
+    const w = waiting()
+    h.deps.prewarmed = w.prewarmed
+    assert.match(await outcome(['aws', 'sts', 'get-caller-identity'], h.deps), /^refused /)
+    assert.deepEqual([w.sent, w.child.kills], [[], ['SIGKILL']])
+  })
+
+  for (const [name, w] of [
+    ['it waits for another runtime (the policy changed since)', waiting(['/usr/bin/python3', '-I', '/usr/bin/aws'])],
+    ['it runs as another uid', waiting(CUSTODY_CLI, {gid: USER.gid, uid: 1002})],
+    ['it runs as another gid', waiting(CUSTODY_CLI, {gid: 0, uid: USER.uid})],
+  ] as const) {
+    it(`${name}: it is killed unused and the CLI is started as before`, async () => {
+      const h = harness({exitCode: 5})
+      h.deps.prewarmed = w.prewarmed
+      assert.equal(await outcome(['aws', 'sts', 'get-caller-identity', '--profile', 'dev'], h.deps), 'exit 5')
+      assert.deepEqual([w.sent, w.child.kills], [[], ['SIGKILL']])
+      assert.deepEqual(h.spawned[0]?.argv, [...CUSTODY_CLI, 'sts', 'get-caller-identity', '--profile', 'dev'])
+    })
+  }
+
+  it('one that already ended is not used', async () => {
+    const h = harness()
+    const w = waiting()
+    w.child.exit(125)
+    h.deps.prewarmed = w.prewarmed
+    assert.equal(await outcome(['aws', 'sts', 'get-caller-identity', '--profile', 'dev'], h.deps), 'exit 0')
+    assert.deepEqual([w.sent, w.child.kills, h.spawned.length], [[], [], 1])
   })
 })
