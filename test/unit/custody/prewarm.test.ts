@@ -12,7 +12,6 @@ import {PREWARM_PYTHON, prewarmArgv, runtimeOfPrewarm} from '../../../src/lib/cu
 
 const PYTHON = '/usr/bin/python3'
 const base = mkdtempSync(path.join(tmpdir(), 'av-prewarm-'))
-after(() => rmSync(base, {force: true, recursive: true}))
 
 describe('prewarmArgv', () => {
   const cases: Array<[string, string[], null | string[]]> = [
@@ -87,7 +86,9 @@ function startWaiting(
   return {done, fd3: child.stdio[3] as NodeJS.WritableStream}
 }
 
-describe('the waiting program (real Python)', {skip: existsSync(PYTHON) ? false : `${PYTHON} is not installed`}, () => {
+describe('the waiting program (real Python: scripts/install-deps.sh installs python3)', () => {
+  after(() => rmSync(base, {force: true, recursive: true}))
+
   it('runs the script with the argv and environment root sent, as __main__, with its exit code', async () => {
     rmSync(marker, {force: true})
     const w = startWaiting()
