@@ -42,7 +42,16 @@ export interface ProcessTable {
 }
 
 /** The parts of `/proc/<pid>/stat` av uses. Null when the line is not a stat line. */
-export function parseProcStat(line: string): null | {comm: string; pid: number; ppid: number; startTime: string} {
+export function parseProcStat(line: string): null | {
+  comm: string
+  /** The wait status a zombie left for its parent (field 52, exit_code, Linux 3.5+); null when absent. */
+  exitStatus: null | number
+  pid: number
+  ppid: number
+  startTime: string
+  /** R, S, D, Z (zombie), X, …  */
+  state: string
+} {
   const open = line.indexOf(' (')
   const close = line.lastIndexOf(')')
   if (open < 1 || close < open) return null
@@ -55,7 +64,9 @@ export function parseProcStat(line: string): null | {comm: string; pid: number; 
   const ppid = Number(fields[1])
   const startTime = fields[19]
   if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(ppid) || !startTime || !/^\d+$/.test(startTime)) return null
-  return {comm: line.slice(open + 2, close), pid, ppid, startTime}
+  const exit = fields[49]
+  const exitStatus = exit !== undefined && /^\d+$/.test(exit) ? Number(exit) : null
+  return {comm: line.slice(open + 2, close), exitStatus, pid, ppid, startTime, state: fields[0]!}
 }
 
 /** Real uid and TracerPid from `/proc/<pid>/status`. */

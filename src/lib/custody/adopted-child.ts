@@ -10,14 +10,12 @@ import {EventEmitter} from 'node:events'
 import {readFileSync} from 'node:fs'
 import {constants} from 'node:os'
 
-/** The fields of /proc/<pid>/stat after the command name; [0] is the state, [1] the parent pid. */
-function statFields(pid: number): null | string[] {
+import {parseProcStat} from '../core/process-table.js'
+
+/** What /proc/<pid>/stat says of `pid` now; null when it cannot be read. */
+function statOf(pid: number): ReturnType<typeof parseProcStat> {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return text
-      .slice(text.lastIndexOf(')') + 2)
-      .trim()
-      .split(' ')
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   } catch {
     return null
   }
@@ -45,8 +43,7 @@ export class AdoptedChild extends EventEmitter {
 
   /** This process's child `pid`, or null when it is not (gone, or another process's). */
   static of(pid: number, parent: number = process.pid): AdoptedChild | null {
-    const fields = statFields(pid)
-    return fields && Number(fields[1]) === parent ? new AdoptedChild(pid) : null
+    return statOf(pid)?.ppid === parent ? new AdoptedChild(pid) : null
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
@@ -61,13 +58,13 @@ export class AdoptedChild extends EventEmitter {
 
   private poll(): void {
     if (this.exitCode !== null || this.signalCode !== null) return
-    const fields = statFields(this.pid)
-    if (fields && fields[0] !== 'Z' && fields[0] !== 'X') return
-    // exit_code is the last field: a wait status (code << 8, or the signal in the low 7 bits).
-    const status = Number(fields?.at(-1) ?? Number.NaN)
+    const stat = statOf(this.pid)
+    if (stat && stat.state !== 'Z' && stat.state !== 'X') return
+    // A wait status: code << 8, or the signal in the low 7 bits.
+    const status = stat?.exitStatus ?? null
     this.signals.removeListener('SIGCHLD', this.onChild)
     clearInterval(this.timer)
-    if (!Number.isInteger(status)) this.signalCode = 'SIGKILL'
+    if (status === null) this.signalCode = 'SIGKILL'
     else if ((status & 0x7f) === 0) this.exitCode = (status >> 8) & 0xff
     else this.signalCode = SIGNAL_NAMES.get(status & 0x7f) ?? 'SIGKILL'
     this.emit('exit', this.exitCode, this.signalCode)

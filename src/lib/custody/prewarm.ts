@@ -65,6 +65,9 @@ export const PREWARM_PYTHON = [
   '',
 ].join('\n')
 
+/** The PATH the waiting interpreter starts with; the run's sealed environment replaces it at the hand-over. */
+export const STARTUP_PATH = '/usr/bin:/bin'
+
 /** A Python interpreter by name (Debian's python3, python3.11, custody's copy aws-python3). */
 const PYTHON = /(?:^|-)python3(?:\.\d+)?$/
 

@@ -51,8 +51,8 @@ const PYTHON = /^python3(?:\.\d+)?$/
 /**
  * Custody: the entry point `<prefix>/libexec/av-custody` (custody-main.js, keys and releases), its password-guarded
  * twin `av-custody-auth` (checkout, approve: sudo asks the user's password every time, timestamp_timeout=0), the
- * root launcher `av-launch` (root-launch.ts, then root-launch-main.ts), and a copy of the CLI's Python interpreter that users may run but
- * not read (0711), so the kernel makes the AWS CLI non-dumpable. The drop-in lets every user run the launcher and
+ * root launcher `av-launch` (root-launch.ts, then root-launch-main.ts), and a copy of the CLI's Python interpreter
+ * that users may run but not read (0711), so the kernel makes the AWS CLI non-dumpable. The drop-in lets every user run the launcher and
  * the entry point as root without a password, with sudo's env_reset and only the launch variables kept.
  */
 export function planCustody(

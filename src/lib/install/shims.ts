@@ -3,7 +3,7 @@
  * copy; in custody mode the `aws` shim hands the argv to the root launcher through `sudo -n`, and the launcher's
  * entry script starts it with an empty environment but the launch variables.
  */
-import {isStartupVariable} from '../custody/prewarm.js'
+import {isStartupVariable, STARTUP_PATH} from '../custody/prewarm.js'
 import {LAUNCH_ENV} from '../custody/root-launcher.js'
 
 /** Quote for /bin/sh. */
@@ -46,9 +46,9 @@ export function launchEntryText(input: {
 
 /**
  * Start the waiting interpreter as the sudo caller (uid and gid from sudo, no other group, the locale and time zone
- * only) with the user's arguments after `aws`, its stdin the caller's (a background job's
- * would be /dev/null) and fd 3 the FIFO;
- * `prewarm` names it for the launcher. Skipped for a root caller, an odd SUDO_UID/SUDO_GID or a missing directory.
+ * only) with the user's arguments after `aws`, its stdin the caller's (a background job's would be /dev/null) and
+ * fd 3 the FIFO; `prewarm` names it for the launcher. Skipped for a root caller, an odd SUDO_UID/SUDO_GID or a
+ * missing directory.
  * The ids are dropped by coreutils' chroot (to /, in place): it gives them up before exec, so the kernel sees the
  * user exec an interpreter they may not read and makes it non-dumpable. util-linux's setpriv would not do: it
  * keeps capabilities across the switch until exec, so the kernel lets the interpreter be traced (tested).
@@ -65,7 +65,7 @@ function prewarmPrologue(prewarm: {argv: string[]; runDir: string}): string {
     `  runs=${shQuote(prewarm.runDir)}/"$SUDO_UID"/runs`,
     '  if [ "$1" = aws ] && [ -x /usr/sbin/chroot ] && [ -d "$runs" ] && /usr/bin/mkfifo -m 600 "$runs/prewarm-$$" 2>/dev/null; then',
     '    exec 9<&0',
-    `    (shift; exec /usr/bin/env -i PATH=/usr/bin:/bin ${startup} /usr/sbin/chroot --skip-chdir --userspec="$SUDO_UID:$SUDO_GID" --groups="$SUDO_GID" / ${prewarm.argv.map((arg) => shQuote(arg)).join(' ')} "$@") 3<>"$runs/prewarm-$$" 0<&9 9<&- &`,
+    `    (shift; exec /usr/bin/env -i PATH=${STARTUP_PATH} ${startup} /usr/sbin/chroot --skip-chdir --userspec="$SUDO_UID:$SUDO_GID" --groups="$SUDO_GID" / ${prewarm.argv.map((arg) => shQuote(arg)).join(' ')} "$@") 3<>"$runs/prewarm-$$" 0<&9 9<&- &`,
     '    prewarm="AV_PREWARM=$!:$runs/prewarm-$$"',
     '    exec 9<&-',
     '  fi',

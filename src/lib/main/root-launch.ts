@@ -11,11 +11,9 @@ import {createRequire} from 'node:module'
 
 import {passwdEntry} from '../core/passwd.js'
 import {DEFAULT_POLICY_PATH} from '../core/policy.js'
+import {splitNul} from '../core/process-table.js'
 import {AdoptedChild} from '../custody/adopted-child.js'
-import {isStartupVariable, prewarmArgv, type Prewarmed, runtimeOfPrewarm} from '../custody/prewarm.js'
-
-/** The PATH the interpreter starts with; the run's own sealed environment replaces it when the run is handed over. */
-const STARTUP_PATH = '/usr/bin:/bin'
+import {isStartupVariable, prewarmArgv, type Prewarmed, runtimeOfPrewarm, STARTUP_PATH} from '../custody/prewarm.js'
 
 /** Write all of `text` to a non-blocking FIFO, waiting a millisecond whenever the reader is behind. */
 function writeAll(fd: number, text: string): void {
@@ -47,7 +45,7 @@ function adoptPrewarm(value: string): null | Prewarmed {
   const child = pidText && fifo ? AdoptedChild.of(Number(pidText)) : null
   if (!child || !fifo) return null
   try {
-    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
+    const argv = splitNul(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8'))
     const runtime = runtimeOfPrewarm(argv)
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
     const [uid, gid] = [idOf(status, 'Uid'), idOf(status, 'Gid')]

@@ -31,12 +31,21 @@ describe('process table: /proc/<pid>/stat', () => {
     it(`reads ppid and start time past a comm with ${name}`, () => {
       assert.deepEqual(parseProcStat(`9488 (${comm}) ${STAT_TAIL}\n`), {
         comm,
+        exitStatus: 0,
         pid: 9488,
         ppid: 9478,
         startTime: '59722',
+        state: 'S',
       })
     })
   }
+
+  it('reads the wait status a zombie left (exit_code, the last field), and none from an older kernel', () => {
+    const zombie = `9488 (aws-python3) Z${STAT_TAIL.slice(1, -1)}1792`
+    assert.deepEqual([parseProcStat(zombie)?.state, parseProcStat(zombie)?.exitStatus], ['Z', 1792])
+    const old = `9488 (cat) ${STAT_TAIL.split(' ').slice(0, 44).join(' ')}`
+    assert.equal(parseProcStat(old)?.exitStatus, null)
+  })
 
   for (const bad of ['', 'garbage', '12 cat S 1', '12 (cat) S x 1', '12 (cat) S 1 1 1']) {
     it(`rejects ${JSON.stringify(bad)}`, () => {
