@@ -673,6 +673,35 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     })
   })
 
+  it('a waiting interpreter named by the user (AV_PREWARM in the environment) is never adopted, signalled or unlinked by root', async () => {
+    // The user's own process and FIFO, offered to the root launcher as if the entry script had started them.
+    const decoy = sandbox.spawn(['/bin/sh', '-c', 'mkfifo "$HOME/decoy-fifo" && exec sleep 30'], {timeoutMs: 60_000})
+    const fifo = path.join(sandbox.home, 'decoy-fifo')
+    const sleeper = decoy.pid
+    const running = () =>
+      existsSync(`/proc/${sleeper}`) && readFileSync(`/proc/${sleeper}/cmdline`, 'latin1').startsWith('sleep')
+    for (let i = 0; i < 50 && !running(); i++) {
+      // eslint-disable-next-line no-await-in-loop -- polling until the decoy is there
+      await new Promise((resolve) => {
+        setTimeout(resolve, 50)
+      })
+    }
+
+    assert.ok(running() && existsSync(fifo), 'the decoy process and its FIFO are there')
+    const r = await sandbox.run(shim(['sts', 'get-caller-identity']), {
+      env: {...install.env, AV_PREWARM: `${sleeper}:${fifo}`},
+    })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /"Arn"/)
+    assertClean(r)
+    // sudo's env_reset and the entry script's `env -i` keep the variable from root, and root adopts only its own
+    // child besides: the decoy lives, its FIFO stays.
+    assert.ok(running(), 'root left the user’s process alone')
+    assert.ok(existsSync(fifo), 'root left the user’s FIFO alone')
+    process.kill(sleeper, 'SIGTERM')
+    await decoy.result
+  })
+
   it('code injected into what the aws shim starts never reaches root: a held command stays held', async () => {
     await withApprovers(['tty'], () => injected())
   })
