@@ -221,7 +221,7 @@ try {
   row('0711 copy aws-python3 -I /usr/bin/aws --version', m.cliCopyVersion)
   row('custody shim aws --version (sh+sudo+root launcher+CLI)', m.cuShimVersion)
   const d = (label, ms) => console.log(`  ${label.padEnd(52)} ${ms.toFixed(1).padStart(7)} ms`)
-  // The CLI's interpreter imports while root starts, gates and records (custody/prewarm.ts): the launcher's own
+  // The CLI's interpreter imports while root starts, gates and records (run/prewarm.ts): the launcher's own
   // time overlaps the CLI's, so only what comes before the interpreter starts and after it ends adds up here.
   d('= what av adds around the CLI (shim --version − copy)', m.cuShimVersion.ms - m.cliCopyVersion.ms)
   d('  of which sudo -n (sudo -n true)', m.sudoTrue.ms)

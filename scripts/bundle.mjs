@@ -31,7 +31,7 @@ for (const name of ENTRY_POINTS) {
 
 // The root launcher runs on every custody `aws` call, so it also gets CommonJS builds: Node 20 loads a CommonJS
 // file ~15-20 ms sooner than an ES module (no ESM loader). The install's entry script runs root-launch.cjs, a small
-// entry that starts the CLI's interpreter first (custody/prewarm.ts) and then requires root-launch-main.cjs. In
+// entry that starts the CLI's interpreter first (run/prewarm.ts) and then requires root-launch-main.cjs. In
 // CommonJS there is no import.meta.url (each bundle gets its own file's URL in its place) and the SDK's packages,
 // loaded only when STS is called, are required rather than imported.
 for (const [source, out] of [

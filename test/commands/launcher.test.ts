@@ -13,7 +13,9 @@ import {AvError, EXIT} from '../../src/lib/core/errors.js'
 import {DEFAULT_POLICY} from '../../src/lib/core/policy.js'
 import {classifyArgv} from '../../src/lib/gate/classify.js'
 import {type LauncherDeps, runAws, TOKEN_LIFETIME_MS} from '../../src/lib/run/launcher.js'
-import {hashArgv, mintToken, verifyToken} from '../../src/lib/run/token.js'
+import {prewarmArgv, type Prewarmed} from '../../src/lib/run/prewarm.js'
+import {hashArgv, mintToken, type TokenClaims, verifyToken} from '../../src/lib/run/token.js'
+import {FakeChild} from '../fakes/fake-child.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'av-launcher-test-'))
@@ -366,4 +368,124 @@ describe('runAws', () => {
     assert.equal(h.stderr.length, 1)
     assert.match(h.stderr[0]!, /\[plugins\], cli_history = enabled .* ignored inside av runs/)
   })
+
+  describe('the CLI interpreter that imports while the launcher gates (prewarm)', () => {
+    /** A Python stand-in CLI: `<report> <exit code>`, writes its environment to the report. */
+    const FAKE_PY = path.join(root, 'fake-aws.py')
+    writeFileSync(
+      FAKE_PY,
+      'import os, sys\nopen(sys.argv[1], "w").write("".join(f"{k}={v}\\n" for k, v in sorted(os.environ.items())))\nsys.exit(int(sys.argv[2]))\n',
+    )
+    const RUNTIME = ['/usr/bin/python3', '-I', FAKE_PY]
+
+    /** A harness whose launcher starts a fake waiting interpreter, and what it was started with. */
+    function warmHarness(options: Parameters<typeof harness>[0] = {}) {
+      const h = harness(options)
+      h.deps.findRuntime = () => ({argv: RUNTIME, source: 'policy'})
+      const started: Array<{argv: string[]; env: Record<string, string>; runtime: string[]}> = []
+      const w = waiting()
+      h.deps.prewarm = (argv, env, runtime) => {
+        started.push({argv, env, runtime})
+        w.prewarmed.argv = argv
+        w.prewarmed.runtime = runtime
+        return w.prewarmed
+      }
+
+      return {h, started, w}
+    }
+
+    it('starts with the sealed environment (its token binds its own argv) and is handed the run on one line', async () => {
+      const {h, started, w} = warmHarness()
+      const argv = ['aws', 'sts', 'get-caller-identity', '--profile', 'dev']
+      assert.equal(await runAws(argv, h.deps), 4)
+      assert.equal(started.length, 1)
+      const [{argv: warmArgv, env, runtime}] = started as [(typeof started)[0]]
+      assert.deepEqual([warmArgv, runtime], [prewarmArgv(RUNTIME, argv.slice(1)), RUNTIME])
+      assert.equal(tokenOf(env).argvHash, hashArgv(warmArgv))
+      assert.equal(env.AWS_PROFILE, 'dev')
+      assert.ok(!JSON.stringify(env).includes(CANARY), 'the launcher environment is not passed on')
+      assert.deepEqual([h.spawned, w.child.kills], [[], []])
+      assert.equal(w.sent.length, 1)
+      assert.ok(w.sent[0]!.endsWith('}\n') && !w.sent[0]!.slice(0, -1).includes('\n'))
+      const go = JSON.parse(w.sent[0]!) as {argv: string[]; env: Record<string, string>}
+      assert.deepEqual(go, {argv: [FAKE_PY, ...argv.slice(1)], env})
+      assert.equal(existsSync(env.HOME!), false, 'private HOME removed')
+      assert.deepEqual(leftovers(h), [])
+    })
+
+    it('a held command: it imports while the person is asked, and is killed unused when the answer is no', async () => {
+      const {h, started, w} = warmHarness({answer: 'denied', decision: {decision: 'approve', rule: 'r'}})
+      const startedWhenAsked: number[] = []
+      const ask = h.deps.approve
+      h.deps.approve = async (request) => {
+        startedWhenAsked.push(started.length)
+        return ask(request)
+      }
+
+      await rejectsWith(runAws(['aws', 'sts', 'get-caller-identity'], h.deps), EXIT.refused, /needs approval/)
+      assert.deepEqual(startedWhenAsked, [1])
+      assert.deepEqual([w.sent, w.child.kills, h.spawned], [[], ['SIGKILL'], []])
+      assert.deepEqual(leftovers(h), [])
+    })
+
+    it('a command the gate denies starts nothing at all', async () => {
+      const {h, started} = warmHarness({decision: {decision: 'deny', reason: 'no'}})
+      await rejectsWith(runAws(['aws', 'sts', 'get-caller-identity'], h.deps), EXIT.refused, /denied by the gate/)
+      assert.deepEqual([started, h.spawned, leftovers(h)], [[], [], []])
+    })
+
+    it('without the token key nothing starts', async () => {
+      const {h, started} = warmHarness()
+      h.deps.tokens.loadKey = async () => null
+      await rejectsWith(runAws(['aws', 'sts', 'get-caller-identity'], h.deps), EXIT.failed, /token key/)
+      assert.deepEqual([started, h.spawned, leftovers(h)], [[], [], []])
+    })
+
+    it('one that died waiting is left alone: the CLI starts as before, with a token bound to its argv', async () => {
+      const {h, w} = warmHarness()
+      const ask = h.deps.prewarm!
+      h.deps.prewarm = (...started) => {
+        const warm = ask(...started)
+        w.child.exit(null, 'SIGINT')
+        return warm
+      }
+
+      const report = path.join(root, 'warm-died.txt')
+      assert.equal(await runAws(['aws', report, '0'], h.deps), 0)
+      assert.deepEqual([w.sent, w.child.kills], [[], []])
+      assert.deepEqual(h.spawned, [[...RUNTIME, report, '0']])
+      const env = Object.fromEntries(
+        readFileSync(report, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      )
+      assert.equal(tokenOf(env).argvHash, hashArgv([...RUNTIME, report, '0']))
+    })
+  })
 })
+
+/** The claims of the valid run token in `env`. */
+function tokenOf(env: Record<string, string>): TokenClaims {
+  const verdict = verifyToken(KEY, env.AV_RUN_TOKEN ?? '', 1_800_000_000_000)
+  assert.ok(verdict.ok, 'a valid token')
+  return verdict.claims
+}
+
+/** A waiting interpreter (run/prewarm.ts) the launcher started: what it is sent, and how it is ended. */
+function waiting() {
+  const child = Object.assign(new FakeChild(), {pid: 61})
+  const sent: string[] = []
+  const prewarmed: Prewarmed = {
+    argv: [],
+    child,
+    gid: 1000,
+    runtime: [],
+    send(line) {
+      sent.push(line)
+      setImmediate(() => child.exit(4))
+    },
+    uid: 1000,
+  }
+  return {child, prewarmed, sent}
+}

@@ -14,7 +14,7 @@ import {chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, sta
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {PREWARM_PYTHON} from '../../src/lib/custody/prewarm.js'
+import {PREWARM_PYTHON} from '../../src/lib/run/prewarm.js'
 import {BAD_TOKENS, HELPER_REFUSED} from './support/bad-tokens.js'
 import {assertNoSecret, canaryKey, filesWithSecret} from './support/canary.js'
 import {

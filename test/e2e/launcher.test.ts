@@ -8,7 +8,9 @@ import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+import {PREWARM_PYTHON, runtimeOfPrewarm} from '../../src/lib/run/prewarm.js'
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
+import {childrenOf, cmdlineOf} from './support/procfs.js'
 
 describe('av run and the installed aws launcher (real AWS CLI, real keychain)', () => {
   let world: AvWorld
@@ -80,6 +82,44 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
     assert.notEqual(r.code, 0)
     assert.ok(!r.stdout.includes('av-e2e-ran-sh'))
     assert.match(r.stderr, /aws/)
+  })
+
+  it('the AWS CLI imports while the launcher gates: the live CLI is the waiting program, and the run works', async () => {
+    const mark = world.endpoint.requests.length
+    world.endpoint.hold()
+    const run = world.sandbox.spawn(
+      [process.execPath, world.install.av, 'run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', url],
+      {env: world.install.env},
+    )
+    let cliArgv: string[] = []
+    try {
+      await world.endpoint.waitForRequest((q) => world.endpoint.requests.indexOf(q) >= mark)
+      const cli = childrenOf(run.pid).find((pid) => cmdlineOf(pid).includes('/usr/bin/aws'))
+      assert.ok(cli, 'the launcher has an AWS CLI child while the request is held')
+      cliArgv = cmdlineOf(cli)
+    } finally {
+      world.endpoint.release()
+    }
+
+    const r = await run.result
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout).Account, '123456789012')
+    assert.deepEqual(runtimeOfPrewarm(cliArgv)?.at(-1), '/usr/bin/aws', 'the CLI runs the waiting program')
+    assert.deepEqual(cliArgv.slice(-4), ['sts', 'get-caller-identity', '--endpoint-url', url])
+    world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
+  })
+
+  it('a held command no one approves: its waiting interpreter is killed, and nothing reaches the endpoint', async () => {
+    const mark = world.endpoint.requests.length
+    const r = await world.av(['run', '--', 'aws', 'sts', 'get-session-token', '--endpoint-url', url])
+    assert.equal(r.code, 126, r.stderr)
+    assert.match(r.stderr, /needs approval/)
+    assert.deepEqual(world.since(mark), [])
+    const waiting = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((pid) => cmdlineOf(Number(pid)).includes(PREWARM_PYTHON))
+    assert.deepEqual(waiting, [], 'no waiting interpreter is left')
+    world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
   })
 
   it('removes the private HOME of each run', async () => {

@@ -36,9 +36,9 @@ import {checkRootOwned, type TrustFs} from '../core/trust.js'
 import {approvalRequestFor} from '../gate/approver.js'
 import {isElevatedRun} from '../gate/rules.js'
 import {pinInputFile, waitFor} from '../run/launcher.js'
+import {discard, handOff, isWaiting, type Prewarmed} from '../run/prewarm.js'
 import {hashArgv, RUN_TOKEN_LIFETIME_MS} from '../run/token.js'
 import {isMfaSession} from '../sessions/session-settings.js'
-import {discard, handOff, type Prewarmed} from './prewarm.js'
 import {DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_RUN_DIR} from './run-record.js'
 import {findSudoCaller, SUDO_EXE, type SudoCallerDeps} from './sudo-caller.js'
 
@@ -368,9 +368,7 @@ function usablePrewarm(deps: RootLaunchDeps, runtime: string[], user: UserAccoun
     warm.gid === user.gid &&
     warm.runtime.length === runtime.length &&
     warm.runtime.every((arg, i) => arg === runtime[i]) &&
-    warm.child.pid !== undefined &&
-    warm.child.exitCode === null &&
-    warm.child.signalCode === null
+    isWaiting(warm)
   if (same) return warm
   discard(warm)
   return null

@@ -3,8 +3,8 @@
  * copy; in custody mode the `aws` shim hands the argv to the root launcher through `sudo -n`, and the launcher's
  * entry script starts it with an empty environment but the launch variables.
  */
-import {isStartupVariable, STARTUP_PATH} from '../custody/prewarm.js'
 import {LAUNCH_ENV} from '../custody/root-launcher.js'
+import {isStartupVariable, STARTUP_PATH} from '../run/prewarm.js'
 
 /** Quote for /bin/sh. */
 export function shQuote(word: string): string {
@@ -25,7 +25,7 @@ export function shimText(node: string, entry: string, fixedArgs: string[], unset
 /**
  * The root launcher's entry script: an empty environment but SUDO_UID, the policy and the launch variables. With
  * `prewarm` (a Python runtime with custody's interpreter copy), it first starts that interpreter as the user,
- * waiting on a FIFO in the user's root-only runs directory (custody/prewarm.ts), and tells the launcher which
+ * waiting on a FIFO in the user's root-only runs directory (run/prewarm.ts), and tells the launcher which
  * process that is; when that directory is not there yet, or anything fails, the launcher starts it itself.
  */
 export function launchEntryText(input: {

@@ -1,11 +1,10 @@
 /**
  * The root launcher's first few milliseconds: `sudo -n <prefix>/libexec/av-launch aws …` runs this small entry.
- * It takes over the CLI's interpreter the entry script started, waiting (custody/prewarm.ts), or starts one itself
+ * It takes over the CLI's interpreter the entry script started, waiting (run/prewarm.ts), or starts one itself
  * as the user, and only then loads the launcher (root-launch-main.cjs, ~25 ms) and runs it: the CLI imports its
  * modules while root loads, gates and asks. Whatever goes wrong here only costs the head start: the launcher then
  * starts the CLI as it always did.
  */
-import {spawn} from 'node:child_process'
 import {closeSync, constants, openSync, readFileSync, statSync, unlinkSync, writeSync} from 'node:fs'
 import {createRequire} from 'node:module'
 
@@ -13,7 +12,14 @@ import {passwdEntry} from '../core/passwd.js'
 import {DEFAULT_POLICY_PATH} from '../core/policy.js'
 import {splitNul} from '../core/process-table.js'
 import {AdoptedChild} from '../custody/adopted-child.js'
-import {isStartupVariable, prewarmArgv, type Prewarmed, runtimeOfPrewarm, STARTUP_PATH} from '../custody/prewarm.js'
+import {
+  isStartupVariable,
+  prewarmArgv,
+  type Prewarmed,
+  runtimeOfPrewarm,
+  startPrewarm,
+  STARTUP_PATH,
+} from '../run/prewarm.js'
 
 /** Write all of `text` to a non-blocking FIFO, waiting a millisecond whenever the reader is behind. */
 function writeAll(fd: number, text: string): void {
@@ -74,7 +80,7 @@ function adoptPrewarm(value: string): null | Prewarmed {
 }
 
 /** Start the waiting interpreter for the policy's CLI runtime as the sudo caller, on a socket pair; or null. */
-function startPrewarm(env: NodeJS.ProcessEnv): null | Prewarmed {
+function startForCaller(env: NodeJS.ProcessEnv): null | Prewarmed {
   const uid = Number(env.SUDO_UID)
   if (!/^\d+$/.test(env.SUDO_UID ?? '') || uid === 0) return null
   const policy = JSON.parse(readFileSync(env.AV_POLICY || DEFAULT_POLICY_PATH, 'utf8')) as {
@@ -84,31 +90,21 @@ function startPrewarm(env: NodeJS.ProcessEnv): null | Prewarmed {
   const runtime = policy.custody?.awsCli ?? policy.awsCli
   if (!Array.isArray(runtime) || !runtime.every((arg) => typeof arg === 'string')) return null
   const [program, ...args] = process.argv.slice(2)
-  const argv = program === 'aws' ? prewarmArgv(runtime, args) : null
   const account = passwdEntry(uid)
-  if (!argv || !account) return null
+  if (program !== 'aws' || !account) return null
+  const argv = prewarmArgv(runtime as string[], args)
+  if (!argv) return null
   const startEnv: Record<string, string> = {PATH: STARTUP_PATH}
   for (const [name, value] of Object.entries(env))
     if (value !== undefined && isStartupVariable(name)) startEnv[name] = value
-  const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: process.cwd(),
-    env: startEnv,
-    gid: account.gid,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    uid,
-  })
-  // A start that fails, or a pipe the interpreter closed, only means the launcher starts the CLI itself.
-  child.on('error', () => {})
-  const fd3 = child.stdio[3] as NodeJS.WritableStream
-  fd3.on('error', () => {})
-  return {argv, child, gid: account.gid, runtime: runtime as string[], send: (line) => fd3.end(line), uid}
+  return startPrewarm(argv, runtime as string[], {env: startEnv, ids: {gid: account.gid, uid}})
 }
 
 /** The entry script's interpreter, else one started here; null when neither can be (the launcher then spawns). */
 function prewarm(env: NodeJS.ProcessEnv): null | Prewarmed {
   if (process.geteuid?.() !== 0) return null
   try {
-    return (env.AV_PREWARM ? adoptPrewarm(env.AV_PREWARM) : null) ?? startPrewarm(env)
+    return (env.AV_PREWARM ? adoptPrewarm(env.AV_PREWARM) : null) ?? startForCaller(env)
   } catch {
     return null
   }

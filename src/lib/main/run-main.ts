@@ -20,6 +20,7 @@ import {custodyLaunchOf, launchThroughRoot} from '../custody/custody-client.js'
 import {requestApproval} from '../gate/approver.js'
 import {classifyArgv, loadUserDecisions} from '../gate/classify.js'
 import {type LauncherDeps, runAws} from '../run/launcher.js'
+import {startPrewarm} from '../run/prewarm.js'
 import {sudoRefusal} from '../run/sudo-guard.js'
 import {hashArgv, loadTokenKey, mintToken} from '../run/token.js'
 import {realContext} from '../world/context.js'
@@ -71,6 +72,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
     findRuntime: () => findAwsRuntime({env: ctx.env, platform: ctx.platform, policy}),
     pid: process.pid,
     policy,
+    prewarm: (argv, env, runtime) => startPrewarm(argv, runtime, {env}),
     processTable,
     signalReachedChild: signalReachedOwnGroup,
     signals: process,

@@ -15,6 +15,7 @@ import type {RefusalReason} from '../core/refusal.js'
 import type {TokenVerdict} from './token.js'
 
 import {checkRootOwned, checkRootOwnedPath, type TrustFs, type TrustVerdict} from '../core/trust.js'
+import {runtimeOfPrewarm} from './prewarm.js'
 import {hashArgv} from './token.js'
 
 export const DEFAULT_AWS_CLI = ['/usr/bin/python3', '-I', '/usr/bin/aws']
@@ -160,7 +161,14 @@ function checkRuntime(facts: ChainFacts, parent: ProcessSnapshot): CallerVerdict
     )
   }
 
-  const runtime = sameExe.find((r) => startsWith(parent.argv, r.argv) && parent.argv.length > r.argv.length)
+  // Started by the launcher as `<runtime> <args>`, or as the interpreter that imported while it gated (prewarm.ts):
+  // `<interpreter> <flags> -c <program> <script> <args>`, two words more than the runtime.
+  const warm = runtimeOfPrewarm(parent.argv)
+  const runtime = sameExe.find((r) =>
+    warm
+      ? warm.length === r.argv.length && startsWith(warm, r.argv) && parent.argv.length > r.argv.length + 2
+      : startsWith(parent.argv, r.argv) && parent.argv.length > r.argv.length,
+  )
   if (!runtime) {
     return refuse(
       'argv-mismatch',

@@ -8,6 +8,7 @@ import type {ChildProcess, SpawnOptions} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
+import type {AuditEvent} from '../audit/audit.js'
 import type {AwsRuntime} from '../aws/aws-runtime.js'
 import type {Decision, Policy} from '../core/policy.js'
 import type {ProcessTable} from '../core/process-table.js'
@@ -32,6 +33,7 @@ import {exitOf, relaySignals, type RunningChild, signalExit, type SignalSource} 
 import {traceFrom} from '../core/trace.js'
 import {isElevatedRun} from '../gate/rules.js'
 import {isMfaSession} from '../sessions/session-settings.js'
+import {discard, handOff, isWaiting, prewarmArgv, type Prewarmed} from './prewarm.js'
 import {RUN_TOKEN_LIFETIME_MS} from './token.js'
 
 /** A token stays valid for the whole run (the CLI may ask the helper again to refresh); it dies with the launcher. */
@@ -57,13 +59,14 @@ export interface LauncherDeps {
     hashArgv(argv: string[]): string
     loadKey(): Promise<Buffer | null>
     mint(key: Buffer, claims: TokenClaims): string
-    /**
-     * Custody mode: root mints the token (custody-main.ts, after checking this launcher through /proc) with a key
-     * only root can read; `loadKey` is then never needed. Absent in keychain mode.
-     */
-    issue?(claims: Pick<TokenClaims, 'argvHash' | 'configHash' | 'elevated' | 'profile'>): Promise<string>
   }
   spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
+  /**
+   * Start the CLI's interpreter as `argv` (prewarm.ts `prewarmArgv`) with the run's sealed environment, so that it
+   * imports its modules while the gate records and asks; it runs the command only when handed it. Absent (tests):
+   * the CLI starts once the gate let it.
+   */
+  prewarm?(argv: string[], env: Record<string, string>, runtime: string[]): null | Prewarmed
   signals: SignalSource
   /**
    * Whether `signal`, received by the launcher, also reached the CLI by itself: Ctrl-C and Ctrl-\\ go to the
@@ -114,8 +117,16 @@ export function pinInputFile(args: string[], inputFile: ParsedArgv['inputFile'])
   })
 }
 
-/** Gate the argv; resolves when it may run, throws `denied` (126) otherwise. */
-async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: GateDecision; parsed: ParsedArgv}> {
+/** The gate's verdict on a command, what it records, and the command as a person reads it. */
+interface Gated {
+  command: string
+  decision: GateDecision
+  event: AuditEvent & {event: 'gate'}
+  parsed: ParsedArgv
+}
+
+/** Classify the argv (the gate's warnings go to stderr); nothing is recorded or asked yet. */
+function classifyRun(args: string[], deps: LauncherDeps): Gated {
   const {ctx} = deps
   const {decision, parsed, warnings} = deps.classify(args, {
     env: ctx.env,
@@ -125,7 +136,7 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: 
   })
   for (const warning of warnings ?? []) ctx.stderr.write(`av: warning: ${warning}\n`)
   const command = ['aws', ...args].map((word) => quoteWord(word)).join(' ')
-  const gateEvent = {
+  const event = {
     event: 'gate' as const,
     decision: decision.decision,
     category: decision.category,
@@ -135,10 +146,16 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: 
     operation: decision.operation,
     argvHash: deps.tokens.hashArgv(args),
   }
+  return {command, decision, event, parsed}
+}
 
+/** Record the gate's verdict and ask for a held command; resolves when it may run, throws `denied` (126) otherwise. */
+async function passGate(gated: Gated, deps: LauncherDeps): Promise<void> {
+  const {ctx} = deps
+  const {command, decision, event: gateEvent, parsed} = gated
   if (decision.decision === 'allow') {
     await ctx.audit.record(gateEvent)
-    return {decision, parsed}
+    return
   }
 
   const allowIt =
@@ -162,7 +179,7 @@ async function passGate(args: string[], deps: LauncherDeps): Promise<{decision: 
     rule: decision.rule,
   })
   await ctx.audit.record({...gateEvent, answer})
-  if (answer === 'approved') return {decision, parsed}
+  if (answer === 'approved') return
   const why = answer === 'denied' ? 'approval was denied' : 'no approval channel could ask a person'
   throw new AvError('denied', `\`${command}\` needs approval (${decision.reason}) and ${why}`, {
     suggestion:
@@ -188,31 +205,44 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   const trace = traceFrom(deps.ctx.env, 'launcher', (text) => deps.ctx.stderr.write(text))
   trace.mark('start')
   const runtime = deps.findRuntime()
-  const {decision, parsed} = await passGate(args, deps)
-  trace.mark('gate')
-  const {profile} = decision
+  const gated = classifyRun(args, deps)
+  // A denied command ends here: recorded, refused, nothing of the run made.
+  if (gated.decision.decision === 'deny') await passGate(gated, deps)
+  const {profile} = gated.decision
   checkProfileName(profile)
   // A command session credentials cannot perform gets the durable key for this run only (it got here allowed by
   // policy or approved); IAM on a profile whose session av gets with MFA runs on that session.
   const mfaSession = isMfaSession(profile, parseAwsProfiles(deps.userAws.configText() ?? ''), deps.policy)
-  const elevated = isElevatedRun(decision, {mfaSession})
-  return runSealed(runtime, pinInputFile(args, parsed.inputFile), {elevated, profile}, deps, trace)
+  const elevated = isElevatedRun(gated.decision, {mfaSession})
+  const run = {
+    args: pinInputFile(args, gated.parsed.inputFile),
+    elevated,
+    profile,
+    warmArgv: deps.prewarm ? prewarmArgv(runtime.argv, args) : null,
+  }
+  return runSealed(runtime, run, gated, deps, trace)
 }
 
+/**
+ * The sealed run: private HOME, generated config, token, then the gate's record and approval, then the CLI. With
+ * a waiting interpreter (prewarm.ts) the CLI imports its modules meanwhile: it starts with the run's sealed
+ * environment, token included, as the CLI always did, and is handed the command only once the gate let it run.
+ */
 async function runSealed(
   runtime: AwsRuntime,
-  args: string[],
-  run: {elevated: boolean; profile: string},
+  run: {args: string[]; elevated: boolean; profile: string; warmArgv: null | string[]},
+  gated: Gated,
   deps: LauncherDeps,
   trace: Trace,
 ): Promise<number> {
-  const {elevated, profile} = run
+  const {args, elevated, profile, warmArgv} = run
   const {ctx} = deps
   const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
   // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
   const key = deps.tokens.loadKey()
   key.catch(() => {})
   let home: string | undefined
+  let warm: null | Prewarmed = null
   const started = ctx.clock.now()
   try {
     home = makePrivateHome(ctx)
@@ -226,14 +256,30 @@ async function runSealed(
     const configFile = path.join(home, '.aws', 'config')
     mkdirSync(path.dirname(configFile), {mode: 0o700})
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
+    const tokenKey = await key
+    /** The CLI's environment when it runs as `cliArgv` (what the token binds, and the helper reads in /proc). */
+    const envFor = (cliArgv: string[]) => {
+      const token = mintRunToken(deps, tokenKey, {configHash: hashConfig(config), cliArgv, elevated, profile})
+      return buildChildEnv(ctx.env, {configFile, home: home!, profile, token})
+    }
 
-    const cliArgv = [...runtime.argv, ...args]
-    const token = await mintRunToken(deps, await key, {configHash: hashConfig(config), cliArgv, elevated, profile})
-    const env = buildChildEnv(ctx.env, {configFile, home, profile, token})
-    if (relay.pending) return signalExit(relay.pending)
+    const warmEnv = warmArgv ? envFor(warmArgv) : null
+    if (warmArgv && warmEnv) warm = deps.prewarm!(warmArgv, warmEnv, runtime.argv)
     trace.mark('token')
+    await passGate(gated, deps)
+    trace.mark('gate')
+    if (relay.pending) return signalExit(relay.pending)
 
-    const child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env, stdio: 'inherit'})
+    let child: RunningChild
+    if (warm && warmEnv && isWaiting(warm)) {
+      handOff(warm, {args, env: warmEnv})
+      child = warm.child
+    } else {
+      // No waiting interpreter, or it is gone (it failed to start, or died waiting): the CLI starts now.
+      const cliArgv = [...runtime.argv, ...args]
+      child = deps.spawn(cliArgv[0]!, cliArgv.slice(1), {env: envFor(cliArgv), stdio: 'inherit'})
+    }
+
     relay.attach(child)
     const code = await waitFor(child)
     trace.mark('cli')
@@ -241,7 +287,7 @@ async function runSealed(
       .record({
         event: 'run',
         profile,
-        argvHash: deps.tokens.hashArgv(args),
+        argvHash: gated.event.argvHash,
         exitCode: code,
         ms: ctx.clock.now() - started,
       })
@@ -249,6 +295,8 @@ async function runSealed(
     trace.mark('audit')
     return code
   } finally {
+    // Not handed a run (refused, denied, failed): it has run only the CLI's imports.
+    discard(warm)
     relay.stop()
     if (home) rmSync(home, {force: true, recursive: true})
   }
@@ -272,20 +320,11 @@ function makePrivateHome(ctx: Context): string {
   throw new AvError('internal', 'cannot create a private HOME')
 }
 
-async function mintRunToken(
+function mintRunToken(
   deps: LauncherDeps,
   key: Buffer | null,
   run: {cliArgv: string[]; configHash: string; elevated: boolean; profile: string},
-): Promise<string> {
-  if (deps.tokens.issue) {
-    return deps.tokens.issue({
-      argvHash: deps.tokens.hashArgv(run.cliArgv),
-      configHash: run.configHash,
-      profile: run.profile,
-      ...(run.elevated ? {elevated: true} : {}),
-    })
-  }
-
+): string {
   if (!key) throw new AvError('store-unavailable', 'the token key could not be created in the OS keychain')
   const self = deps.processTable.snapshot(deps.pid)
   if (!self) {

@@ -15,11 +15,11 @@ import type {ApprovalAnswer, ParsedArgv} from '../../../src/lib/gate/types.js'
 
 import {AvError, exitCodeOf} from '../../../src/lib/core/errors.js'
 import {type CustodyPolicy, DEFAULT_POLICY, type Policy} from '../../../src/lib/core/policy.js'
-import {prewarmArgv, type Prewarmed} from '../../../src/lib/custody/prewarm.js'
 import {launchAsRoot, launchEnv} from '../../../src/lib/custody/root-launcher.js'
 import {type RunRecord, verifyRunCaller} from '../../../src/lib/custody/run-record.js'
 import {classifyArgv} from '../../../src/lib/gate/classify.js'
 import {pinInputFile} from '../../../src/lib/run/launcher.js'
+import {prewarmArgv, type Prewarmed} from '../../../src/lib/run/prewarm.js'
 import {hashArgv} from '../../../src/lib/run/token.js'
 import {FakeChild} from '../../fakes/fake-child.js'
 import {MemoryRunStore} from '../../fakes/memory-run-store.js'
@@ -480,7 +480,7 @@ describe('launchEnv', () => {
   })
 })
 
-/** A waiting interpreter (custody/prewarm.ts) as the entry left it: what root sends it, and how it is ended. */
+/** A waiting interpreter (run/prewarm.ts) as the entry left it: what root sends it, and how it is ended. */
 function waiting(runtime: string[] = CUSTODY_CLI, ids: {gid: number; uid: number} = USER) {
   const child = Object.assign(new FakeChild(), {pid: 60})
   const sent: string[] = []

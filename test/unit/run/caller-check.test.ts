@@ -14,6 +14,7 @@ import {
   resolveRuntimes,
   verifyCaller,
 } from '../../../src/lib/run/caller-check.js'
+import {prewarmArgv} from '../../../src/lib/run/prewarm.js'
 import {hashArgv, mintToken, type TokenClaims, verifyToken} from '../../../src/lib/run/token.js'
 import {CLI, CLI_ARGV, CLI_ENV, FAKE_FS, HELPER, LAUNCHER, LAUNCHER_ENV, snap} from '../../fakes/process-world.js'
 
@@ -32,6 +33,9 @@ const CLAIMS: TokenClaims = {
 }
 
 type Facts = Omit<CallerFacts, 'trust'>
+
+/** The CLI as the waiting interpreter (run/prewarm.ts) started for the same run. */
+const WARM_ARGV = prewarmArgv(DEFAULT_AWS_CLI, CLI_ARGV.slice(DEFAULT_AWS_CLI.length))!
 
 /** The genuine chain `av run -- aws s3 ls --profile dev` builds. */
 const GENUINE: Facts = {
@@ -144,6 +148,27 @@ const TABLE: Array<[string, Partial<Facts>, 'ok' | RefusalReason]> = [
       ...withCli({argv: ['/usr/bin/python3', '-I', '/home/u/aws', 's3']}),
     },
     'parent-not-runtime',
+  ],
+  // the interpreter that imported while the launcher gated (run/prewarm.ts), then took the run over fd 3
+  [
+    'the waiting interpreter, the token bound to its argv',
+    {
+      token: verifyToken(KEY, mintToken(KEY, {...CLAIMS, argvHash: hashArgv(WARM_ARGV)}), NOW),
+      ...withCli({argv: WARM_ARGV}),
+    },
+    'ok',
+  ],
+  ['the waiting interpreter, the token bound to the plain argv', withCli({argv: WARM_ARGV}), 'argv-mismatch'],
+  ['the waiting interpreter with no AWS arguments', withCli({argv: prewarmArgv(DEFAULT_AWS_CLI)!}), 'argv-mismatch'],
+  [
+    'another program than the waiting one, by -c',
+    withCli({argv: [...WARM_ARGV.slice(0, 3), 'import os; os.system("env")', ...WARM_ARGV.slice(4)]}),
+    'argv-mismatch',
+  ],
+  [
+    'the waiting program around a user-owned script',
+    withCli({argv: prewarmArgv(['/usr/bin/python3', '-I', '/home/u/aws'], ['s3', 'ls'])!}),
+    'argv-mismatch',
   ],
   ['real python without -I', withCli({argv: ['/usr/bin/python3', '/usr/bin/aws', 's3', 'ls']}), 'argv-mismatch'],
   ['the runtime prefix alone', withCli({argv: DEFAULT_AWS_CLI}), 'argv-mismatch'],

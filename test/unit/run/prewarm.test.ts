@@ -1,4 +1,4 @@
-// The CLI interpreter that imports while root decides (custody/prewarm.ts): which runtimes get one, and what the
+// The CLI interpreter that imports while root decides (run/prewarm.ts): which runtimes get one, and what the
 // waiting program does with the one line root sends it — run the script as `python3 -I <script> <args>` would, with
 // root's environment — or, with nothing sent, run nothing at all. The program runs in the machine's real Python.
 import assert from 'node:assert/strict'
@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {PREWARM_PYTHON, prewarmArgv, runtimeOfPrewarm} from '../../../src/lib/custody/prewarm.js'
+import {PREWARM_PYTHON, prewarmArgv, runtimeOfPrewarm} from '../../../src/lib/run/prewarm.js'
 
 const PYTHON = '/usr/bin/python3'
 const base = mkdtempSync(path.join(tmpdir(), 'av-prewarm-'))

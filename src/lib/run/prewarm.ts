@@ -1,22 +1,29 @@
 /**
- * The AWS CLI, started while root decides (custody mode, Python runtimes). Importing the CLI's modules is most of
- * a plain `aws` call (~520 of ~780 ms here), and it depends neither on the command nor on the run or its
- * credentials. So the root launcher's entry starts the CLI's interpreter as the user first, and the interpreter
- * imports the CLI and then waits on fd 3 for what to run, while the launcher loads, gates and asks for approval:
- *   - the entry script (install-custody.ts) starts it even before Node, on a FIFO in the user's root-only run
- *     directory, and the launcher adopts it (adopted-child.ts);
- *   - otherwise (the first run after a boot, before that directory exists) root-launch.ts starts it, on a socket
- *     pair, before it loads the launcher itself.
- * Only after the gate (and the approval) does the root launcher send the run's argv and sealed environment there,
- * as one line; for a refusal, a denial or any error it kills the waiting interpreter, which has then run nothing
- * but the CLI's own imports. One whose launcher dies exits 125 (end of file, or a new parent).
+ * The AWS CLI, started while av decides (Python runtimes). Importing the CLI's modules is most of a plain `aws`
+ * call (~520 of ~780 ms here), and it depends neither on the command nor on the run or its credentials. So the
+ * launcher starts the CLI's interpreter first, and the interpreter imports the CLI and then waits on fd 3 for what
+ * to run, while the launcher loads, gates and asks for approval:
+ *   - custody: the root launcher's entry script (install-custody.ts) starts it even before Node, as the user, on a
+ *     FIFO in the user's root-only run directory, and the launcher adopts it (adopted-child.ts); otherwise (the
+ *     first run after a boot, before that directory exists) root-launch.ts starts it, on a socket pair, before it
+ *     loads the launcher itself;
+ *   - keychain mode: the user's launcher (run/launcher.ts) starts it on a socket pair as soon as it knows the
+ *     runtime, before the gate and the keychain.
+ * Only after the gate (and the approval) does the launcher send the run's argv and sealed environment there, as
+ * one line; for a refusal, a denial or any error it kills the waiting interpreter, which has then run nothing but
+ * the CLI's own imports. One whose launcher dies exits 125 (end of file, or a new parent).
  *
- * Nothing of the trust model moves. The interpreter is custody's execute-only copy (non-dumpable: the user cannot
- * trace it or read its memory, fds or environ), started as the user by root, the child of the root launcher as
- * before; the release checks it exactly as before, its argv (this fixed one) included. fd 3 is held only by root
- * and that process. Before the run is handed over it ignores SIGINT and SIGQUIT (a shell's background job), after
- * it Python's own handlers are back, as in a CLI started directly.
+ * Nothing of the trust model moves. In custody the interpreter is custody's execute-only copy (non-dumpable: the
+ * user cannot trace it or read its memory, fds or environ), started as the user by root, the child of the root
+ * launcher as before; the release checks it exactly as before, its argv (this fixed one) included. fd 3 is held
+ * only by the launcher and that process (a socket pair cannot be opened through /proc; a FIFO lives in a root-only
+ * directory). In keychain mode it is the user's own process, like the CLI the launcher started before: what could
+ * enter one (a tracer, which the helper refuses) could enter the other. Before the run is handed over it ignores
+ * SIGINT and SIGQUIT when started as a shell's background job; after it Python's own handlers are back, as in a
+ * CLI started directly.
  */
+import {spawn as spawnChild} from 'node:child_process'
+
 import type {RunningChild} from '../core/relay.js'
 
 /**
@@ -129,6 +136,12 @@ export interface Prewarmed {
 /** The waiting interpreters already handed a run or killed: each is either, once. */
 const settled = new WeakSet<Prewarmed>()
 
+/** Whether it is still there, waiting: started (it has a pid), neither exited nor killed. */
+export function isWaiting(prewarmed: Prewarmed): boolean {
+  const {child} = prewarmed
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null && !settled.has(prewarmed)
+}
+
 /** Hand the run over: the CLI's arguments and the sealed environment, as one line. */
 export function handOff(prewarmed: Prewarmed, run: {args: string[]; env: Record<string, string>}): void {
   if (settled.has(prewarmed)) throw new Error('this waiting interpreter was handed a run or killed already')
@@ -142,4 +155,26 @@ export function discard(prewarmed: null | Prewarmed | undefined): void {
   if (!prewarmed || settled.has(prewarmed)) return
   settled.add(prewarmed)
   if (prewarmed.child.exitCode === null && prewarmed.child.signalCode === null) prewarmed.child.kill('SIGKILL')
+}
+
+/**
+ * Start the waiting interpreter as `argv` (prewarmArgv of `runtime`) on a socket pair, with exactly `env`: as `ids`
+ * (root starting it for the sudo caller), else as this process's own user. A start that fails shows as a child
+ * that is not waiting (isWaiting): the launcher then starts the CLI itself.
+ */
+export function startPrewarm(
+  argv: string[],
+  runtime: readonly string[],
+  options: {env: Record<string, string>; ids?: {gid: number; uid: number}},
+): Prewarmed {
+  const child = spawnChild(argv[0]!, argv.slice(1), {
+    env: options.env,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    ...options.ids,
+  })
+  child.on('error', () => {})
+  const fd3 = child.stdio[3] as NodeJS.WritableStream | null
+  fd3?.on('error', () => {})
+  const ids = options.ids ?? {gid: process.getgid!(), uid: process.getuid!()}
+  return {argv, child, ...ids, runtime: [...runtime], send: (line) => fd3?.end(line)}
 }
