@@ -8,8 +8,8 @@
  * or an empty answer means the human declined; anything else means unavailable. An approval request (approver.ts)
  * has no `kind`, so one program can serve both.
  */
-import {execFile} from 'node:child_process'
 import {closeSync, constants, existsSync, openSync, readSync, writeSync} from 'node:fs'
+import {createRequire} from 'node:module'
 
 import type {ApproverSpec} from '../core/policy.js'
 import type {CodeRequest} from './session-types.js'
@@ -40,6 +40,8 @@ type Answer = {code: string} | {status: 'denied' | 'unavailable'}
 const TIMEOUT_MS = 120_000
 
 export function runProgram(argv: string[], options: {env: NodeJS.ProcessEnv; input: string}): Promise<ProgramResult> {
+  // Loaded on first use: the helper imports this module on every release, and child_process costs ~5 ms to load.
+  const {execFile} = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   return new Promise((resolve) => {
     const child = execFile(
       argv[0]!,

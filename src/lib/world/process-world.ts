@@ -4,7 +4,7 @@
  * reads `process` (its environment, ids, streams) and the system clock; each kind's builder in main/ starts here and
  * adds what that kind needs, and everything below takes what it is given.
  */
-import {isatty} from 'node:tty'
+import {createRequire} from 'node:module'
 
 import {type Clock, systemClock} from '../core/clock.js'
 import {type ProcessTable, systemProcessTable} from '../core/process-table.js'
@@ -44,8 +44,12 @@ export function processWorld(): ProcessWorld {
     stdout: {write: (text) => process.stdout.write(text)},
     table: systemProcessTable(platform),
     trustFs: realTrustFs,
-    // isatty, not process.stdin.isTTY: that getter opens a stream on fd 0 that the helper never reads.
-    tty: {stderr: isatty(2), stdin: isatty(0), stdout: isatty(1)},
+    // isatty, not process.stdin.isTTY: that getter opens a stream on fd 0 that the helper never reads. Asked on first
+    // use: node:tty costs ~4 ms to load, and the helper never asks.
+    get tty() {
+      const {isatty} = createRequire(import.meta.url)('node:tty') as typeof import('node:tty')
+      return {stderr: isatty(2), stdin: isatty(0), stdout: isatty(1)}
+    },
     uid,
   }
 }
