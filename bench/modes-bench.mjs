@@ -128,9 +128,10 @@ try {
   const cases = {
     plain: {argv: [...AWS_CLI, ...sts], env: {...machine, HOME: homes.plain}, expect: ok},
     kcShim: {argv: [keychain.aws, ...sts], env: kc, expect: ok},
-    kcRun: {argv: [process.execPath, keychain.av, 'run', '--', 'aws', ...sts], env: kc, expect: ok},
+    // `av run` as users start it: the installed `av` shim on their PATH.
+    kcRun: {argv: [path.join(keychain.binDir, 'av'), 'run', '--', 'aws', ...sts], env: kc, expect: ok},
     cuShim: {argv: [custody.aws, ...sts], env: cu, expect: ok},
-    cuRun: {argv: [process.execPath, custody.av, 'run', '--', 'aws', ...sts], env: cu, expect: ok},
+    cuRun: {argv: [path.join(custody.binDir, 'av'), 'run', '--', 'aws', ...sts], env: cu, expect: ok},
   }
   const imp = (file) => `await import(${JSON.stringify(path.join(custody.tree, 'dist', 'lib', file))})`
   const refused = (r) => r.code !== 0 && r.stdout === ''
@@ -227,7 +228,7 @@ try {
   d('  of which sudo -n (sudo -n true)', m.sudoTrue.ms)
   d('  (Node start + launcher graph, overlapped by the CLI)', m.launcherGraph.ms)
   d('custody shim − plain (total overhead)', m.cuShim.ms - m.plain.ms)
-  d('custody av run − custody shim (user-side Node)', m.cuRun.ms - m.cuShim.ms)
+  d('custody av run − custody shim (the av shim takes the same path)', m.cuRun.ms - m.cuShim.ms)
   d('keychain shim − plain (total overhead)', m.kcShim.ms - m.plain.ms)
 
   // A pass of its own (the 2 ms sampler costs CPU), with AV_TRACE=1: when each process of a run starts and ends,

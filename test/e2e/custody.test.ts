@@ -739,6 +739,36 @@ describe('custody mode: root holds the key, the user only ever gets sessions', (
     assert.equal(endpoint.requests.length, 0)
   }
 
+  it('`av run -- aws` through the installed av takes the aws shim’s path: no Node of the user’s to inject into', async () => {
+    const av = path.join(install.binDir, 'av')
+    await sandbox.sh(`printf '%s' 'process.stderr.write("INJECTED\\n")' > ~/inject-av.cjs`)
+    const argv = [av, 'run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', endpoint.url]
+    endpoint.clear()
+    const injected = await sandbox.run(argv, {
+      env: {...install.env, NODE_OPTIONS: `--require ${sandbox.home}/inject-av.cjs`},
+    })
+    assert.equal(injected.code, 0, injected.stderr)
+    assert.equal(JSON.parse(injected.stdout).Account, '123456789012')
+    // Through `node <av> run` the module runs once, in the user's own Node (the test above); here in no process.
+    assert.doesNotMatch(injected.stderr, /INJECTED/)
+    assertClean(injected)
+    assert.deepEqual(
+      operations().map((o) => [o[0], o[2]]),
+      [['GetCallerIdentity', true]],
+    )
+
+    endpoint.clear()
+    const traced = await sandbox.run(['/usr/bin/strace', '-f', '-o', '/dev/null', ...argv], {env: install.env})
+    assert.equal(traced.code, 126, traced.stderr)
+    assert.match(traced.stderr, /refused \(traced\)/)
+    assertClean(traced)
+    // Anything but `run -- aws` is av itself.
+    const help = await sandbox.run([av, 'run', '--help'], {env: install.env})
+    assert.equal(help.code, 0, help.stderr)
+    assert.match(help.stdout, /Usage: av run -- aws/)
+    assert.equal(endpoint.requests.length, 0)
+  })
+
   it('exit codes and Ctrl-C pass through; a file the CLI writes in the cwd is the user’s', async () => {
     const failed = await sandbox.run([
       install.aws,

@@ -42,7 +42,7 @@ import {
   writeRootFile,
   writeRootLink,
 } from './root-files.js'
-import {custodyShimText, shimText} from './shims.js'
+import {avShimText, custodyShimText, shimText} from './shims.js'
 
 export interface InstallResult {
   awsCli: string[]
@@ -107,12 +107,12 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
         tree,
       })
     : null
-  const shim = custody
-    ? custodyShimText(custody.launch)
-    : shimText(deps.node, entry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS'])
+  const [shim, avShim] = custody
+    ? [custodyShimText(custody.launch), avShimText(deps.node, entry, custody.launch)]
+    : [shimText(deps.node, entry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS']), avShimText(deps.node, entry)]
   const files: InstallManifest['files'] = [
     {content: shim, kind: 'file', path: path.join(prefix, 'bin', 'aws')},
-    {content: shimText(deps.node, entry, []), kind: 'file', path: path.join(options.binDir, 'av')},
+    {content: avShim, kind: 'file', path: path.join(options.binDir, 'av')},
   ]
   if (options.linkAws) files.push({content: files[0]!.path, kind: 'link', path: path.join(options.binDir, 'aws')})
   if (custody) files.push(...custody.files)

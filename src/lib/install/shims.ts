@@ -75,19 +75,47 @@ function prewarmPrologue(prewarm: {argv: string[]; runDir: string}): string {
   ].join('\n')
 }
 
+/** Refuse under a tracer by name (sudo would only say it cannot become root); shell builtins only. */
+function tracerCheck(indent: string): string {
+  return [
+    'while read -r key value; do',
+    '  if [ "$key" = TracerPid: ]; then',
+    '    [ "$value" = 0 ] || { echo "av: refused (traced): this aws run is being traced (tracer $value); run it without strace/gdb" >&2; exit 126; }',
+    '    break',
+    '  fi',
+    'done < /proc/self/status',
+    '',
+  ]
+    .map((line) => (line ? indent + line : line))
+    .join('\n')
+}
+
 /**
- * The `aws` shim in custody mode: refuse under a tracer by name (sudo would only say it cannot become root), then
- * hand the argv to the root launcher through `sudo -n`. Only shell builtins run before sudo.
+ * The `aws` shim in custody mode: refuse under a tracer by name, then hand the argv to the root launcher through
+ * `sudo -n`. Only shell builtins run before sudo.
  */
 export function custodyShimText(launch: string): string {
   return (
     '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n' +
-    'while read -r key value; do\n' +
-    '  if [ "$key" = TracerPid: ]; then\n' +
-    '    [ "$value" = 0 ] || { echo "av: refused (traced): this aws run is being traced (tracer $value); run it without strace/gdb" >&2; exit 126; }\n' +
-    '    break\n' +
-    '  fi\n' +
-    'done < /proc/self/status\n' +
-    `exec /usr/bin/sudo -n ${launch} aws "$@"\n`
+    tracerCheck('') +
+    `exec /usr/bin/sudo -n ${shQuote(launch)} aws "$@"\n`
+  )
+}
+
+/**
+ * The `av` shim. In custody mode `av run -- aws …` is the `aws` shim's path exactly (no Node on the user's side:
+ * ~100 ms less a call); anything else, and `av run` through sudo (which av refuses by name), goes to av itself.
+ */
+export function avShimText(node: string, entry: string, custodyLaunch?: string): string {
+  if (!custodyLaunch) return shimText(node, entry, [])
+  return (
+    '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n' +
+    // eslint-disable-next-line no-template-curly-in-string -- shell parameter expansion, not a template
+    'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ] && [ -z "${SUDO_USER+x}" ]; then\n' +
+    '  shift 3\n' +
+    tracerCheck('  ') +
+    `  exec /usr/bin/sudo -n ${shQuote(custodyLaunch)} aws "$@"\n` +
+    'fi\n' +
+    `exec ${shQuote(node)} ${shQuote(entry)} "$@"\n`
   )
 }
