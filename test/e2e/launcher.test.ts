@@ -10,7 +10,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {PREWARM_PYTHON, runtimeOfPrewarm} from '../../src/lib/run/prewarm.js'
 import {type AvWorld, startAvWorld} from './support/av-fixture.js'
-import {childrenOf, cmdlineOf} from './support/procfs.js'
+import {childrenOf, cmdlineOf, parseEnviron} from './support/procfs.js'
 
 describe('av run and the installed aws launcher (real AWS CLI, real keychain)', () => {
   let world: AvWorld
@@ -119,6 +119,30 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
       .filter((name) => /^\d+$/.test(name))
       .filter((pid) => cmdlineOf(Number(pid)).includes(PREWARM_PYTHON))
     assert.deepEqual(waiting, [], 'no waiting interpreter is left')
+    world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
+  })
+
+  it('the installed av starts `av run -- aws` without NODE_EXTRA_CA_CERTS (Node would load that CA file first)', async () => {
+    const av = path.join(world.install.binDir, 'av')
+    const env = {...world.install.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt'}
+    const mark = world.endpoint.requests.length
+    world.endpoint.hold()
+    const run = world.sandbox.spawn([av, 'run', '--', 'aws', 'sts', 'get-caller-identity', '--endpoint-url', url], {
+      env,
+    })
+    let launcherEnv: Record<string, string> = {}
+    try {
+      await world.endpoint.waitForRequest((q) => world.endpoint.requests.indexOf(q) >= mark)
+      // The shim execs env, which execs Node: the launcher keeps the shim's pid.
+      launcherEnv = parseEnviron(readFileSync(`/proc/${run.pid}/environ`, 'utf8'))
+    } finally {
+      world.endpoint.release()
+    }
+
+    const r = await run.result
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(launcherEnv.NODE_EXTRA_CA_CERTS, undefined)
+    assert.equal(launcherEnv.AV_POLICY, world.install.env.AV_POLICY)
     world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
   })
 

@@ -11,15 +11,21 @@ export function shQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`
 }
 
+const SHIM_HEADER = '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n'
+
 /**
  * `unset`: variables Node would act on at start that the started av never needs. The keychain `aws` shim drops
  * NODE_EXTRA_CA_CERTS: Node reads and parses that CA file before av's first line (~40 ms on every call), while the
  * launcher makes no TLS connection and never passes the variable on (the CLI's environment is an allowlist).
  */
 export function shimText(node: string, entry: string, fixedArgs: string[], unset: string[] = []): string {
+  return `${SHIM_HEADER}${execLine(node, entry, fixedArgs, unset)}\n`
+}
+
+function execLine(node: string, entry: string, fixedArgs: string[], unset: string[] = []): string {
   const argv = [node, entry, ...fixedArgs].map((w) => shQuote(w)).join(' ')
   const env = unset.length === 0 ? '' : `/usr/bin/env ${unset.map((name) => `-u ${name}`).join(' ')} `
-  return `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec ${env}${argv} "$@"\n`
+  return `exec ${env}${argv} "$@"`
 }
 
 /**
@@ -95,27 +101,33 @@ function tracerCheck(indent: string): string {
  * `sudo -n`. Only shell builtins run before sudo.
  */
 export function custodyShimText(launch: string): string {
-  return (
-    '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n' +
-    tracerCheck('') +
-    `exec /usr/bin/sudo -n ${shQuote(launch)} aws "$@"\n`
-  )
+  return SHIM_HEADER + tracerCheck('') + `exec /usr/bin/sudo -n ${shQuote(launch)} aws "$@"\n`
 }
 
 /**
- * The `av` shim. In custody mode `av run -- aws …` is the `aws` shim's path exactly (no Node on the user's side:
- * ~100 ms less a call); anything else, and `av run` through sudo (which av refuses by name), goes to av itself.
+ * The `av` shim. `av run -- aws …` takes the `aws` shim's path: in custody mode exactly (no Node on the user's
+ * side, ~100 ms less a call), in keychain mode without NODE_EXTRA_CA_CERTS (see shimText); anything else, and in
+ * custody `av run` through sudo (which av refuses by name), goes to av itself as it is.
  */
 export function avShimText(node: string, entry: string, custodyLaunch?: string): string {
-  if (!custodyLaunch) return shimText(node, entry, [])
+  if (!custodyLaunch) {
+    return (
+      SHIM_HEADER +
+      'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ]; then\n' +
+      `  ${execLine(node, entry, [], ['NODE_EXTRA_CA_CERTS'])}\n` +
+      'fi\n' +
+      `${execLine(node, entry, [])}\n`
+    )
+  }
+
   return (
-    '#!/bin/sh\n# Written by `sudo av install`; removed by `sudo av uninstall`.\n' +
+    SHIM_HEADER +
     // eslint-disable-next-line no-template-curly-in-string -- shell parameter expansion, not a template
     'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ] && [ -z "${SUDO_USER+x}" ]; then\n' +
     '  shift 3\n' +
     tracerCheck('  ') +
     `  exec /usr/bin/sudo -n ${shQuote(custodyLaunch)} aws "$@"\n` +
     'fi\n' +
-    `exec ${shQuote(node)} ${shQuote(entry)} "$@"\n`
+    `${execLine(node, entry, [])}\n`
   )
 }
