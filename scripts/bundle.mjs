@@ -29,17 +29,20 @@ for (const name of ENTRY_POINTS) {
   })
 }
 
-// The root launcher runs on every custody `aws` call, so it also gets CommonJS builds: Node 20 loads a CommonJS
-// file ~15-20 ms sooner than an ES module (no ESM loader). The install's entry script runs root-launch.cjs, a small
+// The root launcher runs on every custody `aws` call, keychain mode's launcher and helper on every keychain call, so
+// they also get CommonJS builds: Node 20 starts a CommonJS entry ~10-20 ms sooner than an ES module (no ESM loader). The install's entry script runs root-launch.cjs, a small
 // entry that starts the CLI's interpreter first (run/prewarm.ts) and then requires root-launch-main.cjs. In
 // CommonJS there is no import.meta.url (each bundle gets its own file's URL in its place) and the SDK's packages,
 // loaded only when STS is called, are required rather than imported.
 for (const [source, out] of [
   ['root-launch-main.js', 'root-launch-main.cjs'],
   ['root-launch.js', 'root-launch.cjs'],
+  // Keychain mode's launcher (the installed shims start it) and credential helper (the sealed config names it).
+  ['run-entry.js', 'run-entry.cjs'],
+  ['helper-entry.js', 'helper-entry.cjs'],
 ]) {
   const dir = path.join(root, 'dist', 'lib', 'main')
-  // eslint-disable-next-line no-await-in-loop -- two small builds, one after another
+  // eslint-disable-next-line no-await-in-loop -- small builds, one after another
   await build({
     banner: {js: 'var __bundle_url = require("node:url").pathToFileURL(__filename).href;'},
     bundle: true,

@@ -137,13 +137,21 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
     }
 
     const entry = path.join(options.prefix, 'lib', 'av', 'bin', 'run.js')
+    // Keychain mode's launcher: its CommonJS entry (main/run-entry.ts), without NODE_EXTRA_CA_CERTS.
+    const runEntry = path.join(options.prefix, 'lib', 'av', 'dist', 'lib', 'main', 'run-entry.cjs')
     assert.equal(
       readFileSync(path.join(options.prefix, 'bin', 'aws'), 'utf8'),
-      `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec /usr/bin/env -u NODE_EXTRA_CA_CERTS /usr/bin/node ${entry} run -- aws "$@"\n`,
+      `#!/bin/sh\n# Written by \`sudo av install\`; removed by \`sudo av uninstall\`.\nexec /usr/bin/env -u NODE_EXTRA_CA_CERTS /usr/bin/node ${runEntry} run -- aws "$@"\n`,
     )
     assert.match(
       readFileSync(path.join(options.binDir, 'av'), 'utf8'),
       new RegExp(`\\nexec /usr/bin/node ${entry} "\\$@"\\n$`),
+    )
+    // `av run -- aws …` takes the aws shim's path.
+    assert.ok(
+      readFileSync(path.join(options.binDir, 'av'), 'utf8').includes(
+        `if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ]; then\n  exec /usr/bin/env -u NODE_EXTRA_CA_CERTS /usr/bin/node ${runEntry} "$@"\nfi\n`,
+      ),
     )
     assert.equal(statSync(path.join(options.binDir, 'av')).mode & 0o7777, 0o755)
     assert.equal(readlinkSync(path.join(options.binDir, 'aws')), path.join(options.prefix, 'bin', 'aws'))
@@ -397,7 +405,7 @@ describe('av install picks the mode: custody by default on Linux, keychain with 
       assert.match(stdout, /^mode: keychain: an agent running as you can read the keys in your keychain/m)
       assert.match(
         readFileSync(path.join(prefix, 'bin', 'aws'), 'utf8'),
-        /bin\/run\.js' run -- aws|bin\/run\.js run -- aws/,
+        /dist\/lib\/main\/run-entry\.cjs' run -- aws|dist\/lib\/main\/run-entry\.cjs run -- aws/,
       )
     } finally {
       uninstall(prefix)

@@ -92,11 +92,14 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
       {env: world.install.env},
     )
     let cliArgv: string[] = []
+    let credentialProcess = ''
     try {
       await world.endpoint.waitForRequest((q) => world.endpoint.requests.indexOf(q) >= mark)
       const cli = childrenOf(run.pid).find((pid) => cmdlineOf(pid).includes('/usr/bin/aws'))
       assert.ok(cli, 'the launcher has an AWS CLI child while the request is held')
       cliArgv = cmdlineOf(cli)
+      const sealed = readFileSync(parseEnviron(readFileSync(`/proc/${cli}/environ`, 'utf8')).AWS_CONFIG_FILE!, 'utf8')
+      credentialProcess = /^credential_process = (.*)$/m.exec(sealed)?.[1] ?? ''
     } finally {
       world.endpoint.release()
     }
@@ -105,6 +108,9 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
     assert.equal(r.code, 0, r.stderr)
     assert.equal(JSON.parse(r.stdout).Account, '123456789012')
     assert.deepEqual(runtimeOfPrewarm(cliArgv)?.at(-1), '/usr/bin/aws', 'the CLI runs the waiting program')
+    // ...and asks the helper's CommonJS entry, run by the launcher's own root-owned Node.
+    const helperEntry = path.join(world.install.tree, 'dist', 'lib', 'main', 'helper-entry.cjs')
+    assert.equal(credentialProcess, `${process.execPath} ${helperEntry} credential-helper aws --profile default`)
     assert.deepEqual(cliArgv.slice(-4), ['sts', 'get-caller-identity', '--endpoint-url', url])
     world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
   })

@@ -89,6 +89,8 @@ export function checkAvInstall(deps: DoctorDeps): Check {
     deps.avBin,
     path.join(root, 'dist', 'lib', 'main', 'helper-main.js'),
     path.join(root, 'dist', 'lib', 'main', 'run-main.js'),
+    path.join(root, 'dist', 'lib', 'main', 'helper-entry.cjs'),
+    path.join(root, 'dist', 'lib', 'main', 'run-entry.cjs'),
   ]
   for (const file of files) {
     const trust = checkRootOwned(file, trustFs)
@@ -145,7 +147,12 @@ export function checkAwsOnPath(deps: DoctorDeps): Check {
     )
   }
 
-  if (!text.includes(deps.avBin) && !text.includes(realpathOr(deps.avBin))) {
+  // Keychain mode's shim starts this av's launcher entry (main/run-entry.ts) rather than bin/run.js.
+  const names = [deps.avBin, realpathOr(deps.avBin)].flatMap((bin) => [
+    bin,
+    path.join(path.dirname(path.dirname(bin)), 'dist', 'lib', 'main', 'run-entry.cjs'),
+  ])
+  if (!names.some((name) => text.includes(name))) {
     return warn(
       'aws-on-path',
       `the \`aws\` first on PATH (${found}) is the launcher of another av, not of ${deps.avBin}`,

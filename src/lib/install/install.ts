@@ -107,9 +107,14 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
         tree,
       })
     : null
+  // Keychain mode's launcher: its CommonJS entry (main/run-entry.ts), which the helper accepts as `node <script> run`.
+  const runEntry = path.join(tree, 'dist', 'lib', 'main', 'run-entry.cjs')
   const [shim, avShim] = custody
-    ? [custodyShimText(custody.launch), avShimText(deps.node, entry, custody.launch)]
-    : [shimText(deps.node, entry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS']), avShimText(deps.node, entry)]
+    ? [custodyShimText(custody.launch), avShimText(deps.node, entry, {custodyLaunch: custody.launch})]
+    : [
+        shimText(deps.node, runEntry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS']),
+        avShimText(deps.node, entry, {runEntry}),
+      ]
   const files: InstallManifest['files'] = [
     {content: shim, kind: 'file', path: path.join(prefix, 'bin', 'aws')},
     {content: avShim, kind: 'file', path: path.join(options.binDir, 'av')},

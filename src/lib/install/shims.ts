@@ -106,15 +106,15 @@ export function custodyShimText(launch: string): string {
 
 /**
  * The `av` shim. `av run -- aws …` takes the `aws` shim's path: in custody mode exactly (no Node on the user's
- * side, ~100 ms less a call), in keychain mode without NODE_EXTRA_CA_CERTS (see shimText); anything else, and in
- * custody `av run` through sudo (which av refuses by name), goes to av itself as it is.
+ * side, ~100 ms less a call); in keychain mode the launcher's CommonJS entry without NODE_EXTRA_CA_CERTS (see
+ * shimText). Anything else, and in custody `av run` through sudo (which av refuses by name), goes to av itself.
  */
-export function avShimText(node: string, entry: string, custodyLaunch?: string): string {
-  if (!custodyLaunch) {
+export function avShimText(node: string, entry: string, run: {custodyLaunch: string} | {runEntry: string}): string {
+  if ('runEntry' in run) {
     return (
       SHIM_HEADER +
       'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ]; then\n' +
-      `  ${execLine(node, entry, [], ['NODE_EXTRA_CA_CERTS'])}\n` +
+      `  ${execLine(node, run.runEntry, [], ['NODE_EXTRA_CA_CERTS'])}\n` +
       'fi\n' +
       `${execLine(node, entry, [])}\n`
     )
@@ -126,7 +126,7 @@ export function avShimText(node: string, entry: string, custodyLaunch?: string):
     'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ] && [ -z "${SUDO_USER+x}" ]; then\n' +
     '  shift 3\n' +
     tracerCheck('  ') +
-    `  exec /usr/bin/sudo -n ${shQuote(custodyLaunch)} aws "$@"\n` +
+    `  exec /usr/bin/sudo -n ${shQuote(run.custodyLaunch)} aws "$@"\n` +
     'fi\n' +
     `${execLine(node, entry, [])}\n`
   )

@@ -59,6 +59,13 @@ export function splitRunArgv(args: string[]): {command: string[]} | {help: true}
   return {command: args.slice(dash + 1)}
 }
 
+/** The built helper bundle, run by this Node without the ES module loader (absent in a checkout before a build). */
+function helperEntry(): Pick<LauncherDeps, 'helper'> {
+  const bundle = fileURLToPath(new URL('helper-entry.cjs', import.meta.url))
+  if (!existsSync(bundle)) return {}
+  return {helper: [process.execPath, realpathSync(bundle), 'credential-helper', 'aws']}
+}
+
 /** The real launcher deps: keychain, /proc or ps, the root-owned policy, the system runtime. */
 export function realLauncherDeps(ctx: Context): LauncherDeps {
   const loaded = ctx.policy()
@@ -68,6 +75,7 @@ export function realLauncherDeps(ctx: Context): LauncherDeps {
   return {
     ...gate(ctx, policy),
     avEntry: realpathSync(fileURLToPath(new URL('../../../bin/run.js', import.meta.url))),
+    ...helperEntry(),
     ctx,
     findRuntime: () => findAwsRuntime({env: ctx.env, platform: ctx.platform, policy}),
     pid: process.pid,

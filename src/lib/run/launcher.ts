@@ -51,6 +51,11 @@ export interface LauncherDeps {
   pid: number
   /** Real path of the running av's bin/run.js: the generated config's credential_process runs it. */
   avEntry: string
+  /**
+   * The credential helper's command before `--profile P`, when not `<avEntry> credential-helper aws`: the built
+   * helper entry run by this launcher's own Node (main/helper-entry.ts).
+   */
+  helper?: string[]
   classify: Classify
   approve(request: ApprovalRequest): Promise<ApprovalAnswer>
   findRuntime(): AwsRuntime
@@ -251,6 +256,7 @@ async function runSealed(
     if (notice) ctx.stderr.write(notice + '\n')
     const config = buildSealedConfig(userConfig === null ? {} : parseAwsProfiles(userConfig), {
       avEntry: deps.avEntry,
+      ...(deps.helper ? {credentialProcess: [...deps.helper, '--profile', profile]} : {}),
       profile,
     })
     const configFile = path.join(home, '.aws', 'config')

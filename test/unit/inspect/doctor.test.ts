@@ -43,7 +43,11 @@ async function sandbox(): Promise<Sandbox> {
   const python = write(path.join(root, 'usr/bin/python3'), '')
   const awsEntry = write(path.join(root, 'usr/bin/aws'), '')
   // The launcher shim exactly as `sudo av install` writes it.
-  const shim = write(path.join(root, 'opt/av/shim/aws'), shimText('/usr/bin/node', avBin, ['run', '--', 'aws']))
+  const runEntry = path.join(root, 'opt/av/dist/lib/main/run-entry.cjs')
+  const shim = write(
+    path.join(root, 'opt/av/shim/aws'),
+    shimText('/usr/bin/node', runEntry, ['run', '--', 'aws'], ['NODE_EXTRA_CA_CERTS']),
+  )
   write(
     '.aws/config',
     [
