@@ -15,9 +15,10 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const runJs = path.join(root, 'bin', 'run.js')
+// What a keychain run's sealed config runs (main/helper-entry.ts), with this Node.
+const helperEntry = path.join(root, 'dist', 'lib', 'main', 'helper-entry.cjs')
 const runs = Number(process.env.AV_BENCH_RUNS ?? 25)
-if (!existsSync(path.join(root, 'dist', 'lib', 'main', 'helper-main.js'))) {
+if (!existsSync(helperEntry)) {
   throw new Error('helper-bench: run `npm run build` first')
 }
 
@@ -94,13 +95,13 @@ async function inKeyring() {
   const rows = measure([
     {args: ['-e', '0'], env, name: 'node -e 0'},
     {
-      args: [runJs, 'credential-helper', 'aws', '--profile', 'p'],
+      args: [helperEntry, 'credential-helper', 'aws', '--profile', 'p'],
       env,
       expect: refusedWith('token-missing'),
       name: 'helper, no token (refusal before the store)',
     },
     {
-      args: [runJs, 'credential-helper', 'aws', '--profile', 'p'],
+      args: [helperEntry, 'credential-helper', 'aws', '--profile', 'p'],
       env: {...env, AV_RUN_TOKEN: forged},
       expect: refusedWith('parent-not-runtime'),
       name: 'helper, well-formed token (all /proc + trust checks)',
@@ -126,7 +127,7 @@ function outside(home) {
   const rows = measure([
     {args: ['-e', '0'], env, name: 'node -e 0'},
     {
-      args: [runJs, 'credential-helper', 'aws', '--profile', 'p'],
+      args: [helperEntry, 'credential-helper', 'aws', '--profile', 'p'],
       env,
       expect: refusedWith('token-missing'),
       name: 'helper, no token (refusal before the store)',

@@ -66,7 +66,7 @@ function descendants(pid) {
 /** Processes of a run, by argv; the sampler notes when each is first and last seen, and its VmHWM. */
 const ROLES = [
   ['root launcher', /root-launch(?:-main)?\.c?js/],
-  ['user launcher (keychain)', /run\.js\0run\0/],
+  ['user launcher (keychain)', /(?:run\.js|run-entry\.cjs)\0run\0/],
   ['AWS CLI', /\/usr\/bin\/aws\0/],
   ['sudo → release', /^\/usr\/bin\/sudo\0-n\0[^\0]*av-custody\0release/],
   // The entry script run by sudo (its fast path: the root launcher answers), or the entry point it execs otherwise.
@@ -139,7 +139,15 @@ try {
     nodeClean: {argv: [process.execPath, '-e', '0'], env: {}},
     nodeMachine: {argv: [process.execPath, '-e', '0'], env: machine},
     helper: {
-      argv: [process.execPath, keychain.av, 'credential-helper', 'aws', '--profile', 'default'],
+      // What a keychain run's sealed config names (main/helper-entry.ts).
+      argv: [
+        process.execPath,
+        path.join(keychain.tree, 'dist', 'lib', 'main', 'helper-entry.cjs'),
+        'credential-helper',
+        'aws',
+        '--profile',
+        'default',
+      ],
       env: {...keychain.env, HOME: homes.keychain},
       expect: refused,
     },
