@@ -413,20 +413,26 @@ describe('runAws', () => {
       assert.deepEqual(leftovers(h), [])
     })
 
-    it('a held command: it imports while the person is asked, and is killed unused when the answer is no', async () => {
-      const {h, started, w} = warmHarness({answer: 'denied', decision: {decision: 'approve', rule: 'r'}})
-      const startedWhenAsked: number[] = []
-      const ask = h.deps.approve
-      h.deps.approve = async (request) => {
-        startedWhenAsked.push(started.length)
-        return ask(request)
-      }
+    for (const answer of ['approved', 'denied'] as const) {
+      it(`a held command starts nothing while the person is asked; ${answer === 'approved' ? 'approved, the CLI starts then' : 'denied, nothing ever starts'}`, async () => {
+        const {h, started} = warmHarness({answer, decision: {decision: 'approve', rule: 'r'}})
+        const startedWhenAsked: number[] = []
+        const ask = h.deps.approve
+        h.deps.approve = async (request) => {
+          startedWhenAsked.push(started.length + h.spawned.length)
+          return ask(request)
+        }
 
-      await rejectsWith(runAws(['aws', 'sts', 'get-caller-identity'], h.deps), EXIT.refused, /needs approval/)
-      assert.deepEqual(startedWhenAsked, [1])
-      assert.deepEqual([w.sent, w.child.kills, h.spawned], [[], ['SIGKILL'], []])
-      assert.deepEqual(leftovers(h), [])
-    })
+        const report = path.join(root, `held-${answer}.txt`)
+        const run = runAws(['aws', report, '0'], h.deps)
+        if (answer === 'approved') assert.equal(await run, 0)
+        else await rejectsWith(run, EXIT.refused, /needs approval/)
+        assert.deepEqual(startedWhenAsked, [0])
+        assert.deepEqual(started, [])
+        assert.deepEqual(h.spawned, answer === 'approved' ? [[...RUNTIME, report, '0']] : [])
+        assert.deepEqual(leftovers(h), [])
+      })
+    }
 
     it('a command the gate denies starts nothing at all', async () => {
       const {h, started} = warmHarness({decision: {decision: 'deny', reason: 'no'}})

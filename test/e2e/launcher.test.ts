@@ -115,7 +115,7 @@ describe('av run and the installed aws launcher (real AWS CLI, real keychain)', 
     world.assertNoLeak({stdout: r.stdout, stderr: r.stderr})
   })
 
-  it('a held command no one approves: its waiting interpreter is killed, and nothing reaches the endpoint', async () => {
+  it('a held command no one approves: no interpreter of it is left waiting, and nothing reaches the endpoint', async () => {
     const mark = world.endpoint.requests.length
     const r = await world.av(['run', '--', 'aws', 'sts', 'get-session-token', '--endpoint-url', url])
     assert.equal(r.code, 126, r.stderr)

@@ -223,7 +223,9 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
     args: pinInputFile(args, gated.parsed.inputFile),
     elevated,
     profile,
-    warmArgv: deps.prewarm ? prewarmArgv(runtime.argv, args) : null,
+    // Only an allowed command's CLI starts early: a held one's (a process of the user, holding the run's token)
+    // starts once a person said yes, as before.
+    warmArgv: deps.prewarm && gated.decision.decision === 'allow' ? prewarmArgv(runtime.argv, args) : null,
   }
   return runSealed(runtime, run, gated, deps, trace)
 }
