@@ -1,7 +1,9 @@
 /**
- * The launcher: `av run -- aws <args>`. Gate first (before any AWS code runs), then a sealed runtime — private
- * HOME, generated config, allowlisted environment, a per-run token bound to this launcher — then the
- * root-controlled AWS CLI with stdio untouched. Exits with the CLI's code; av's own failures use 125/126/127.
+ * The launcher: `av run -- aws <args>`. Gate first (the CLI runs no command before the gate's decision is recorded
+ * and, for a held command, approved), then a sealed runtime — private HOME, generated config, allowlisted
+ * environment, a per-run token bound to this launcher — then the root-controlled AWS CLI with stdio untouched (for
+ * an allowed command, its interpreter imported meanwhile: prewarm.ts). Exits with the CLI's code; av's own failures
+ * use 125/126/127.
  */
 import type {ChildProcess, SpawnOptions} from 'node:child_process'
 
