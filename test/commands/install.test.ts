@@ -50,6 +50,8 @@ function fakeBuiltAv(root: string): string {
   const source = path.join(root, 'src-av')
   const files: Record<string, string> = {
     'bin/run.js': '#!/usr/bin/env node\n',
+    'dist/lib/main/helper-entry.cjs': '\n',
+    'dist/lib/main/run-entry.cjs': '\n',
     'dist/lib/main/run-main.js': 'export {}\n',
     'modules/.package-lock.json': JSON.stringify({
       packages: {
@@ -118,6 +120,8 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
       'dist',
       'dist/lib',
       'dist/lib/main',
+      'dist/lib/main/helper-entry.cjs',
+      'dist/lib/main/run-entry.cjs',
       'dist/lib/main/run-main.js',
       'node_modules',
       'node_modules/.package-lock.json',
@@ -172,6 +176,22 @@ describe('av install / uninstall (as root, into a temp prefix)', () => {
     const first = snapshot(root)
     installAv(options, {...deps(), source: path.join(options.prefix, 'lib', 'av')})
     assert.deepEqual(snapshot(root), first)
+  })
+
+  it('refuses a source tree built without the launcher and helper entries, and writes nothing', () => {
+    const entry = path.join(source, 'dist', 'lib', 'main', 'helper-entry.cjs')
+    const text = readFileSync(entry, 'utf8')
+    const fresh = {binDir: path.join(root, 'unbuilt-bin'), prefix: path.join(root, 'unbuilt-prefix')}
+    rmSync(entry)
+    try {
+      assert.throws(() => installAv({...options, ...fresh}, deps()), {
+        code: 'not-found',
+        message: /helper-entry\.cjs is missing: this is not a built av/,
+      })
+      assert.deepEqual([existsSync(fresh.prefix), existsSync(fresh.binDir)], [false, false])
+    } finally {
+      writeFileSync(entry, text)
+    }
   })
 
   it('refuses to replace a file it did not write', () => {

@@ -57,14 +57,21 @@ function settleDirModes(dir: string): void {
   }
 }
 
-export function copyAv(source: string, tree: string): void {
-  for (const required of ['bin/run.js', 'dist/lib/main/run-main.js', 'package.json', 'oclif.manifest.json']) {
+/** Throws `not-found` unless `source` is a built av: install checks this before it makes any directory. */
+export function assertBuilt(source: string): void {
+  // The shims and the sealed config name the CommonJS entries (keychain mode's launcher and helper) directly.
+  const entries = ['run-main.js', 'run-entry.cjs', 'helper-entry.cjs'].map((name) => `dist/lib/main/${name}`)
+  for (const required of ['bin/run.js', ...entries, 'package.json', 'oclif.manifest.json']) {
     if (!existsSync(path.join(source, required))) {
       throw new AvError('not-found', `${path.join(source, required)} is missing: this is not a built av`, {
         suggestion: 'Run `npm run build` in the av checkout first.',
       })
     }
   }
+}
+
+export function copyAv(source: string, tree: string): void {
+  assertBuilt(source)
 
   const modules = realpathSync(path.join(source, 'node_modules'))
   const packages = productionPackages(readFileSync(path.join(modules, '.package-lock.json'), 'utf8'))

@@ -18,7 +18,7 @@ import path from 'node:path'
 
 import {AvError} from '../core/errors.js'
 import {checkRootOwned} from '../core/trust.js'
-import {copyAv} from './copy-av.js'
+import {assertBuilt, copyAv} from './copy-av.js'
 import {
   type CustodyPlan,
   custodyPolicyKey,
@@ -83,6 +83,7 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
 
   const prefix = path.resolve(options.prefix)
   requireRootNode(deps.node)
+  assertBuilt(deps.source)
   const previous = readManifest(prefix)
   if (previous?.custody && !options.custody) {
     throw new AvError('conflict', `custody is installed under ${prefix}, and the keys it holds would be left behind`, {
