@@ -70,10 +70,10 @@ export interface LauncherDeps {
   spawn(file: string, args: string[], options: SpawnOptions): ChildProcess
   /**
    * Start the CLI's interpreter as `argv` (prewarm.ts `prewarmArgv`) with the run's sealed environment, so that it
-   * imports its modules while the gate records and asks; it runs the command only when handed it. Absent (tests):
+   * imports its modules while the gate's decision is recorded; it runs the command only when handed it. Absent (tests):
    * the CLI starts once the gate let it.
    */
-  prewarm?(argv: string[], env: Record<string, string>, runtime: string[]): null | Prewarmed
+  prewarm?(argv: string[], env: Record<string, string>, runtime: string[]): Prewarmed
   signals: SignalSource
   /**
    * Whether `signal`, received by the launcher, also reached the CLI by itself: Ctrl-C and Ctrl-\\ go to the
@@ -219,15 +219,19 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
   checkProfileName(profile)
   // A command session credentials cannot perform gets the durable key for this run only (it got here allowed by
   // policy or approved); IAM on a profile whose session av gets with MFA runs on that session.
-  const mfaSession = isMfaSession(profile, parseAwsProfiles(deps.userAws.configText() ?? ''), deps.policy)
+  const userConfig = deps.userAws.configText()
+  const userProfiles = userConfig === null ? {} : parseAwsProfiles(userConfig)
+  const mfaSession = isMfaSession(profile, userProfiles, deps.policy)
   const elevated = isElevatedRun(gated.decision, {mfaSession})
   const run = {
     args: pinInputFile(args, gated.parsed.inputFile),
     elevated,
     profile,
+    userConfig,
+    userProfiles,
     // Only an allowed command's CLI starts early: a held one's (a process of the user, holding the run's token)
     // starts once a person said yes, as before.
-    warmArgv: deps.prewarm && gated.decision.decision === 'allow' ? prewarmArgv(runtime.argv, args) : null,
+    warmArgv: gated.decision.decision === 'allow' ? prewarmArgv(runtime.argv, args) : null,
   }
   return runSealed(runtime, run, gated, deps, trace)
 }
@@ -239,26 +243,34 @@ export async function runAws(argv: string[], deps: LauncherDeps): Promise<number
  */
 async function runSealed(
   runtime: AwsRuntime,
-  run: {args: string[]; elevated: boolean; profile: string; warmArgv: null | string[]},
+  run: {
+    args: string[]
+    elevated: boolean
+    profile: string
+    /** The user's AWS config, as runAws read it (null: none), and its profiles. */
+    userConfig: null | string
+    userProfiles: ReturnType<typeof parseAwsProfiles>
+    warmArgv: null | string[]
+  },
   gated: Gated,
   deps: LauncherDeps,
   trace: Trace,
 ): Promise<number> {
-  const {args, elevated, profile, warmArgv} = run
+  const {args, elevated, profile, userConfig, warmArgv} = run
   const {ctx} = deps
   const relay = relaySignals(deps.signals, (signal) => deps.signalReachedChild(signal))
   // The keychain read is the slowest step: start it now, build the sealed config meanwhile.
   const key = deps.tokens.loadKey()
   key.catch(() => {})
   let home: string | undefined
-  let warm: null | Prewarmed = null
+  /** The waiting interpreter (prewarm.ts) and the environment it started with, which it is handed again. */
+  let warm: null | {env: Record<string, string>; prewarmed: Prewarmed} = null
   const started = ctx.clock.now()
   try {
     home = makePrivateHome(ctx)
-    const userConfig = deps.userAws.configText()
     const notice = ignoredSettingsNotice(userConfig, deps.userAws.aliasExists())
     if (notice) ctx.stderr.write(notice + '\n')
-    const config = buildSealedConfig(userConfig === null ? {} : parseAwsProfiles(userConfig), {
+    const config = buildSealedConfig(run.userProfiles, {
       avEntry: deps.avEntry,
       ...(deps.helper ? {credentialProcess: [...deps.helper, '--profile', profile]} : {}),
       profile,
@@ -267,23 +279,27 @@ async function runSealed(
     mkdirSync(path.dirname(configFile), {mode: 0o700})
     writeFileSync(configFile, config, {flag: 'wx', mode: 0o600})
     const tokenKey = await key
+    const configHash = hashConfig(config)
     /** The CLI's environment when it runs as `cliArgv` (what the token binds, and the helper reads in /proc). */
     const envFor = (cliArgv: string[]) => {
-      const token = mintRunToken(deps, tokenKey, {configHash: hashConfig(config), cliArgv, elevated, profile})
+      const token = mintRunToken(deps, tokenKey, {configHash, cliArgv, elevated, profile})
       return buildChildEnv(ctx.env, {configFile, home: home!, profile, token})
     }
 
-    const warmEnv = warmArgv ? envFor(warmArgv) : null
-    if (warmArgv && warmEnv) warm = deps.prewarm!(warmArgv, warmEnv, runtime.argv)
+    if (warmArgv && deps.prewarm) {
+      const env = envFor(warmArgv)
+      warm = {env, prewarmed: deps.prewarm(warmArgv, env, runtime.argv)}
+    }
+
     trace.mark('token')
     await passGate(gated, deps)
     trace.mark('gate')
     if (relay.pending) return signalExit(relay.pending)
 
     let child: RunningChild
-    if (warm && warmEnv && isWaiting(warm)) {
-      handOff(warm, {args, env: warmEnv})
-      child = warm.child
+    if (warm && isWaiting(warm.prewarmed)) {
+      handOff(warm.prewarmed, {args, env: warm.env})
+      child = warm.prewarmed.child
     } else {
       // No waiting interpreter, or it is gone (it failed to start, or died waiting): the CLI starts now.
       const cliArgv = [...runtime.argv, ...args]
@@ -306,7 +322,7 @@ async function runSealed(
     return code
   } finally {
     // Not handed a run (refused, denied, failed): it has run only the CLI's imports.
-    discard(warm)
+    discard(warm?.prewarmed)
     relay.stop()
     if (home) rmSync(home, {force: true, recursive: true})
   }

@@ -7,11 +7,12 @@
  *     FIFO in the user's root-only run directory, and the launcher adopts it (adopted-child.ts); otherwise (the
  *     first run after a boot, before that directory exists) root-launch.ts starts it, on a socket pair, before it
  *     loads the launcher itself;
- *   - keychain mode: the user's launcher (run/launcher.ts) starts it on a socket pair as soon as it knows the
- *     runtime, before the gate and the keychain.
- * Only after the gate (and the approval) does the launcher send the run's argv and sealed environment there, as
- * one line; for a refusal, a denial or any error it kills the waiting interpreter, which has then run nothing but
- * the CLI's own imports. One whose launcher dies exits 125 (end of file, or a new parent).
+ *   - keychain mode: for a command the gate allows, the user's launcher (run/launcher.ts) starts it on a socket pair
+ *     with the run's sealed environment (token included) as soon as it has minted the token, before it records the
+ *     gate's decision; a held command's CLI starts only once approved, as before.
+ * Only after the gate's record (and the approval) does the launcher send the run's argv and sealed environment
+ * there, as one line; for a refusal, a denial or any error it kills the waiting interpreter, which has then run
+ * nothing but the CLI's own imports. One whose launcher dies exits 125 (end of file, or a new parent).
  *
  * Nothing of the trust model moves. In custody the interpreter is custody's execute-only copy (non-dumpable: the
  * user cannot trace it or read its memory, fds or environ), started as the user by root, the child of the root
