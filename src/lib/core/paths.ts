@@ -22,6 +22,15 @@ export function awsConfigFile({env, home}: PathEnv): string {
   return env.AWS_CONFIG_FILE || path.join(home, '.aws', 'config')
 }
 
+/**
+ * The CommonJS entries of an installed av tree, relative to it (scripts/bundle.mjs builds them): keychain mode's
+ * launcher, which the shims start, and its credential helper, which the sealed config names.
+ */
+export const TREE_ENTRIES = {
+  helper: path.join('dist', 'lib', 'main', 'helper-entry.cjs'),
+  launcher: path.join('dist', 'lib', 'main', 'run-entry.cjs'),
+}
+
 /** Audit log and other state: ~/.local/state/av on Linux, ~/Library/Logs/av on macOS. */
 export function stateDir({env, home, platform}: PathEnv): string {
   if (platform === 'darwin') return path.join(home, 'Library', 'Logs', 'av')

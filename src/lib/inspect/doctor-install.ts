@@ -6,7 +6,7 @@ import * as nodeFs from 'node:fs'
 import path from 'node:path'
 import {parse as parseShell} from 'shell-quote'
 
-import {awsConfigFile} from '../core/paths.js'
+import {awsConfigFile, TREE_ENTRIES} from '../core/paths.js'
 import {checkRootOwned, realTrustFs} from '../core/trust.js'
 import {builtinRuntimes, DEFAULT_AWS_CLI} from '../run/caller-check.js'
 import {type Check, type DoctorDeps, fail, type IniData, ok, readText, realpathOr, tilde, warn} from './doctor-check.js'
@@ -89,8 +89,8 @@ export function checkAvInstall(deps: DoctorDeps): Check {
     deps.avBin,
     path.join(root, 'dist', 'lib', 'main', 'helper-main.js'),
     path.join(root, 'dist', 'lib', 'main', 'run-main.js'),
-    path.join(root, 'dist', 'lib', 'main', 'helper-entry.cjs'),
-    path.join(root, 'dist', 'lib', 'main', 'run-entry.cjs'),
+    path.join(root, TREE_ENTRIES.helper),
+    path.join(root, TREE_ENTRIES.launcher),
   ]
   for (const file of files) {
     const trust = checkRootOwned(file, trustFs)
@@ -150,7 +150,7 @@ export function checkAwsOnPath(deps: DoctorDeps): Check {
   // Keychain mode's shim starts this av's launcher entry (main/run-entry.ts) rather than bin/run.js.
   const names = [deps.avBin, realpathOr(deps.avBin)].flatMap((bin) => [
     bin,
-    path.join(path.dirname(path.dirname(bin)), 'dist', 'lib', 'main', 'run-entry.cjs'),
+    path.join(path.dirname(path.dirname(bin)), TREE_ENTRIES.launcher),
   ])
   if (!names.some((name) => text.includes(name))) {
     return warn(

@@ -18,6 +18,7 @@ import {
 import path from 'node:path'
 
 import {AvError} from '../core/errors.js'
+import {TREE_ENTRIES} from '../core/paths.js'
 
 /** Names of the production packages under node_modules (npm's hidden lockfile marks dev-only ones). */
 export function productionPackages(hiddenLockfile: string): string[] {
@@ -60,7 +61,7 @@ function settleDirModes(dir: string): void {
 /** Throws `not-found` unless `source` is a built av: install checks this before it makes any directory. */
 export function assertBuilt(source: string): void {
   // The shims and the sealed config name the CommonJS entries (keychain mode's launcher and helper) directly.
-  const entries = ['run-main.js', 'run-entry.cjs', 'helper-entry.cjs'].map((name) => `dist/lib/main/${name}`)
+  const entries = ['dist/lib/main/run-main.js', TREE_ENTRIES.launcher, TREE_ENTRIES.helper]
   for (const required of ['bin/run.js', ...entries, 'package.json', 'oclif.manifest.json']) {
     if (!existsSync(path.join(source, required))) {
       throw new AvError('not-found', `${path.join(source, required)} is missing: this is not a built av`, {

@@ -17,6 +17,7 @@ import {chmodSync, readFileSync, rmdirSync} from 'node:fs'
 import path from 'node:path'
 
 import {AvError} from '../core/errors.js'
+import {TREE_ENTRIES} from '../core/paths.js'
 import {checkRootOwned} from '../core/trust.js'
 import {assertBuilt, copyAv} from './copy-av.js'
 import {
@@ -109,7 +110,7 @@ export function installAv(options: InstallOptions, deps: InstallDeps): InstallRe
       })
     : null
   // Keychain mode's launcher: its CommonJS entry (main/run-entry.ts), which the helper accepts as `node <script> run`.
-  const runEntry = path.join(tree, 'dist', 'lib', 'main', 'run-entry.cjs')
+  const runEntry = path.join(tree, TREE_ENTRIES.launcher)
   const [shim, avShim] = custody
     ? [custodyShimText(custody.launch), avShimText(deps.node, entry, {custodyLaunch: custody.launch})]
     : [
