@@ -104,6 +104,9 @@ export function custodyShimText(launch: string): string {
   return SHIM_HEADER + tracerCheck('') + `exec /usr/bin/sudo -n ${shQuote(launch)} aws "$@"\n`
 }
 
+/** The `av` shim's test for `av run -- aws …`. */
+const RUN_AWS = '[ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ]'
+
 /**
  * The `av` shim. `av run -- aws …` takes the `aws` shim's path: in custody mode exactly (no Node on the user's
  * side, ~100 ms less a call); in keychain mode the launcher's CommonJS entry without NODE_EXTRA_CA_CERTS (see
@@ -113,7 +116,7 @@ export function avShimText(node: string, entry: string, run: {custodyLaunch: str
   if ('runEntry' in run) {
     return (
       SHIM_HEADER +
-      'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ]; then\n' +
+      `if ${RUN_AWS}; then\n` +
       `  ${execLine(node, run.runEntry, [], ['NODE_EXTRA_CA_CERTS'])}\n` +
       'fi\n' +
       `${execLine(node, entry, [])}\n`
@@ -122,8 +125,7 @@ export function avShimText(node: string, entry: string, run: {custodyLaunch: str
 
   return (
     SHIM_HEADER +
-    // eslint-disable-next-line no-template-curly-in-string -- shell parameter expansion, not a template
-    'if [ "$1" = run ] && [ "$2" = -- ] && [ "$3" = aws ] && [ -z "${SUDO_USER+x}" ]; then\n' +
+    `if ${RUN_AWS} && [ -z "\${SUDO_USER+x}" ]; then\n` +
     '  shift 3\n' +
     tracerCheck('  ') +
     `  exec /usr/bin/sudo -n ${shQuote(run.custodyLaunch)} aws "$@"\n` +

@@ -34,6 +34,7 @@ export interface ProcessWorld {
 export function processWorld(): ProcessWorld {
   const {platform} = process
   const uid = process.getuid?.() ?? -1
+  let tty: ProcessWorld['tty'] | undefined
   return {
     clock: systemClock,
     env: process.env,
@@ -47,8 +48,12 @@ export function processWorld(): ProcessWorld {
     // isatty, not process.stdin.isTTY: that getter opens a stream on fd 0 that the helper never reads. Asked on first
     // use: node:tty costs ~4 ms to load, and the helper never asks.
     get tty() {
-      const {isatty} = createRequire(import.meta.url)('node:tty') as typeof import('node:tty')
-      return {stderr: isatty(2), stdin: isatty(0), stdout: isatty(1)}
+      if (!tty) {
+        const {isatty} = createRequire(import.meta.url)('node:tty') as typeof import('node:tty')
+        tty = {stderr: isatty(2), stdin: isatty(0), stdout: isatty(1)}
+      }
+
+      return tty
     },
     uid,
   }
