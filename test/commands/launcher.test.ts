@@ -13,9 +13,9 @@ import {AvError, EXIT} from '../../src/lib/core/errors.js'
 import {DEFAULT_POLICY} from '../../src/lib/core/policy.js'
 import {classifyArgv} from '../../src/lib/gate/classify.js'
 import {type LauncherDeps, runAws, TOKEN_LIFETIME_MS} from '../../src/lib/run/launcher.js'
-import {prewarmArgv, type Prewarmed} from '../../src/lib/run/prewarm.js'
+import {prewarmArgv} from '../../src/lib/run/prewarm.js'
 import {hashArgv, mintToken, type TokenClaims, verifyToken} from '../../src/lib/run/token.js'
-import {FakeChild} from '../fakes/fake-child.js'
+import {fakePrewarmed} from '../fakes/fake-prewarmed.js'
 import {MemoryStore} from '../fakes/memory-store.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'av-launcher-test-'))
@@ -383,11 +383,9 @@ describe('runAws', () => {
       const h = harness(options)
       h.deps.findRuntime = () => ({argv: RUNTIME, source: 'policy'})
       const started: Array<{argv: string[]; env: Record<string, string>; runtime: string[]}> = []
-      const w = waiting()
+      const w = fakePrewarmed(RUNTIME, {gid: 1000, uid: 1000})
       h.deps.prewarm = (argv, env, runtime) => {
         started.push({argv, env, runtime})
-        w.prewarmed.argv = argv
-        w.prewarmed.runtime = runtime
         return w.prewarmed
       }
 
@@ -476,22 +474,4 @@ function tokenOf(env: Record<string, string>): TokenClaims {
   const verdict = verifyToken(KEY, env.AV_RUN_TOKEN ?? '', 1_800_000_000_000)
   assert.ok(verdict.ok, 'a valid token')
   return verdict.claims
-}
-
-/** A waiting interpreter (run/prewarm.ts) the launcher started: what it is sent, and how it is ended. */
-function waiting() {
-  const child = Object.assign(new FakeChild(), {pid: 61})
-  const sent: string[] = []
-  const prewarmed: Prewarmed = {
-    argv: [],
-    child,
-    gid: 1000,
-    runtime: [],
-    send(line) {
-      sent.push(line)
-      setImmediate(() => child.exit(4))
-    },
-    uid: 1000,
-  }
-  return {child, prewarmed, sent}
 }

@@ -19,9 +19,9 @@ import {launchAsRoot, launchEnv} from '../../../src/lib/custody/root-launcher.js
 import {type RunRecord, verifyRunCaller} from '../../../src/lib/custody/run-record.js'
 import {classifyArgv} from '../../../src/lib/gate/classify.js'
 import {pinInputFile} from '../../../src/lib/run/launcher.js'
-import {prewarmArgv, type Prewarmed} from '../../../src/lib/run/prewarm.js'
 import {hashArgv} from '../../../src/lib/run/token.js'
 import {FakeChild} from '../../fakes/fake-child.js'
+import {fakePrewarmed} from '../../fakes/fake-prewarmed.js'
 import {MemoryRunStore} from '../../fakes/memory-run-store.js'
 import {FILES, LINKS, snap} from '../../fakes/process-world.js'
 import {dir as dirFacts, factsFs, file} from '../../fakes/trust-fs.js'
@@ -481,21 +481,7 @@ describe('launchEnv', () => {
 })
 
 /** A waiting interpreter (run/prewarm.ts) as the entry left it: what root sends it, and how it is ended. */
-function waiting(runtime: string[] = CUSTODY_CLI, ids: {gid: number; uid: number} = USER) {
-  const child = Object.assign(new FakeChild(), {pid: 60})
-  const sent: string[] = []
-  const prewarmed: Prewarmed = {
-    argv: prewarmArgv(runtime)!,
-    child,
-    ...ids,
-    runtime,
-    send(line) {
-      sent.push(line)
-      setImmediate(() => child.exit(4))
-    },
-  }
-  return {child, prewarmed, sent}
-}
+const waiting = (runtime: string[] = CUSTODY_CLI, ids: {gid: number; uid: number} = USER) => fakePrewarmed(runtime, ids)
 
 describe('root launcher: the CLI interpreter that waits while root decides (prewarm)', () => {
   it('an allowed run is handed to it, argv and sealed environment on one line; nothing else is started', async () => {
